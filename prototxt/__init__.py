@@ -1,0 +1,1 @@
+"""prototxt: the text side of Caffe (read, write, upgrade, render, compare)."""

@@ -1,0 +1,38 @@
+"""Install tscaffe: the caffe_compat runtime, the prototxt tools, the solver and the templates."""
+from setuptools import setup
+
+setup(
+    name="tscaffe",
+    version="0.1.0",
+    description="Caffe-faithful numpy teacher-student training with a prototxt generator",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=[
+        "caffe_compat", "caffe_compat.proto", "caffe_compat.layers", "caffe_compat.data",
+        "prototxt", "solver", "solver.commands", "templates",
+    ],
+    package_data={
+        "caffe_compat.proto": ["caffe.proto"],
+        "templates": ["*.j2", "*/*.j2", "*/*/*.j2", "configs/*.yaml", "configs/*/*.yaml"],
+    },
+    install_requires=[
+        "numpy>=1.22",
+        "protobuf>=4.21",
+        "onnx>=1.14",
+        "onnxruntime>=1.16",
+        "jinja2>=3.0",
+        "lmdb>=1.4",
+        "Pillow>=9.0",
+        "matplotlib>=3.5",
+        "tqdm>=4.60",
+        "PyYAML>=6.0",
+        "pydot>=1.4",
+        "mlxtend>=0.22",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "grpcio-tools>=1.50"],
+        "bench": ["threadpoolctl>=3"],
+    },
+    entry_points={"console_scripts": ["tscaffe = solver.cli:main"]},
+)
