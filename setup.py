@@ -18,7 +18,7 @@ setup(
     },
     install_requires=[
         "numpy>=1.22",
-        "protobuf>=4.21",
+        "protobuf>=7.35.1",
         "onnx>=1.14",
         "onnxruntime>=1.16",
         "jinja2>=3.0",
