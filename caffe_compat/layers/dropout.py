@@ -1,0 +1,54 @@
+"""Dropout: TRAIN: y = x * mask * scale, mask ~ Bernoulli(1 - dropout_ratio); TEST: y = x.
+
+Defaults (caffe.proto DropoutParameter): dropout_ratio = 0.5.
+scale = 1 / (1 - dropout_ratio), computed as Caffe does: the ratio is a float, the division
+is in double, the result is stored in the blob's precision (float32: 2.0 for 0.5).
+The mask comes from the process RNG (caffe_compat.rng), so seeded runs repeat.
+Backward: TRAIN dx = dy * mask * scale; TEST dx = dy. Works in place (top is bottom).
+"""
+import numpy as np
+
+from ..proto import caffe_pb2
+from ..rng import get_rng
+from .base import Layer, register
+
+
+@register("Dropout")
+class DropoutLayer(Layer):
+    EXACT_NUM_BOTTOM = 1
+    EXACT_NUM_TOP = 1
+
+    def setup(self, bottom, top):
+        ratio = float(np.float32(self.layer_param.dropout_param.dropout_ratio))
+        if not 0 <= ratio < 1:
+            raise self.error(f"dropout_param.dropout_ratio must be in [0, 1), got {ratio}")
+        self.ratio = ratio
+        self.scale = 1.0 / (1.0 - ratio)
+        self.mask = None
+
+    def reshape(self, bottom, top):
+        top[0].reshape(bottom[0].shape)
+
+    def _training(self):
+        return self.phase == caffe_pb2.TRAIN
+
+    def forward(self, bottom, top):
+        x = bottom[0].data
+        if not self._training():
+            if top[0] is not bottom[0]:
+                top[0].data[...] = x
+            return
+        keep = get_rng().random(x.shape) < (1.0 - self.ratio)
+        # Kept as 0/1 in the blob's dtype, multiplied in Caffe's order: (x * mask) * scale.
+        self.mask = keep.astype(x.dtype)
+        top[0].data[...] = x * self.mask * x.dtype.type(self.scale)
+
+    def backward(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        dy = top[0].diff
+        if not self._training():
+            if top[0] is not bottom[0]:
+                bottom[0].diff[...] = dy
+            return
+        bottom[0].diff[...] = dy * self.mask * dy.dtype.type(self.scale)

@@ -1,0 +1,41 @@
+"""ReLU: y = max(x, 0) + negative_slope * min(x, 0).
+
+Defaults (caffe.proto ReLUParameter): negative_slope = 0.
+Backward (Caffe's): dx = dy * ((x > 0) + negative_slope * (x <= 0)); x exactly 0 takes the
+slope branch. In place, ``x`` is the output, whose sign equals the input's for slope >= 0.
+"""
+from ..backend import get_array_module
+from .base import Layer, register
+
+
+@register("ReLU")
+class ReLULayer(Layer):
+    EXACT_NUM_BOTTOM = 1
+    EXACT_NUM_TOP = 1
+
+    def setup(self, bottom, top):
+        self.negative_slope = float(self.layer_param.relu_param.negative_slope)
+
+    def reshape(self, bottom, top):
+        top[0].reshape(bottom[0].shape)
+
+    def forward(self, bottom, top):
+        xp = get_array_module(bottom[0].data)
+        x = bottom[0].data
+        y = xp.maximum(x, 0)
+        if self.negative_slope != 0:
+            y = y + x.dtype.type(self.negative_slope) * xp.minimum(x, 0)
+        top[0].data[...] = y
+
+    def backward(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        x = bottom[0].data
+        dy = top[0].diff
+        positive = x > 0
+        if self.negative_slope == 0:
+            grad = dy * positive
+        else:
+            slope = x.dtype.type(self.negative_slope)
+            grad = dy * (positive + slope * (~positive))
+        bottom[0].diff[...] = grad
