@@ -1,0 +1,44 @@
+"""Flatten: merge the axes ``axis .. end_axis`` into one.
+
+``top.shape = shape[:axis] + (prod(shape[axis:end_axis+1]),) + shape[end_axis+1:]``; the
+values (and, backward, the diffs) are unchanged in row-major order. Caffe shares the
+memory of bottom and top; here they are copies, which gives the same numbers.
+
+caffe.proto defaults (FlattenParameter): ``axis: 1``, ``end_axis: -1`` (negative axes
+count from the end). Not in-place.
+"""
+from .base import Layer, register
+
+
+@register("Flatten")
+class FlattenLayer(Layer):
+    EXACT_NUM_BOTTOM = 1
+    EXACT_NUM_TOP = 1
+
+    def _canonical(self, axis, shape, field):
+        n = len(shape)
+        if not -n <= axis < max(n, 1):
+            raise self.error(f"{field} {axis} out of range for a {n}-axis bottom", bottom0=shape)
+        return axis + n if axis < 0 else axis
+
+    def reshape(self, bottom, top):
+        if bottom[0] is top[0]:
+            raise self.error("Flatten does not allow in-place computation")
+        p = self.layer_param.flatten_param
+        shape = bottom[0].shape
+        start = self._canonical(p.axis, shape, "axis")
+        end = self._canonical(p.end_axis, shape, "end_axis")
+        if end < start:
+            raise self.error(f"end_axis ({p.end_axis}) comes before axis ({p.axis})",
+                             bottom0=shape)
+        merged = 1
+        for d in shape[start:end + 1]:
+            merged *= d
+        top[0].reshape(shape[:start] + (merged,) + shape[end + 1:])
+
+    def forward(self, bottom, top):
+        top[0].data[...] = bottom[0].data.reshape(top[0].shape)
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff.reshape(bottom[0].shape)

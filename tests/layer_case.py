@@ -1,0 +1,87 @@
+"""Run a ``caffe-reference/layers/<case>`` by hand, layer by layer, without the Net.
+
+The layers after the Input layer are built from ``net.prototxt``, their parameters set
+from ``param/``, fed ``in/``, run forward, then backward from ``topdiff/`` (every
+propagate_down true: the cases use ``force_backward``). The result is compared with
+Caffe's ``out/``, ``paramafter/``, ``indiff/``, ``diff/`` and ``paramdiff/``.
+"""
+import numpy as np
+from google.protobuf import text_format
+
+from caffe_compat.blob import Blob
+from caffe_compat.layers import create_layer, layer_types
+from caffe_compat.proto import caffe_pb2
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def load_case(case_dir):
+    net = caffe_pb2.NetParameter()
+    text_format.Merge((case_dir / "net.prototxt").read_text(), net)
+    with np.load(case_dir / "case.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    return net, arrays
+
+
+def run_case(case_dir, skip_types=()):
+    """Forward + backward of the case; returns (blobs, layers, arrays, skipped_blobs)."""
+    net, arrays = load_case(case_dir)
+    phase = int(arrays["meta/phase"])
+    blobs = {}
+    for key, value in arrays.items():
+        if key.startswith("in/"):
+            b = Blob(value.shape, name=key[3:])
+            b.data[...] = value
+            blobs[key[3:]] = b
+    layers, skipped = [], set()
+    for lp in net.layer:
+        if lp.type == "Input":
+            continue
+        if lp.type in skip_types or lp.type not in layer_types():
+            skipped.update(lp.bottom)
+            continue
+        layer = create_layer(lp, phase)
+        bottom = [blobs[n] for n in lp.bottom]
+        top = [blobs.setdefault(n, Blob((), name=n)) for n in lp.top]
+        layer.check_blob_counts(bottom, top)
+        layer.setup(bottom, top)
+        for k, p in enumerate(layer.blobs):
+            key = f"param/{lp.name}/{k}"
+            if key in arrays:
+                assert p.shape == arrays[key].shape, (key, p.shape, arrays[key].shape)
+                p.data[...] = arrays[key]
+        layer.reshape(bottom, top)
+        layer.forward(bottom, top)
+        layers.append((layer, bottom, top))
+    for key, value in arrays.items():
+        if key.startswith("topdiff/"):
+            blobs[key[8:]].diff[...] = value
+    for layer, bottom, top in reversed(layers):
+        layer.backward(top, [True] * len(bottom), bottom)
+    return blobs, layers, arrays, skipped
+
+
+def compare_case(case_dir, skip_types=()):
+    """Assert every stored number of the case matches; returns the keys compared."""
+    blobs, layers, arrays, skipped = run_case(case_dir, skip_types)
+    params = {layer.name: layer.blobs for layer, _, _ in layers}
+    checked = []
+    for key, want in arrays.items():
+        kind, _, rest = key.partition("/")
+        if kind in ("out", "indiff", "diff"):
+            if rest in skipped:
+                continue
+            blob = blobs[rest]
+            got = blob.data if kind == "out" else blob.diff
+        elif kind in ("paramafter", "paramdiff"):
+            layer_name, _, k = rest.rpartition("/")
+            if layer_name not in params:
+                continue
+            p = params[layer_name][int(k)]
+            got = p.data if kind == "paramafter" else p.diff
+        else:
+            continue
+        assert got.shape == want.shape, f"{key}: shape {got.shape} vs Caffe {want.shape}"
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=key)
+        checked.append(key)
+    return checked
