@@ -1,0 +1,126 @@
+"""Data layer: batches of Datum records from an LMDB database (Caffe's DataLayer).
+
+``data_param`` (caffe.proto defaults): ``source`` (the database folder), ``batch_size``,
+``rand_skip`` [0] (skip a uniform number in [0, rand_skip) of records at the start),
+``backend`` [LEVELDB in caffe.proto; only LMDB is supported here, LEVELDB is a clear error],
+``prefetch`` [4] (batches loaded ahead by a background thread).
+``transform_param``: see ``caffe_compat.data.transformer``.
+
+Tops: ``data`` (batch_size x C x h x w, float32) and optionally ``label`` (batch_size,).
+Records are read in key order and wrap around to the first record at the end. With
+batch_size 1 records may differ in size (the top is reshaped per batch, as in Caffe);
+otherwise every record must have the shape of the first.
+"""
+import logging
+
+import numpy as np
+
+from ..data.lmdb_source import LMDBSource, read_record
+from ..data.prefetch import Prefetcher
+from ..data.transformer import DataTransformer
+from ..errors import FormatError, LayerSetupError
+from .. import rng as _rng
+from .base import Layer, register
+
+log = logging.getLogger("caffe_compat.data")
+
+LEVELDB, LMDB = 0, 1
+
+
+class LMDBBatchReader:
+    """Reads and transforms one batch at a time; runs on the prefetch thread."""
+
+    def __init__(self, source, transformer, batch_size, skip, fixed_shape, layer_name):
+        self.source = source
+        self.transformer = transformer
+        self.batch_size = batch_size
+        self.fixed_shape = fixed_shape
+        self.layer_name = layer_name
+        self._records = source.cycle(skip, on_restart=self._restarted)
+
+    def _restarted(self):
+        log.info("Restarting data prefetching from start.")
+
+    def __call__(self):
+        t = self.transformer
+        arrays, labels = [], np.empty(self.batch_size, dtype=np.float32)
+        for i in range(self.batch_size):
+            key, value = next(self._records)
+            arr, labels[i] = read_record(key, value, t.force_color, t.force_gray)
+            if self.fixed_shape is not None and arr.shape != self.fixed_shape:
+                raise FormatError(
+                    f"Layer '{self.layer_name}': record {key.decode('utf-8', 'replace')!r} of "
+                    f"'{self.source.path}' has shape {_chw(arr.shape)} but the other records "
+                    f"have {_chw(self.fixed_shape)}")
+            arrays.append(arr)
+        return t.transform(np.stack(arrays)), labels
+
+
+def _looks_like_lmdb(path):
+    # backend left at caffe.proto's default (LEVELDB) but the folder is an LMDB: read it.
+    import os
+
+    return os.path.exists(os.path.join(path, "data.mdb"))
+
+
+def _chw(shape):
+    return " x ".join(str(d) for d in shape)
+
+
+@register("Data")
+class DataLayer(Layer):
+    EXACT_NUM_BOTTOM = 0
+    MIN_TOP = 1
+    MAX_TOP = 2
+
+    def setup(self, bottom, top):
+        p = self.layer_param.data_param
+        if p.backend != LMDB and not (not p.HasField("backend") and _looks_like_lmdb(p.source)):
+            raise LayerSetupError(
+                f"Layer '{self.name}' (Data): backend LEVELDB is not supported; convert the "
+                "database to LMDB and set data_param {{ backend: LMDB }}")
+        if p.batch_size <= 0:
+            raise LayerSetupError(f"Layer '{self.name}' (Data): data_param.batch_size must be "
+                                  f"positive, got {p.batch_size}")
+        self.batch_size = int(p.batch_size)
+        self.source = LMDBSource(p.source)
+        log.info("Opened lmdb %s", p.source)
+        self.transformer = DataTransformer(self.layer_param.transform_param, self.phase)
+        skip = 0
+        if p.rand_skip:
+            skip = int(_rng.get_rng().integers(0, 2**32)) % int(p.rand_skip)
+            log.info("Skipping first %d data points.", skip)
+        key, value = self.source.first()
+        t = self.transformer
+        first, _ = read_record(key, value, t.force_color, t.force_gray)
+        out_shape = (self.batch_size,) + t.infer_shape(first.shape)
+        t._mean_for(*first.shape)  # a mean file that does not fit fails here, not later
+        log.info("output data size: %s", ",".join(str(d) for d in out_shape))
+        top[0].reshape(out_shape)
+        if len(top) > 1:
+            top[1].reshape(self.batch_size)
+        fixed = None if self.batch_size == 1 else first.shape
+        reader = LMDBBatchReader(self.source, t, self.batch_size, skip, fixed, self.name)
+        self.prefetcher = Prefetcher(reader, int(p.prefetch), name=f"data:{self.name}")
+
+    def reshape(self, bottom, top):
+        """Shapes are set by setup and by each batch in forward."""
+
+    def forward(self, bottom, top):
+        data, labels = self.prefetcher.get()
+        top[0].reshape(data.shape)
+        np.copyto(top[0].data, data, casting="unsafe")
+        if len(top) > 1:
+            top[1].reshape(labels.shape)
+            np.copyto(top[1].data, labels, casting="unsafe")
+
+    def close(self):
+        pf = getattr(self, "prefetcher", None)
+        if pf is not None:
+            pf.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
