@@ -1,0 +1,250 @@
+"""Convolution: 2-D cross-correlation with groups, padding, stride and dilation.
+
+    y[n, o, i, j] = b[o] + sum_{c in group(o), p, q} W[o, c, p, q] *
+                    xpad[n, c, i*stride_h + p*dilation_h, j*stride_w + q*dilation_w]
+
+with ``xpad`` the input zero-padded by ``pad_h``/``pad_w`` on each side. Output size per
+spatial axis (integer division): ``(in + 2*pad - (dilation*(k-1)+1)) / stride + 1``.
+Weights have shape (num_output, channels/group, kernel_h, kernel_w), bias (num_output,).
+
+convolution_param (caffe.proto defaults): num_output (required, > 0); bias_term true;
+kernel_size / pad / stride / dilation repeated (once, or once per spatial axis; pad 0,
+stride 1, dilation 1 when absent) or the 2-D forms kernel_h/kernel_w, pad_h/pad_w (0),
+stride_h/stride_w; group 1; weight_filler constant 0; bias_filler constant 0; axis 1 (the
+channel axis; axes before it are batch-like); force_nd_im2col and engine are ignored.
+Only two spatial axes after ``axis`` are supported. Several bottoms share the weights and
+give one top each, as in Caffe.
+
+Implementation: im2col into columns laid out (C*kh*kw, M, P) (M = batch, P = output pixels)
+by one strided slice copy per kernel offset, then GEMMs; scratch arrays are reused.
+"""
+from ..backend import xp
+from ..fillers import fill
+from ._workspace import Workspace
+from .base import Layer, register
+
+
+def _pair(p, name, h_name, w_name, default, layer):
+    """Caffe's rules for a repeated spatial field and its _h/_w forms."""
+    repeated = list(getattr(p, name))
+    has_h, has_w = p.HasField(h_name), p.HasField(w_name)
+    if has_h or has_w:
+        if repeated:
+            raise layer.error(f"either {name} or {h_name}/{w_name} should be specified; not both")
+        if name == "kernel_size" and not (has_h and has_w):
+            raise layer.error("for non-square filters both kernel_h and kernel_w are required")
+        return int(getattr(p, h_name)), int(getattr(p, w_name))
+    if not repeated:
+        if default is None:
+            raise layer.error("kernel_size (or kernel_h and kernel_w) is required")
+        return default, default
+    if len(repeated) == 1:
+        return int(repeated[0]), int(repeated[0])
+    if len(repeated) == 2:
+        return int(repeated[0]), int(repeated[1])
+    raise layer.error(
+        f"{name} must be specified once, or once per spatial dimension "
+        f"({name} specified {len(repeated)} times; 2 spatial dims)"
+    )
+
+
+@register("Convolution")
+class ConvolutionLayer(Layer):
+    MIN_BOTTOM = 1
+    MIN_TOP = 1
+    EQUAL_NUM_BOTTOM_TOP = True
+
+    def setup(self, bottom, top):
+        p = self.layer_param.convolution_param
+        shape = bottom[0].shape
+        n = len(shape)
+        if not -n <= p.axis < n:
+            raise self.error(f"axis {p.axis} out of range", bottom0=shape)
+        self.axis = p.axis + n if p.axis < 0 else p.axis
+        spatial = n - self.axis - 1
+        if spatial != 2:
+            raise self.error(
+                f"only 2-D convolution is supported (input has {spatial} spatial axes after axis {self.axis})",
+                bottom0=shape,
+            )
+        self.kernel = _pair(p, "kernel_size", "kernel_h", "kernel_w", None, self)
+        self.stride = _pair(p, "stride", "stride_h", "stride_w", 1, self)
+        self.pad = _pair(p, "pad", "pad_h", "pad_w", 0, self)
+        dil = list(p.dilation)
+        if len(dil) not in (0, 1, 2):
+            raise self.error(f"dilation must be specified once, or once per spatial dimension (got {len(dil)})")
+        self.dilation = (1, 1) if not dil else (int(dil[0]), int(dil[-1]))
+        for what, v in (("kernel", self.kernel), ("stride", self.stride), ("dilation", self.dilation)):
+            if min(v) <= 0:
+                raise self.error(f"{what} dimensions must be nonzero, got {v[0]} x {v[1]}")
+        self.channels = shape[self.axis]
+        self.num_output = int(p.num_output)
+        self.group = int(p.group)
+        if self.num_output <= 0:
+            raise self.error("num_output must be > 0")
+        if self.group <= 0:
+            raise self.error("group must be > 0")
+        if self.channels % self.group:
+            raise self.error(
+                f"number of input channels ({self.channels}) must be a multiple of group ({self.group})",
+                bottom0=shape,
+            )
+        if self.num_output % self.group:
+            raise self.error(
+                f"num_output ({self.num_output}) must be a multiple of group ({self.group})"
+            )
+        self.bias_term = bool(p.bias_term)
+        if not self.blobs:
+            from ..blob import Blob
+
+            wshape = (self.num_output, self.channels // self.group) + self.kernel
+            w = Blob(wshape, name=f"{self.name}/0")
+            w.data[...] = fill(p.weight_filler, wshape)
+            self.blobs = [w]
+            if self.bias_term:
+                b = Blob((self.num_output,), name=f"{self.name}/1")
+                b.data[...] = fill(p.bias_filler, (self.num_output,))
+                self.blobs.append(b)
+        self.ws = Workspace()
+
+    def _extent(self, i):
+        return self.dilation[i] * (self.kernel[i] - 1) + 1
+
+    def reshape(self, bottom, top):
+        shape = bottom[0].shape
+        if len(shape) != self.axis + 3:
+            raise self.error("bottom num_axes may not change", bottom0=shape)
+        if shape[self.axis] != self.channels:
+            raise self.error(
+                f"input size incompatible with convolution kernel: expected {self.channels} channels",
+                bottom0=shape,
+            )
+        for i, b in enumerate(bottom[1:], 1):
+            if b.shape != shape:
+                raise self.error("all inputs must have the same shape", bottom0=shape, **{f"bottom{i}": b.shape})
+        out = []
+        for i in range(2):
+            size = shape[self.axis + 1 + i] + 2 * self.pad[i]
+            if size < self._extent(i):
+                raise self.error(
+                    f"kernel extent {self._extent(0)} x {self._extent(1)} (kernel "
+                    f"{self.kernel[0]} x {self.kernel[1]}, dilation {self.dilation[0]} x {self.dilation[1]}) "
+                    f"is larger than the padded input (pad {self.pad[0]} x {self.pad[1]})",
+                    bottom0=shape,
+                )
+            out.append((size - self._extent(i)) // self.stride[i] + 1)
+        self.out_hw = tuple(out)
+        for t in top:
+            t.reshape(shape[: self.axis] + (self.num_output,) + self.out_hw)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _dims(self, blob):
+        shape = blob.shape
+        m = 1
+        for d in shape[: self.axis]:
+            m *= d
+        return m, shape[self.axis], shape[self.axis + 1], shape[self.axis + 2]
+
+    def _windows(self, padded):
+        """For each kernel offset (p, q): the strided view of ``padded`` (C, M, Hp, Wp) it reads."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        oh, ow = self.out_hw
+        for p in range(kh):
+            for q in range(kw):
+                yield p, q, padded[:, :, p * dh : p * dh + sh * (oh - 1) + 1 : sh,
+                                   q * dw : q * dw + sw * (ow - 1) + 1 : sw]
+
+    def _im2col(self, x, i):
+        """Columns (C*kh*kw, M, P) of bottom ``i`` (x viewed as (M, C, H, W))."""
+        m, c, h, w = x.shape
+        ph, pw = self.pad
+        xt = x.transpose(1, 0, 2, 3)
+        if ph or pw:
+            # Border stays zero: only the interior is ever written.
+            padded, _ = self.ws.fresh(f"pad{i}", (c, m, h + 2 * ph, w + 2 * pw), x.dtype)
+            padded[:, :, ph : ph + h, pw : pw + w] = xt
+        else:
+            padded = xt
+        kh, kw = self.kernel
+        oh, ow = self.out_hw
+        col = self.ws.get(f"col{i}", (c * kh * kw, m, oh * ow), x.dtype)
+        col6 = col.reshape(c, kh, kw, m, oh, ow)
+        for p, q, view in self._windows(padded):
+            col6[:, p, q] = view
+        return col
+
+    # -- forward / backward ------------------------------------------------------------
+    def forward(self, bottom, top):
+        weight = self.blobs[0].data
+        og = self.num_output // self.group
+        kg = weight[0].size
+        w2 = weight.reshape(self.num_output, kg)
+        for i, (b, t) in enumerate(zip(bottom, top)):
+            m, c, h, w = self._dims(b)
+            col = self._im2col(b.data.reshape(m, c, h, w), i)
+            p = col.shape[2]
+            y = t.data.reshape(m, self.num_output, p)
+            for g in range(self.group):
+                # One GEMM per image (numpy's batched matmul), written straight into the top.
+                xp.matmul(w2[g * og : (g + 1) * og], col[g * kg : (g + 1) * kg].transpose(1, 0, 2),
+                          out=y[:, g * og : (g + 1) * og])
+            if self.bias_term:
+                y += self.blobs[1].data.reshape(1, -1, 1).astype(y.dtype, copy=False)
+
+    def backward(self, top, propagate_down, bottom):
+        wblob = self.blobs[0]
+        og = self.num_output // self.group
+        kg = wblob.data[0].size
+        w2 = wblob.data.reshape(self.num_output, kg)
+        wd2 = wblob.diff.reshape(self.num_output, kg)
+        for i, (b, t) in enumerate(zip(bottom, top)):
+            m, c, h, w = self._dims(b)
+            kh, kw = self.kernel
+            col = self.ws.get(f"col{i}", (c * kh * kw, m, self.out_hw[0] * self.out_hw[1]), b.data.dtype)
+            p = col.shape[2]
+            dy = t.diff.reshape(m, self.num_output, p)
+            dt = dy.dtype
+            if self.bias_term:
+                # Bias gradient as two GEMVs with ones vectors (Caffe does it as a GEMV too).
+                per_image = dy.reshape(m * self.num_output, p) @ xp.ones(p, dtype=dt)
+                self.blobs[1].diff += xp.ones(m, dtype=dt) @ per_image.reshape(m, self.num_output)
+            # dY as (O, M*P): one long-K GEMM for the weight gradient and one big GEMM for
+            # the column gradient, when that copy is cheaper than M small products summed.
+            transpose_dy = p <= kg
+            if transpose_dy:
+                dyt = self.ws.get("dyt", (self.num_output, m, p), dt)
+                dyt[...] = dy.transpose(1, 0, 2)
+            dw = self.ws.get("dw", (og, kg), dt)
+            for g in range(self.group):
+                cg = col[g * kg : (g + 1) * kg]
+                if transpose_dy:
+                    xp.matmul(dyt[g * og : (g + 1) * og].reshape(og, m * p), cg.reshape(kg, m * p).T, out=dw)
+                else:
+                    per = self.ws.get("dw_per_image", (m, og, kg), dt)
+                    xp.matmul(dy[:, g * og : (g + 1) * og], cg.transpose(1, 2, 0), out=per)
+                    per.sum(axis=0, out=dw)
+                wd2[g * og : (g + 1) * og] += dw
+            if not propagate_down[i]:
+                continue
+            dcol = self.ws.get("dcol", col.shape, dt)
+            for g in range(self.group):
+                wg = w2[g * og : (g + 1) * og].T
+                if transpose_dy:
+                    xp.matmul(wg, dyt[g * og : (g + 1) * og].reshape(og, m * p),
+                              out=dcol[g * kg : (g + 1) * kg].reshape(kg, m * p))
+                else:
+                    xp.matmul(wg, dy[:, g * og : (g + 1) * og],
+                              out=dcol[g * kg : (g + 1) * kg].transpose(1, 0, 2))
+            self._col2im(dcol, b.diff.reshape(m, c, h, w))
+
+    def _col2im(self, dcol, dx):
+        """Sum the column gradient back onto the image (overwrites ``dx`` (M, C, H, W))."""
+        m, c, h, w = dx.shape
+        ph, pw = self.pad
+        padded = self.ws.get("dpad", (c, m, h + 2 * ph, w + 2 * pw), dx.dtype, zero=True)
+        kh, kw = self.kernel
+        oh, ow = self.out_hw
+        dcol6 = dcol.reshape(c, kh, kw, m, oh, ow)
+        for p, q, view in self._windows(padded):
+            view += dcol6[:, p, q]
+        dx[...] = padded[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)

@@ -1,0 +1,236 @@
+"""Pooling: MAX or AVE over kernel_h x kernel_w windows of each channel, Caffe's way.
+
+Output size (CEIL, the default round_mode): ``pooled = ceil((H + 2*pad - k) / stride) + 1``
+(FLOOR: floor); then, when pad > 0, ``if (pooled - 1) * stride >= H + pad: pooled -= 1``
+so the last window starts inside the image or its left/top padding.
+
+Window of output (i, j): rows ``hstart = i*stride_h - pad_h`` .. ``hstart + kernel_h``.
+- MAX: ``y = max`` over the window clipped to the image (padding never wins); backward
+  routes the gradient to the first maximum in row-major window order (ties -> first).
+  An optional second top receives that position as ``h * W + w`` (Caffe's mask).
+- AVE: ``y = sum(window clipped to the image) / pool_size`` where
+  ``pool_size = (min(hstart + kh, H + pad_h) - hstart) * (min(wstart + kw, W + pad_w) - wstart)``,
+  i.e. padding counts, but nothing beyond the padded image; backward spreads dy / pool_size.
+
+pooling_param (caffe.proto defaults): pool MAX; kernel_size or kernel_h + kernel_w
+(required unless global_pooling); stride 1 (or stride_h/stride_w); pad 0 (or pad_h/pad_w);
+global_pooling false (kernel = whole H x W, needs pad 0 and stride 1); round_mode CEIL.
+STOCHASTIC pooling is not supported. Bottom must be 4-D (N, C, H, W).
+"""
+import math
+
+from ..backend import xp
+from ._workspace import Workspace
+from .base import Layer, register
+
+MAX, AVE, STOCHASTIC = 0, 1, 2
+CEIL, FLOOR = 0, 1
+
+
+def pooled_size(size, kernel, stride, pad, round_mode=CEIL):
+    """Caffe's output length of one spatial axis."""
+    span = (size + 2 * pad - kernel) / stride
+    pooled = (math.ceil(span) if round_mode == CEIL else math.floor(span)) + 1
+    if pad and (pooled - 1) * stride >= size + pad:
+        pooled -= 1
+    return pooled
+
+
+def windows(padded, kernel, stride, out_hw):
+    """(offset index, view) for each kernel offset, row-major: the elements it reads."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    for p in range(kh):
+        for q in range(kw):
+            yield p * kw + q, padded[..., p : p + sh * (oh - 1) + 1 : sh, q : q + sw * (ow - 1) + 1 : sw]
+
+
+def padded_extent(size, kernel, stride, pad, pooled):
+    """Length of the padded axis that holds every window (ceil mode may pass H + 2*pad)."""
+    return max(size + 2 * pad, (pooled - 1) * stride + kernel)
+
+
+def ave_divisor(size, kernel, stride, pad, pooled, dtype):
+    """pool_size of each output position along one axis (before clipping to the image)."""
+    start = xp.arange(pooled) * stride - pad
+    end = xp.minimum(start + kernel, size + pad)
+    return (end - start).astype(dtype)
+
+
+class AvePool:
+    """AVE pooling of a (..., H, W) array with reusable scratch space (also used by LRN)."""
+
+    def __init__(self, kernel, stride, pad):
+        self.kernel, self.stride, self.pad = kernel, stride, pad
+        self.ws = Workspace()
+
+    def out_hw(self, h, w, round_mode=CEIL):
+        return tuple(pooled_size(s, k, st, p, round_mode)
+                     for s, k, st, p in zip((h, w), self.kernel, self.stride, self.pad))
+
+    def _geometry(self, shape, out_hw, dtype):
+        h, w = shape[-2:]
+        (ph, pw), (kh, kw), (sh, sw) = self.pad, self.kernel, self.stride
+        hp = padded_extent(h, kh, sh, ph, out_hw[0])
+        wp = padded_extent(w, kw, sw, pw, out_hw[1])
+        div = (ave_divisor(h, kh, sh, ph, out_hw[0], dtype)[:, None]
+               * ave_divisor(w, kw, sw, pw, out_hw[1], dtype)[None, :])
+        return (hp, wp), div
+
+    def forward(self, x, y):
+        h, w = x.shape[-2:]
+        (ph, pw) = self.pad
+        (hp, wp), div = self._geometry(x.shape, y.shape[-2:], x.dtype)
+        padded, _ = self.ws.fresh("xpad", x.shape[:-2] + (hp, wp), x.dtype)
+        padded[..., ph : ph + h, pw : pw + w] = x  # the border stays zero
+        # Summed in window order, then divided, as Caffe does.
+        y[...] = 0
+        for _, view in windows(padded, self.kernel, self.stride, y.shape[-2:]):
+            y += view
+        y /= div
+
+    def backward(self, dy, dx):
+        h, w = dx.shape[-2:]
+        (ph, pw) = self.pad
+        (hp, wp), div = self._geometry(dx.shape, dy.shape[-2:], dx.dtype)
+        padded = self.ws.get("dpad", dx.shape[:-2] + (hp, wp), dx.dtype, zero=True)
+        share = self.ws.get("share", dy.shape, dy.dtype)
+        xp.divide(dy, div, out=share)
+        for _, view in windows(padded, self.kernel, self.stride, dy.shape[-2:]):
+            view += share
+        dx[...] = padded[..., ph : ph + h, pw : pw + w]
+
+
+def _field(p, name, h_name, w_name, layer, default=None):
+    """Caffe's pooling rules: ``name`` OR (``h_name`` and ``w_name``)."""
+    has, has_h, has_w = p.HasField(name), p.HasField(h_name), p.HasField(w_name)
+    if has_h or has_w:
+        if has or not (has_h and has_w):
+            raise layer.error(f"{name} is {name} OR {h_name} and {w_name}; not both, and both of the latter")
+        return int(getattr(p, h_name)), int(getattr(p, w_name))
+    if default is not None and not has:
+        return default, default
+    v = int(getattr(p, name))
+    return v, v
+
+
+@register("Pooling")
+class PoolingLayer(Layer):
+    EXACT_NUM_BOTTOM = 1
+    MIN_TOP = 1
+    MAX_TOP = 2
+
+    def setup(self, bottom, top):
+        p = self.layer_param.pooling_param
+        self.method = p.pool
+        if self.method == STOCHASTIC:
+            raise self.error("STOCHASTIC pooling is not supported (use MAX or AVE)")
+        if self.method not in (MAX, AVE):
+            raise self.error(f"unknown pooling method {self.method}")
+        if len(top) > 1 and self.method != MAX:
+            raise self.error(f"only MAX pooling has a second (mask) top; got {len(top)} tops")
+        self.global_pooling = bool(p.global_pooling)
+        has_kernel = p.HasField("kernel_size") or p.HasField("kernel_h") or p.HasField("kernel_w")
+        if self.global_pooling:
+            if has_kernel:
+                raise self.error("with global_pooling: true the filter size cannot be specified")
+        elif not has_kernel:
+            raise self.error("kernel_size (or kernel_h and kernel_w) is required")
+        else:
+            self.kernel = _field(p, "kernel_size", "kernel_h", "kernel_w", self)
+            if min(self.kernel) <= 0:
+                raise self.error("filter dimensions cannot be zero")
+        self.pad = _field(p, "pad", "pad_h", "pad_w", self, default=0) if (
+            p.HasField("pad_h") or p.HasField("pad_w")) else (int(p.pad), int(p.pad))
+        self.stride = _field(p, "stride", "stride_h", "stride_w", self, default=1) if (
+            p.HasField("stride_h") or p.HasField("stride_w")) else (int(p.stride), int(p.stride))
+        if min(self.stride) <= 0:
+            raise self.error("stride must be > 0")
+        self.round_mode = p.round_mode
+        if self.global_pooling:
+            if self.pad != (0, 0) or self.stride != (1, 1):
+                raise self.error("with global_pooling: true only pad = 0 and stride = 1 are allowed")
+        elif self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
+            raise self.error(
+                f"pad ({self.pad[0]} x {self.pad[1]}) must be smaller than the kernel "
+                f"({self.kernel[0]} x {self.kernel[1]})"
+            )
+        self.ws = Workspace()
+        self.ave = None
+
+    def reshape(self, bottom, top):
+        shape = bottom[0].shape
+        if len(shape) != 4:
+            raise self.error("input must have 4 axes, corresponding to (num, channels, height, width)",
+                             bottom0=shape)
+        n, c, h, w = shape
+        if self.global_pooling:
+            self.kernel = (h, w)
+        for size, k, pad in zip((h, w), self.kernel, self.pad):
+            if size + 2 * pad < k:
+                raise self.error(
+                    f"kernel {self.kernel[0]} x {self.kernel[1]} is larger than the padded input "
+                    f"(pad {self.pad[0]} x {self.pad[1]})", bottom0=shape)
+        self.out_hw = tuple(pooled_size(s, k, st, p, self.round_mode)
+                            for s, k, st, p in zip((h, w), self.kernel, self.stride, self.pad))
+        for t in top:
+            t.reshape(n, c, *self.out_hw)
+        if self.method == AVE and (self.ave is None or self.ave.kernel != self.kernel):
+            self.ave = AvePool(self.kernel, self.stride, self.pad)
+
+    def _padded_input(self, x, fill_value):
+        n, c, h, w = x.shape
+        ph, pw = self.pad
+        hp = padded_extent(h, self.kernel[0], self.stride[0], ph, self.out_hw[0])
+        wp = padded_extent(w, self.kernel[1], self.stride[1], pw, self.out_hw[1])
+        if (hp, wp) == (h, w):
+            return x
+        padded, new = self.ws.fresh("xpad", (n, c, hp, wp), x.dtype)
+        if new:
+            padded.fill(fill_value)  # the border keeps this value: only the interior is written
+        padded[:, :, ph : ph + h, pw : pw + w] = x
+        return padded
+
+    def forward(self, bottom, top):
+        x, y = bottom[0].data, top[0].data
+        if self.method == AVE:
+            self.ave.forward(x, y)
+            return
+        # MAX: padding is -inf, so it never wins a window (every window holds an image pixel).
+        padded = self._padded_input(x, -xp.inf)
+        views = list(windows(padded, self.kernel, self.stride, self.out_hw))
+        y[...] = views[0][1]
+        for _, view in views[1:]:
+            xp.maximum(y, view, out=y)
+        # Offset of the first maximum in window order: write offsets from last to first.
+        arg = self.ws.get("argmax", y.shape, xp.int32)
+        hit = self.ws.get("hit", y.shape, bool)
+        for k, view in reversed(views):
+            xp.equal(view, y, out=hit)
+            xp.copyto(arg, k, where=hit)
+        if len(top) > 1:
+            kw = self.kernel[1]
+            rows = (xp.arange(self.out_hw[0]) * self.stride[0] - self.pad[0])[:, None] + arg // kw
+            cols = (xp.arange(self.out_hw[1]) * self.stride[1] - self.pad[1])[None, :] + arg % kw
+            top[1].data[...] = rows * x.shape[3] + cols
+
+    def backward(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        dy, dx = top[0].diff, bottom[0].diff
+        if self.method == AVE:
+            self.ave.backward(dy, dx)
+            return
+        n, c, h, w = dx.shape
+        ph, pw = self.pad
+        hp = padded_extent(h, self.kernel[0], self.stride[0], ph, self.out_hw[0])
+        wp = padded_extent(w, self.kernel[1], self.stride[1], pw, self.out_hw[1])
+        same = (hp, wp) == (h, w)
+        padded = dx if same else self.ws.get("dpad", (n, c, hp, wp), dx.dtype)
+        padded[...] = 0
+        arg = self.ws.get("argmax", dy.shape, xp.int32)
+        hit = self.ws.get("hit", dy.shape, bool)
+        for k, view in windows(padded, self.kernel, self.stride, self.out_hw):
+            xp.equal(arg, k, out=hit)
+            xp.add(view, dy, out=view, where=hit)
+        if not same:
+            dx[...] = padded[:, :, ph : ph + h, pw : pw + w]
