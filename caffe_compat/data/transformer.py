@@ -26,34 +26,16 @@ TRAIN = 0
 
 
 def load_mean_file(path):
-    """A mean binaryproto -> float32 (C, H, W) (Caffe's legacy 1 x C x H x W BlobProto)."""
-    from ..proto import caffe_pb2
+    """A mean binaryproto -> float32 (C, H, W) (Caffe writes a legacy 1 x C x H x W BlobProto)."""
+    from ..io import read_binaryproto
 
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise FormatError(f"cannot read mean file '{path}': {e.strerror}") from None
-    blob = caffe_pb2.BlobProto()
-    try:
-        blob.ParseFromString(raw)
-    except Exception as e:
-        raise FormatError(f"mean file '{path}' is not a BlobProto ({e})") from None
-    if blob.HasField("shape"):
-        shape = tuple(int(d) for d in blob.shape.dim)
-    else:
-        shape = (blob.num, blob.channels, blob.height, blob.width)
-    values = np.asarray(blob.data if len(blob.data) else blob.double_data, dtype=np.float32)
-    if int(np.prod(shape)) != values.size or values.size == 0:
-        raise FormatError(f"mean file '{path}': shape {shape} does not match its "
-                          f"{values.size} values")
-    if len(shape) == 4:
-        if shape[0] != 1:
-            raise FormatError(f"mean file '{path}' must hold one image (num 1), got {shape}")
-        shape = shape[1:]
-    if len(shape) != 3:
-        raise FormatError(f"mean file '{path}': expected a C x H x W mean, got shape {shape}")
-    return values.reshape(shape)
+    mean = np.asarray(read_binaryproto(path), dtype=np.float32)
+    if mean.ndim == 4 and mean.shape[0] == 1:
+        mean = mean[0]
+    if mean.ndim != 3:
+        raise FormatError(f"mean file '{path}': expected a 1 x C x H x W mean, got shape "
+                          f"{fmt_shape(mean.shape)}")
+    return mean
 
 
 class DataTransformer:
@@ -92,10 +74,9 @@ class DataTransformer:
     def _mean_for(self, c, h, w):
         """The mean as a (C, H, W) or (C, 1, 1) float32 array, shape-checked."""
         if self.mean is not None:
-            if self.mean.shape != (c, h, w):
-                raise CaffeError(
-                    f"mean file '{self.mean_file}' does not match the data: mean shape "
-                    f"{fmt_shape(self.mean.shape)}, data shape {fmt_shape((c, h, w))}")
+            from ..io import check_mean_shape
+
+            check_mean_shape(self.mean, (c, h, w), self.mean_file)
             return self.mean
         if self.mean_values:
             if len(self.mean_values) not in (1, c):
