@@ -1,0 +1,821 @@
+"""Net: Caffe's ``Net<float>`` in numpy, with pycaffe's ``caffe.Net`` surface.
+
+Construction follows ``Net::Init`` step by step:
+
+1. legacy net-level ``input`` fields become an Input layer (Caffe's UpgradeNetInput);
+2. ``FilterNet``: include/exclude ``NetStateRule`` against the NetState (phase, level, stages);
+3. ``InsertSplits``: a top consumed more than once (a use as a loss counts once) is fed through an
+   automatic Split layer ``<blob>_<layer>_<top_idx>_split`` with tops ``..._split_<k>``;
+4. layers are created, wired (in-place when top j == bottom j), set up and reshaped; loss tops
+   get ``diff = loss_weight`` (loss layers default to 1 for top 0);
+5. which layers and bottoms need backward: Caffe's ``blob_need_backward`` / ``propagate_down``
+   forward pass, the ``layer_contributes_loss`` pruning pass, then ``force_backward``
+   (bottoms the layer allows) -- all kept for inspection;
+6. parameters are registered; a ``ParamSpec.name`` seen before shares the owner's blob
+   (strict shape check, or count check with PERMISSIVE), and ``lr_mult``/``decay_mult`` are kept
+   per learnable parameter for the solver.
+
+Layers get ``param_propagate_down`` (one bool per parameter blob, Caffe's flag); where it is
+False the Net restores the parameter's diff after the layer's backward, so a frozen parameter
+never receives a gradient, as in Caffe.
+
+``share_trained_layers_with`` shares parameter *arrays* (Caffe's ShareData): whoever updates
+parameters must write into ``blob.data`` in place.
+"""
+import collections
+import os
+
+import numpy as np
+
+from .blob import Blob
+from .errors import CaffeError, FormatError, LayerSetupError, NetError, fmt_shape
+from .layers.base import create_layer
+from .proto import caffe_pb2
+
+TRAIN = caffe_pb2.TRAIN
+TEST = caffe_pb2.TEST
+
+
+# ----------------------------------------------------------------------------------- reading
+def _read_net_text(path):
+    """A NetParameter from a prototxt file, upgraded, via the prototxt package."""
+    try:
+        from prototxt.io import read_net
+    except ImportError:
+        read_net = None
+    if read_net is None:
+        try:
+            from prototxt import read_net
+        except ImportError:
+            read_net = None
+    if read_net is not None:
+        return read_net(path)
+    # Fallback until prototxt/io.py exists: plain text_format, no upgrade.
+    from google.protobuf import text_format
+
+    param = caffe_pb2.NetParameter()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text_format.Merge(f.read(), param)
+    except OSError as e:
+        raise NetError(f"cannot read net file '{path}': {e.strerror}") from e
+    except text_format.ParseError as e:
+        raise FormatError(f"{path}:{e}") from e
+    return param
+
+
+def _read_weights(path):
+    """The NetParameter of a binary caffemodel (upgraded where caffe_compat.io can)."""
+    try:
+        from . import io as cio
+    except ImportError:
+        cio = None
+    if cio is not None and hasattr(cio, "read_net_binary"):
+        return cio.read_net_binary(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise NetError(f"cannot read weights file '{path}': {e.strerror}") from e
+    try:
+        return caffe_pb2.NetParameter.FromString(raw)
+    except Exception as e:  # protobuf's DecodeError
+        raise FormatError(f"{path}: not a binary NetParameter (caffemodel): {e}") from e
+
+
+def _atomic_write(path, data):
+    try:
+        from . import io as cio
+    except ImportError:
+        cio = None
+    if cio is not None and hasattr(cio, "atomic_write_bytes"):
+        cio.atomic_write_bytes(path, data)
+        return
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _phase_value(phase):
+    if isinstance(phase, str):
+        try:
+            return caffe_pb2.Phase.Value(phase.upper())
+        except ValueError:
+            raise NetError(f"unknown phase '{phase}' (TRAIN or TEST)") from None
+    if phase in (TRAIN, TEST):
+        return int(phase)
+    raise NetError(f"unknown phase {phase!r} (caffe_compat.TRAIN or caffe_compat.TEST)")
+
+
+# ------------------------------------------------------------------ net-parameter transforms
+def upgrade_net_input(param):
+    """Caffe's UpgradeNetInput: net-level ``input``/``input_shape``/``input_dim`` -> Input layer."""
+    if not len(param.input):
+        return param
+    if len(param.input_dim) and len(param.input_shape):
+        raise NetError("Must specify either input_shape OR deprecated input_dim, not both.")
+    if len(param.input_dim) and len(param.input_dim) != 4 * len(param.input):
+        raise NetError("Incorrect input blob dimension specifications: "
+                       f"{len(param.input)} input(s) need {4 * len(param.input)} input_dim values")
+    if not len(param.input_dim) and len(param.input_shape) != len(param.input):
+        raise NetError("Exactly one input_shape must be specified per input.")
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(param)
+    del out.layer[:]
+    layer = out.layer.add(name="input", type="Input")
+    for i, name in enumerate(param.input):
+        layer.top.append(name)
+        shape = layer.input_param.shape.add()
+        if len(param.input_dim):
+            shape.dim.extend(param.input_dim[4 * i:4 * i + 4])
+        else:
+            shape.CopyFrom(param.input_shape[i])
+    out.layer.extend(param.layer)
+    out.ClearField("input")
+    out.ClearField("input_shape")
+    out.ClearField("input_dim")
+    return out
+
+
+def state_meets_rule(state, rule):
+    """Caffe's Net::StateMeetsRule."""
+    if rule.HasField("phase") and rule.phase != state.phase:
+        return False
+    if rule.HasField("min_level") and state.level < rule.min_level:
+        return False
+    if rule.HasField("max_level") and state.level > rule.max_level:
+        return False
+    stages = set(state.stage)
+    if any(s not in stages for s in rule.stage):
+        return False
+    if any(s in stages for s in rule.not_stage):
+        return False
+    return True
+
+
+def filter_net(param):
+    """Caffe's Net::FilterNet: keep the layers whose include/exclude rules admit the state."""
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(param)
+    del out.layer[:]
+    for lp in param.layer:
+        if len(lp.include) and len(lp.exclude):
+            raise NetError(f"Layer '{lp.name}': specify either include rules or exclude rules; not both.")
+        included = not len(lp.include)
+        if included and any(state_meets_rule(param.state, r) for r in lp.exclude):
+            included = False
+        if not included and any(state_meets_rule(param.state, r) for r in lp.include):
+            included = True
+        if included:
+            out.layer.add().CopyFrom(lp)
+    return out
+
+
+def split_layer_name(layer_name, blob_name, top_idx):
+    return f"{blob_name}_{layer_name}_{top_idx}_split"
+
+
+def split_blob_name(layer_name, blob_name, top_idx, split_idx):
+    return f"{blob_name}_{layer_name}_{top_idx}_split_{split_idx}"
+
+
+def insert_splits(param):
+    """Caffe's InsertSplits: one Split layer per top that is used more than once."""
+    last_top = {}  # blob name -> (layer index, top index) of its latest producer
+    source_of_bottom = {}  # (layer, bottom) -> (layer, top)
+    uses = collections.Counter()  # (layer, top) -> number of consumers (a loss use counts)
+    loss_weight_of = {}
+    for i, lp in enumerate(param.layer):
+        for j, name in enumerate(lp.bottom):
+            if name not in last_top:
+                raise NetError(f"Unknown bottom blob '{name}' (layer '{lp.name}', bottom index {j})")
+            source_of_bottom[(i, j)] = last_top[name]
+            uses[last_top[name]] += 1
+        for j, name in enumerate(lp.top):
+            last_top[name] = (i, j)
+        for j in range(min(len(lp.loss_weight), len(lp.top))):
+            key = last_top[lp.top[j]]
+            loss_weight_of[key] = lp.loss_weight[j]
+            if lp.loss_weight[j]:
+                uses[key] += 1
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(param)
+    del out.layer[:]
+    next_split = collections.Counter()
+    for i, src in enumerate(param.layer):
+        lp = out.layer.add()
+        lp.CopyFrom(src)
+        for j in range(len(lp.bottom)):
+            key = source_of_bottom[(i, j)]
+            if uses[key] > 1:
+                producer = param.layer[key[0]].name
+                lp.bottom[j] = split_blob_name(producer, lp.bottom[j], key[1], next_split[key])
+                next_split[key] += 1
+        for j, name in enumerate(lp.top):
+            key = (i, j)
+            if uses[key] <= 1:
+                continue
+            weight = loss_weight_of.get(key, 0.0)
+            split = out.layer.add(name=split_layer_name(lp.name, name, j), type="Split")
+            split.bottom.append(name)
+            for k in range(uses[key]):
+                split.top.append(split_blob_name(lp.name, name, j, k))
+                if weight:
+                    split.loss_weight.append(weight if k == 0 else 0.0)
+            if weight:
+                # The loss use takes split top 0; the producer no longer carries the weight.
+                lp.ClearField("loss_weight")
+                next_split[key] += 1
+    return out
+
+
+# ---------------------------------------------------------------------------------- the Net
+class Net:
+    """A Caffe net. ``Net(model, phase)``, ``Net(model, weights, phase)``,
+    ``Net(model, phase, weights=..., level=0, stages=None)``; ``model`` is a prototxt path or a
+    NetParameter (whose ``state`` gives the phase when none is passed)."""
+
+    def __init__(self, model, *args, phase=None, weights=None, level=None, stages=None):
+        for arg in args:
+            if isinstance(arg, (str, os.PathLike)):
+                weights = arg
+            else:
+                phase = arg
+        if isinstance(model, caffe_pb2.NetParameter):
+            param = caffe_pb2.NetParameter()
+            param.CopyFrom(model)
+        else:
+            if phase is None:
+                raise NetError("Net(model_file, phase): the phase (caffe_compat.TRAIN or TEST) is required")
+            param = _read_net_text(os.fspath(model))
+        if phase is not None:
+            param.state.phase = _phase_value(phase)
+        if level is not None:
+            param.state.level = int(level)
+        if stages:
+            param.state.stage.extend(list(stages))
+        self._hooks = {"before_forward": [], "after_forward": [], "before_backward": [],
+                       "after_backward": []}
+        self._init(param)
+        if weights is not None:
+            self.copy_from(weights)
+
+    # -- construction -------------------------------------------------------------------
+    def _init(self, in_param):
+        if len(in_param.layers) and not len(in_param.layer):
+            raise NetError(
+                f"net '{in_param.name}' uses the old V1 'layers' syntax; read it with "
+                "prototxt.read_net (which upgrades it) before building a Net"
+            )
+        in_param = upgrade_net_input(in_param)
+        self.phase = in_param.state.phase
+        param = insert_splits(filter_net(in_param))
+        self.name = param.name
+        self.force_backward = param.force_backward
+        self.layers = []
+        self._layer_names = []
+        self._layer_params = []  # the net's copy (what Net::Init reads), phase filled in
+        self._blobs = []
+        self._blob_names = []
+        self._blob_need_backward = []
+        self._blob_loss_weights = []
+        self._bottom_ids = []
+        self._top_ids = []
+        self._bottom_need_backward = []
+        self._layer_need_backward = []
+        self._layer_loss_weights = []
+        self._input_ids = []
+        blob_index = {}
+        available = set()
+        # Parameter bookkeeping (Net::AppendParam).
+        self._params = []  # every parameter blob, shared ones included
+        self._param_owners = []  # -1, or the net param id that owns the blob
+        self._param_layer_indices = []  # (layer id, param id)
+        self._param_display_names = []
+        self._param_names_index = {}
+        self.learnable_params = []
+        self._learnable_param_ids = []
+        self.has_params_lr = []
+        self.has_params_decay = []
+        self.params_lr = []
+        self.params_weight_decay = []
+        self.learnable_param_names = []
+
+        for layer_id, src in enumerate(param.layer):
+            lp = caffe_pb2.LayerParameter()
+            lp.CopyFrom(src)
+            if not lp.HasField("phase"):
+                lp.phase = self.phase
+            if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):
+                raise NetError(f"Layer '{lp.name}': propagate_down must be specified either 0 or "
+                               f"bottom_size ({len(lp.bottom)}) times, got {len(lp.propagate_down)}")
+            own = caffe_pb2.LayerParameter()
+            own.CopyFrom(lp)
+            layer = create_layer(own, lp.phase)
+            self.layers.append(layer)
+            self._layer_names.append(lp.name)
+            self._layer_params.append(lp)
+            need_backward = False
+            bottom_ids, bottom_need = [], []
+            for j, name in enumerate(lp.bottom):
+                if name not in available:
+                    raise NetError(f"Unknown bottom blob '{name}' (layer '{lp.name}', bottom index {j})")
+                bid = blob_index[name]
+                available.discard(name)
+                prop = lp.propagate_down[j] if len(lp.propagate_down) else True
+                bottom_ids.append(bid)
+                bottom_need.append(bool(self._blob_need_backward[bid] and prop))
+                need_backward |= self._blob_need_backward[bid]
+            top_ids = []
+            for j, name in enumerate(lp.top):
+                if j < len(lp.bottom) and name == lp.bottom[j]:
+                    top_ids.append(blob_index[name])  # in-place
+                elif name in blob_index:
+                    raise NetError(f"Top blob '{name}' produced by multiple sources "
+                                   f"(layer '{lp.name}', top index {j})")
+                else:
+                    top_ids.append(self._new_blob(name))
+                    blob_index[name] = top_ids[-1]
+                available.add(name)
+                if lp.type == "Input":
+                    self._input_ids.append(blob_index[name])
+            if layer.AUTO_TOP_BLOBS:
+                needed = max(layer.MIN_TOP, layer.EXACT_NUM_TOP)
+                while len(top_ids) < needed:
+                    top_ids.append(self._new_blob("(automatic)"))
+            self._bottom_ids.append(bottom_ids)
+            self._top_ids.append(top_ids)
+            self._bottom_need_backward.append(bottom_need)
+            bottom = [self._blobs[i] for i in bottom_ids]
+            top = [self._blobs[i] for i in top_ids]
+            self._setup_layer(layer, bottom, top)
+            weights = self._layer_loss_weights[-1]
+            for j, tid in enumerate(top_ids):
+                self._blob_loss_weights[tid] = weights[j]
+            # Parameters: lr_mult > 0 means the layer needs backward (Net::Init reads the net's copy).
+            if len(lp.param) > len(layer.blobs):
+                raise NetError(f"Too many params specified for layer '{lp.name}': {len(lp.param)} "
+                               f"param specs for {len(layer.blobs)} parameter blob(s)")
+            default_spec = caffe_pb2.ParamSpec()
+            layer.param_propagate_down = []
+            for k in range(len(layer.blobs)):
+                spec = lp.param[k] if k < len(lp.param) else default_spec
+                layer.param_propagate_down.append(spec.lr_mult > 0)
+                need_backward |= spec.lr_mult > 0
+            for k in range(len(layer.blobs)):
+                self._append_param(layer_id, k)
+            self._layer_need_backward.append(need_backward)
+            if need_backward:
+                for tid in top_ids:
+                    self._blob_need_backward[tid] = True
+
+        self._prune_backward()
+        if param.force_backward:
+            for lid, layer in enumerate(self.layers):
+                self._layer_need_backward[lid] = True
+                for j, bid in enumerate(self._bottom_ids[lid]):
+                    need = self._bottom_need_backward[lid][j] or bool(layer.allow_force_backward(j))
+                    self._bottom_need_backward[lid][j] = need
+                    self._blob_need_backward[bid] = self._blob_need_backward[bid] or need
+                layer.param_propagate_down = [True] * len(layer.blobs)
+        # Caffe keeps the remaining available blobs in a std::set: outputs come sorted by name.
+        self._output_ids = [blob_index[name] for name in sorted(available)]
+        self._share_weights()
+        self._blob_dict = collections.OrderedDict(zip(self._blob_names, self._blobs))
+        self._layer_index = {}
+        for i, name in enumerate(self._layer_names):
+            self._layer_index.setdefault(name, i)
+
+    def _new_blob(self, name):
+        self._blobs.append(Blob((), name=name))
+        self._blob_names.append(name)
+        self._blob_need_backward.append(False)
+        self._blob_loss_weights.append(0.0)
+        return len(self._blobs) - 1
+
+    def _setup_layer(self, layer, bottom, top):
+        """Layer::SetUp: counts, LayerSetUp, Reshape, SetLossWeights."""
+        own = layer.layer_param
+        if layer.IS_LOSS and not len(own.loss_weight):
+            own.loss_weight.append(1.0)  # LossLayer::LayerSetUp: losses weigh 1 by default
+        layer.check_blob_counts(bottom, top)
+        try:
+            layer.setup(bottom, top)
+            layer.reshape(bottom, top)
+        except (ValueError, IndexError) as e:
+            raise LayerSetupError(f"Layer '{layer.name}' ({layer.type}): {e}") from e
+        weights = [0.0] * len(top)
+        if len(own.loss_weight):
+            if len(own.loss_weight) != len(top):
+                raise NetError(f"Layer '{layer.name}': loss_weight must be unspecified or specified "
+                               f"once per top blob ({len(top)} top(s), {len(own.loss_weight)} loss_weight(s))")
+            for j, w in enumerate(own.loss_weight):
+                if w:
+                    weights[j] = float(w)
+                    top[j].diff[...] = w
+        self._layer_loss_weights.append(weights)
+
+    def _append_param(self, layer_id, param_id):
+        layer = self.layers[layer_id]
+        specs = layer.layer_param.param  # the layer's own copy (a layer may have added specs)
+        spec = specs[param_id] if param_id < len(specs) else caffe_pb2.ParamSpec()
+        name = spec.name if param_id < len(specs) else ""
+        net_param_id = len(self._params)
+        self._params.append(layer.blobs[param_id])
+        self._param_layer_indices.append((layer_id, param_id))
+        self._param_display_names.append(name or str(param_id))
+        if not name or name not in self._param_names_index:
+            self._param_owners.append(-1)
+            if name:
+                self._param_names_index[name] = net_param_id
+            self._learnable_param_ids.append(len(self.learnable_params))
+            self.learnable_params.append(layer.blobs[param_id])
+            self.learnable_param_names.append(f"{layer.name}/{param_id}")
+            self.has_params_lr.append(spec.HasField("lr_mult"))
+            self.has_params_decay.append(spec.HasField("decay_mult"))
+            self.params_lr.append(float(spec.lr_mult))
+            self.params_weight_decay.append(float(spec.decay_mult))
+            return
+        owner_id = self._param_names_index[name]
+        self._param_owners.append(owner_id)
+        owner_layer, owner_k = self._param_layer_indices[owner_id]
+        mine = layer.blobs[param_id]
+        owner = self.layers[owner_layer].blobs[owner_k]
+        where = (f"Layer '{layer.name}' param {param_id} shares '{name}' owned by layer "
+                 f"'{self._layer_names[owner_layer]}' param {owner_k}")
+        if spec.share_mode == caffe_pb2.ParamSpec.PERMISSIVE:
+            if mine.count != owner.count:
+                raise LayerSetupError(f"{where}: shared parameter blobs must have the same count; "
+                                      f"this: {fmt_shape(mine.shape)}, owner: {fmt_shape(owner.shape)}")
+        elif mine.shape != owner.shape:
+            raise LayerSetupError(f"{where}: shapes differ; this: {fmt_shape(mine.shape)}, "
+                                  f"owner: {fmt_shape(owner.shape)}")
+        lid = self._learnable_param_ids[owner_id]
+        self._learnable_param_ids.append(lid)
+        for has, values, field, what in ((self.has_params_lr, self.params_lr, "lr_mult", "lr_mult"),
+                                         (self.has_params_decay, self.params_weight_decay,
+                                          "decay_mult", "decay_mult")):
+            if spec.HasField(field):
+                value = float(getattr(spec, field))
+                if has[lid] and values[lid] != value:
+                    raise NetError(f"Shared param '{name}' has mismatched {what} "
+                                   f"({values[lid]:g} vs {value:g} in layer '{layer.name}')")
+                has[lid] = True
+                values[lid] = value
+
+    def _share_weights(self):
+        """Net::ShareWeights: a shared parameter uses its owner's data and diff."""
+        for pid, owner_id in enumerate(self._param_owners):
+            if owner_id < 0:
+                continue
+            lid, k = self._param_layer_indices[pid]
+            olid, ok = self._param_layer_indices[owner_id]
+            owner = self.layers[olid].blobs[ok]
+            mine = self.layers[lid].blobs[k]
+            if mine.shape == owner.shape:
+                self.layers[lid].blobs[k] = owner
+                self._params[pid] = owner
+            else:  # PERMISSIVE: same memory seen in this layer's shape
+                mine.data = owner.data.reshape(mine.shape)
+                mine.diff = owner.diff.reshape(mine.shape)
+
+    def _prune_backward(self):
+        """Net::Init's backward pass over the layers: skip what does not reach a loss."""
+        under_loss, skip_backp = set(), set()
+        for lid in range(len(self.layers) - 1, -1, -1):
+            contributes = False
+            skip_propagate = True
+            for j, tid in enumerate(self._top_ids[lid]):
+                name = self._blob_names[tid]
+                if self._layer_loss_weights[lid][j] or name in under_loss:
+                    contributes = True
+                if name not in skip_backp:
+                    skip_propagate = False
+                if contributes and not skip_propagate:
+                    break
+            if self._layer_need_backward[lid] and skip_propagate:
+                self._layer_need_backward[lid] = False
+                self._bottom_need_backward[lid] = [False] * len(self._bottom_ids[lid])
+            if not contributes:
+                self._layer_need_backward[lid] = False
+            for j, bid in enumerate(self._bottom_ids[lid]):
+                name = self._blob_names[bid]
+                if contributes:
+                    under_loss.add(name)
+                else:
+                    self._bottom_need_backward[lid][j] = False
+                if not self._bottom_need_backward[lid][j]:
+                    skip_backp.add(name)
+
+    # -- pycaffe's views ------------------------------------------------------------------
+    @property
+    def blobs(self):
+        return self._blob_dict
+
+    @property
+    def params(self):
+        return collections.OrderedDict(
+            (name, layer.blobs) for name, layer in zip(self._layer_names, self.layers) if layer.blobs
+        )
+
+    @property
+    def layer_names(self):
+        return list(self._layer_names)
+
+    @property
+    def layer_dict(self):
+        return collections.OrderedDict(zip(self._layer_names, self.layers))
+
+    @property
+    def blob_loss_weights(self):
+        return collections.OrderedDict(zip(self._blob_names, self._blob_loss_weights))
+
+    @property
+    def inputs(self):
+        return [self._blob_names[i] for i in self._input_ids]
+
+    @property
+    def outputs(self):
+        return [self._blob_names[i] for i in self._output_ids]
+
+    @property
+    def bottom_names(self):
+        return collections.OrderedDict(
+            (name, [self._blob_names[i] for i in ids]) for name, ids in zip(self._layer_names, self._bottom_ids)
+        )
+
+    @property
+    def top_names(self):
+        return collections.OrderedDict(
+            (name, [self._blob_names[i] for i in ids]) for name, ids in zip(self._layer_names, self._top_ids)
+        )
+
+    @property
+    def layer_need_backward(self):
+        return list(self._layer_need_backward)
+
+    @property
+    def bottom_need_backward(self):
+        return [list(b) for b in self._bottom_need_backward]
+
+    @property
+    def blob_need_backward(self):
+        return collections.OrderedDict(zip(self._blob_names, self._blob_need_backward))
+
+    def layer_index(self, name):
+        if name not in self._layer_index:
+            raise NetError(f"net '{self.name}' has no layer named '{name}'")
+        return self._layer_index[name]
+
+    def layer_bottoms(self, i):
+        return [self._blobs[b] for b in self._bottom_ids[i]]
+
+    def layer_tops(self, i):
+        return [self._blobs[t] for t in self._top_ids[i]]
+
+    # -- hooks ----------------------------------------------------------------------------
+    def before_forward(self, fn):
+        self._hooks["before_forward"].append(fn)
+
+    def after_forward(self, fn):
+        self._hooks["after_forward"].append(fn)
+
+    def before_backward(self, fn):
+        self._hooks["before_backward"].append(fn)
+
+    def after_backward(self, fn):
+        self._hooks["after_backward"].append(fn)
+
+    # -- running --------------------------------------------------------------------------
+    def reshape(self):
+        for i, layer in enumerate(self.layers):
+            layer.reshape(self.layer_bottoms(i), self.layer_tops(i))
+
+    def forward_from_to(self, start, end):
+        """Net::ForwardFromTo (inclusive indices); returns the weighted loss of those layers."""
+        if start < 0 or end >= len(self.layers):
+            raise NetError(f"forward range {start}..{end} outside 0..{len(self.layers) - 1}")
+        loss = 0.0
+        for i in range(start, end + 1):
+            for fn in self._hooks["before_forward"]:
+                fn(i)
+            layer = self.layers[i]
+            bottom, top = self.layer_bottoms(i), self.layer_tops(i)
+            layer.reshape(bottom, top)
+            layer.forward(bottom, top)
+            for j, w in enumerate(self._layer_loss_weights[i]):
+                if w:
+                    # Layer::Forward: loss = <top data, top diff> (the diff holds the loss weight).
+                    loss += float(np.vdot(top[j].data, top[j].diff))
+            for fn in self._hooks["after_forward"]:
+                fn(i)
+        return loss
+
+    def backward_refusal(self, start=None, end=None):
+        """The message for a layer asked to back-propagate into a bottom it cannot (a label
+        or target), as Caffe's loss layers LOG(FATAL) in Backward; None when there is none."""
+        start = len(self.layers) - 1 if start is None else start
+        end = 0 if end is None else end
+        for i in range(start, end - 1, -1):
+            if not self._layer_need_backward[i]:
+                continue
+            layer = self.layers[i]
+            for j, need in enumerate(self._bottom_need_backward[i]):
+                if need and not layer.allow_force_backward(j):
+                    blob = self._blob_names[self._bottom_ids[i][j]]
+                    return (
+                        f"Layer '{layer.name}' ({layer.type}) cannot back-propagate to its label/target "
+                        f"input (bottom {j}, '{blob}'), but the net needs a gradient there because "
+                        f"layers below '{blob}' have learnable parameters (lr_mult > 0) or need "
+                        f"backward. Set lr_mult: 0 on the layers that produce '{blob}', or "
+                        f"propagate_down: false for that bottom (Caffe refuses this net too: "
+                        f"\"{layer.type} Layer cannot backpropagate to label inputs\")."
+                    )
+        return None
+
+    def backward_from_to(self, start, end):
+        """Net::BackwardFromTo (start >= end, inclusive)."""
+        if end < 0 or start >= len(self.layers):
+            raise NetError(f"backward range {start}..{end} outside 0..{len(self.layers) - 1}")
+        refusal = self.backward_refusal(start, end)
+        if refusal:
+            raise NetError(refusal)
+        for i in range(start, end - 1, -1):
+            for fn in self._hooks["before_backward"]:
+                fn(i)
+            if self._layer_need_backward[i]:
+                layer = self.layers[i]
+                frozen = [k for k, p in enumerate(layer.param_propagate_down) if not p]
+                saved = [layer.blobs[k].diff.copy() for k in frozen]
+                layer.backward(self.layer_tops(i), list(self._bottom_need_backward[i]),
+                               self.layer_bottoms(i))
+                for k, diff in zip(frozen, saved):
+                    layer.blobs[k].diff[...] = diff
+            for fn in self._hooks["after_backward"]:
+                fn(i)
+
+    # pycaffe's private names
+    _forward = forward_from_to
+    _backward = backward_from_to
+
+    def forward(self, blobs=None, start=None, end=None, **kwargs):
+        """pycaffe's Net.forward: ``kwargs`` set input blobs; returns {output name: data array}."""
+        blobs = list(blobs or [])
+        start_i = 0 if start is None else self.layer_index(start)
+        if end is not None:
+            end_i = self.layer_index(end)
+            outputs = set(self.top_names[end] + blobs)
+        else:
+            end_i = len(self.layers) - 1
+            outputs = set(self.outputs + blobs)
+        for name, value in kwargs.items():
+            if name not in self.inputs:
+                raise NetError(f"forward(): '{name}' is not an input of net '{self.name}' "
+                               f"(inputs: {', '.join(self.inputs)})")
+            self._set_array(name, "data", value)
+        self.forward_from_to(start_i, end_i)
+        return {name: self._blob_dict[name].data for name in outputs}
+
+    def backward(self, diffs=None, start=None, end=None, **kwargs):
+        """pycaffe's Net.backward: ``kwargs`` set output diffs; returns {name: diff array}."""
+        diffs = list(diffs or [])
+        start_i = len(self.layers) - 1 if start is None else self.layer_index(start)
+        if end is not None:
+            end_i = self.layer_index(end)
+            outputs = set(self.bottom_names[end] + diffs)
+        else:
+            end_i = 0
+            outputs = set(self.inputs + diffs)
+        for name, value in kwargs.items():
+            if name not in self.outputs:
+                raise NetError(f"backward(): '{name}' is not an output of net '{self.name}' "
+                               f"(outputs: {', '.join(self.outputs)})")
+            self._set_array(name, "diff", value)
+        self.backward_from_to(start_i, end_i)
+        return {name: self._blob_dict[name].diff for name in outputs}
+
+    def _set_array(self, name, field, value):
+        blob = self._blob_dict[name]
+        value = np.asarray(value)
+        if value.shape != blob.shape:
+            raise NetError(f"blob '{name}' has shape {fmt_shape(blob.shape)}, got an array of "
+                           f"shape {fmt_shape(value.shape)}; reshape the blob "
+                           f"(net.blobs['{name}'].reshape(...); net.reshape()) first")
+        getattr(blob, field)[...] = value
+
+    def forward_backward(self):
+        """Net::ForwardBackward: forward, backward; returns the loss."""
+        loss = self.forward_from_to(0, len(self.layers) - 1)
+        self.backward_from_to(len(self.layers) - 1, 0)
+        return loss
+
+    def clear_param_diffs(self):
+        for blob in self.learnable_params:
+            blob.diff[...] = 0
+
+    # -- weights --------------------------------------------------------------------------
+    def copy_from(self, source):
+        """Net::CopyTrainedLayersFrom: parameters by layer name from a caffemodel path or a
+        NetParameter; layers absent from the source keep their values."""
+        param = source if isinstance(source, caffe_pb2.NetParameter) else _read_weights(os.fspath(source))
+        where = "" if isinstance(source, caffe_pb2.NetParameter) else f" from '{os.fspath(source)}'"
+        source_layers = param.layer if len(param.layer) else param.layers  # V1 files: same fields
+        for src in source_layers:
+            if src.name not in self._layer_index:
+                continue
+            target = self.layers[self._layer_index[src.name]].blobs
+            if len(target) != len(src.blobs):
+                raise LayerSetupError(f"Incompatible number of blobs for layer '{src.name}'{where}: "
+                                      f"the file has {len(src.blobs)}, the net has {len(target)}")
+            for k, (blob, proto) in enumerate(zip(target, src.blobs)):
+                source_shape = _proto_shape(proto)
+                if not _shape_equals(blob.shape, proto):
+                    raise LayerSetupError(
+                        f"Cannot copy param {k} weights from layer '{src.name}'{where}; shape mismatch. "
+                        f"Source param shape is {fmt_shape(source_shape)}; target param shape is "
+                        f"{fmt_shape(blob.shape)}. To learn this layer's parameters from scratch "
+                        "rather than copying from a saved net, rename the layer."
+                    )
+                values = proto.double_data if len(proto.double_data) else proto.data
+                if len(values) != blob.count:
+                    raise FormatError(f"layer '{src.name}' param {k}{where}: {len(values)} values "
+                                      f"for a blob of shape {fmt_shape(blob.shape)}")
+                blob.data[...] = np.asarray(values, dtype=blob.data.dtype).reshape(blob.shape)
+
+    copy_trained_layers_from = copy_from
+
+    def to_proto(self, write_diff=False):
+        """Net::ToProto: the net name and every layer (its parameter and blobs)."""
+        out = caffe_pb2.NetParameter(name=self.name)
+        for layer in self.layers:
+            lp = out.layer.add()
+            lp.CopyFrom(layer.layer_param)
+            del lp.blobs[:]
+            for blob in layer.blobs:
+                bp = lp.blobs.add()
+                bp.shape.dim.extend(blob.shape)
+                bp.data.extend(np.asarray(blob.data, dtype=np.float32).ravel())
+                if write_diff:
+                    bp.diff.extend(np.asarray(blob.diff, dtype=np.float32).ravel())
+        return out
+
+    def save(self, path):
+        """Write a current-format caffemodel (one entry per layer), atomically."""
+        try:
+            from . import io as cio
+        except ImportError:
+            cio = None
+        if cio is not None and hasattr(cio, "save_caffemodel"):
+            cio.save_caffemodel(path, self.to_proto())
+            return
+        _atomic_write(os.fspath(path), self.to_proto().SerializeToString())
+
+    def share_trained_layers_with(self, other):
+        """Net::ShareTrainedLayersWith: use ``other``'s parameter data arrays by layer name."""
+        for src_name, src_layer in zip(other._layer_names, other.layers):
+            if src_name not in self._layer_index:
+                continue
+            target = self.layers[self._layer_index[src_name]].blobs
+            if len(target) != len(src_layer.blobs):
+                raise LayerSetupError(f"Incompatible number of blobs for layer '{src_name}': "
+                                      f"{len(src_layer.blobs)} vs {len(target)}")
+            for k, (mine, theirs) in enumerate(zip(target, src_layer.blobs)):
+                if mine.shape != theirs.shape:
+                    raise LayerSetupError(f"Cannot share param {k} of layer '{src_name}': source "
+                                          f"shape {fmt_shape(theirs.shape)}, target shape {fmt_shape(mine.shape)}")
+                mine.data = theirs.data
+
+    share_with = share_trained_layers_with
+
+    def __repr__(self):
+        return f"<Net '{self.name}' phase={caffe_pb2.Phase.Name(self.phase)} layers={len(self.layers)}>"
+
+
+def _proto_shape(proto):
+    if proto.HasField("num") or proto.HasField("channels") or proto.HasField("height") or proto.HasField("width"):
+        return (proto.num, proto.channels, proto.height, proto.width)
+    return tuple(proto.shape.dim)
+
+
+def _shape_equals(shape, proto):
+    """Blob::ShapeEquals: legacy 4-D dims compare against the shape padded with leading 1s."""
+    if proto.HasField("num") or proto.HasField("channels") or proto.HasField("height") or proto.HasField("width"):
+        if len(shape) > 4:
+            return False
+        legacy = (1,) * (4 - len(shape)) + tuple(shape)
+        return legacy == (proto.num, proto.channels, proto.height, proto.width)
+    return tuple(shape) == tuple(proto.shape.dim)
+
+
+__all__ = ["Net", "TRAIN", "TEST", "CaffeError"]
