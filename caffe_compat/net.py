@@ -2,7 +2,7 @@
 
 Construction follows ``Net::Init`` step by step:
 
-1. legacy net-level ``input`` fields become an Input layer (Caffe's UpgradeNetInput);
+1. a NetParameter in an old form (V1 layers, net-level ``input`` fields) is upgraded first;
 2. ``FilterNet``: include/exclude ``NetStateRule`` against the NetState (phase, level, stages);
 3. ``InsertSplits``: a top consumed more than once (a use as a loss counts once) is fed through an
    automatic Split layer ``<blob>_<layer>_<top_idx>_split`` with tops ``..._split_<k>``;
@@ -29,82 +29,22 @@ import numpy as np
 
 from .blob import Blob
 from .errors import CaffeError, FormatError, LayerSetupError, NetError, fmt_shape
+from .io import read_net_binary, save_caffemodel
 from .layers.base import create_layer
 from .proto import caffe_pb2
+from .upgrade import net_needs_upgrade, upgrade_net
 
 TRAIN = caffe_pb2.TRAIN
 TEST = caffe_pb2.TEST
 
 
 # ----------------------------------------------------------------------------------- reading
-def _read_net_text(path):
-    """A NetParameter from a prototxt file, upgraded, via the prototxt package."""
-    try:
-        from prototxt.io import read_net
-    except ImportError:
-        read_net = None
-    if read_net is None:
-        try:
-            from prototxt import read_net
-        except ImportError:
-            read_net = None
-    if read_net is not None:
-        return read_net(path)
-    # Fallback until prototxt/io.py exists: plain text_format, no upgrade.
-    from google.protobuf import text_format
+def read_net_text(path):
+    """A NetParameter from a prototxt file, upgraded (prototxt.read_net; lazy: the text side
+    depends on caffe_compat, not the other way round)."""
+    from prototxt.io import read_net
 
-    param = caffe_pb2.NetParameter()
-    try:
-        with open(path, encoding="utf-8") as f:
-            text_format.Merge(f.read(), param)
-    except OSError as e:
-        raise NetError(f"cannot read net file '{path}': {e.strerror}") from e
-    except text_format.ParseError as e:
-        raise FormatError(f"{path}:{e}") from e
-    return param
-
-
-def _read_weights(path):
-    """The NetParameter of a binary caffemodel (upgraded where caffe_compat.io can)."""
-    try:
-        from . import io as cio
-    except ImportError:
-        cio = None
-    if cio is not None and hasattr(cio, "read_net_binary"):
-        return cio.read_net_binary(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise NetError(f"cannot read weights file '{path}': {e.strerror}") from e
-    try:
-        return caffe_pb2.NetParameter.FromString(raw)
-    except Exception as e:  # protobuf's DecodeError
-        raise FormatError(f"{path}: not a binary NetParameter (caffemodel): {e}") from e
-
-
-def _atomic_write(path, data):
-    try:
-        from . import io as cio
-    except ImportError:
-        cio = None
-    if cio is not None and hasattr(cio, "atomic_write_bytes"):
-        cio.atomic_write_bytes(path, data)
-        return
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    return read_net(path)
 
 
 def _phase_value(phase):
@@ -119,35 +59,6 @@ def _phase_value(phase):
 
 
 # ------------------------------------------------------------------ net-parameter transforms
-def upgrade_net_input(param):
-    """Caffe's UpgradeNetInput: net-level ``input``/``input_shape``/``input_dim`` -> Input layer."""
-    if not len(param.input):
-        return param
-    if len(param.input_dim) and len(param.input_shape):
-        raise NetError("Must specify either input_shape OR deprecated input_dim, not both.")
-    if len(param.input_dim) and len(param.input_dim) != 4 * len(param.input):
-        raise NetError("Incorrect input blob dimension specifications: "
-                       f"{len(param.input)} input(s) need {4 * len(param.input)} input_dim values")
-    if not len(param.input_dim) and len(param.input_shape) != len(param.input):
-        raise NetError("Exactly one input_shape must be specified per input.")
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(param)
-    del out.layer[:]
-    layer = out.layer.add(name="input", type="Input")
-    for i, name in enumerate(param.input):
-        layer.top.append(name)
-        shape = layer.input_param.shape.add()
-        if len(param.input_dim):
-            shape.dim.extend(param.input_dim[4 * i:4 * i + 4])
-        else:
-            shape.CopyFrom(param.input_shape[i])
-    out.layer.extend(param.layer)
-    out.ClearField("input")
-    out.ClearField("input_shape")
-    out.ClearField("input_dim")
-    return out
-
-
 def state_meets_rule(state, rule):
     """Caffe's Net::StateMeetsRule."""
     if rule.HasField("phase") and rule.phase != state.phase:
@@ -258,7 +169,7 @@ class Net:
         else:
             if phase is None:
                 raise NetError("Net(model_file, phase): the phase (caffe_compat.TRAIN or TEST) is required")
-            param = _read_net_text(os.fspath(model))
+            param = read_net_text(os.fspath(model))
         if phase is not None:
             param.state.phase = _phase_value(phase)
         if level is not None:
@@ -273,12 +184,8 @@ class Net:
 
     # -- construction -------------------------------------------------------------------
     def _init(self, in_param):
-        if len(in_param.layers) and not len(in_param.layer):
-            raise NetError(
-                f"net '{in_param.name}' uses the old V1 'layers' syntax; read it with "
-                "prototxt.read_net (which upgrades it) before building a Net"
-            )
-        in_param = upgrade_net_input(in_param)
+        if net_needs_upgrade(in_param):  # V1 layers, legacy inputs...: Caffe's read-time upgrade
+            upgrade_net(in_param, in_param.name or "<net>")
         self.phase = in_param.state.phase
         param = insert_splits(filter_net(in_param))
         self.name = param.name
@@ -728,10 +635,12 @@ class Net:
     def copy_from(self, source):
         """Net::CopyTrainedLayersFrom: parameters by layer name from a caffemodel path or a
         NetParameter; layers absent from the source keep their values."""
-        param = source if isinstance(source, caffe_pb2.NetParameter) else _read_weights(os.fspath(source))
+        param = source if isinstance(source, caffe_pb2.NetParameter) else read_net_binary(os.fspath(source))
         where = "" if isinstance(source, caffe_pb2.NetParameter) else f" from '{os.fspath(source)}'"
-        source_layers = param.layer if len(param.layer) else param.layers  # V1 files: same fields
-        for src in source_layers:
+        if net_needs_upgrade(param):
+            param = caffe_pb2.NetParameter.FromString(param.SerializeToString())
+            upgrade_net(param, param.name or "<weights>")
+        for src in param.layer:
             if src.name not in self._layer_index:
                 continue
             target = self.layers[self._layer_index[src.name]].blobs
@@ -772,14 +681,7 @@ class Net:
 
     def save(self, path):
         """Write a current-format caffemodel (one entry per layer), atomically."""
-        try:
-            from . import io as cio
-        except ImportError:
-            cio = None
-        if cio is not None and hasattr(cio, "save_caffemodel"):
-            cio.save_caffemodel(path, self.to_proto())
-            return
-        _atomic_write(os.fspath(path), self.to_proto().SerializeToString())
+        save_caffemodel(os.fspath(path), self.to_proto())
 
     def share_trained_layers_with(self, other):
         """Net::ShareTrainedLayersWith: use ``other``'s parameter data arrays by layer name."""

@@ -17,6 +17,7 @@ from caffe_compat.proto import caffe_pb2
 
 sys.path.insert(0, os.path.dirname(__file__))  # net_pylayers, for python_param.module
 from conftest import ORIGINAL, need  # noqa: E402
+from original_nets import swap_data_layers  # noqa: E402
 
 
 def parse(text):
@@ -423,8 +424,6 @@ def test_legacy_net_inputs():
     assert net.blobs["b"].shape == (1, 1, 1, 6) and net.layer_names[0] == "input"
     net = build('input: "v" input_shape { dim: 5 } layer { name: "s" type: "Silence" bottom: "v" }')
     assert net.blobs["v"].shape == (5,)
-    with pytest.raises(NetError, match="input_shape OR deprecated input_dim"):
-        build('input: "v" input_shape { dim: 5 } input_dim: 1 input_dim: 1 input_dim: 1 input_dim: 5')
 
 
 def test_share_trained_layers_with():
@@ -440,8 +439,6 @@ def test_nin_teacher_student_backward_refused():
     """Caffe refuses this net: its teacher has lr_mult 1, so SigmoidCrossEntropyLoss would have
     to back-propagate into its target (the teacher's probabilities)."""
     path = need(ORIGINAL / "cifar10" / "models" / "ts_cifar10_nin.prototxt")
-    from test_reference_cases import swap_data_layers  # one helper for both files
-
     net = caffe.Net(swap_data_layers(path, batch=2), caffe.TRAIN)
     net.forward()
     with pytest.raises(NetError, match=r"Layer 'ts_loss' \(SigmoidCrossEntropyLoss\) cannot back-propagate "
