@@ -116,7 +116,8 @@ def log(level, src, message):
     """Write one glog line (``message`` may continue over further raw lines, as glog does)."""
     if _LEVELS.get(level, 0) < _min_level():
         return
-    _emit(prefix(level, src) + message + "\n")
+    # glog ends a line with a newline unless the message already does (DebugString dumps).
+    _emit(prefix(level, src) + message + ("" if message.endswith("\n") else "\n"))
 
 
 def info(src, message):
