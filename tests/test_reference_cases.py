@@ -1,0 +1,170 @@
+"""Every case of ../shared/caffe-reference/layers/ and nets/ through the whole Net, against
+real Caffe 1.0: forward outputs, every diff, parameter diffs, parameters after forward.
+
+The procedure is the generator's (see the README there): build in ``meta/phase``, copy the
+weights, set the inputs, Forward; set the non-loss outputs' diffs from ``topdiff/`` (loss
+outputs must already hold their loss weight); one Backward with zeroed parameter diffs.
+Also every prototxt of ../shared/original/ is built (Data layers swapped for Input) and run
+forward and backward with the blob shapes Caffe gives.
+"""
+import time
+
+import numpy as np
+import pytest
+
+import caffe_compat as caffe
+from caffe_compat.errors import NetError
+from conftest import CAFFE_REF, ORIGINAL, need
+from original_nets import swap_data_layers
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def case_names(kind):
+    folder = CAFFE_REF / kind
+    return sorted(p.name for p in folder.iterdir() if (p / "case.npz").exists()) if folder.exists() else []
+
+
+def stored_part(got, want):
+    """The part of ``got`` the fixture stores: all of it, or the first K samples."""
+    got = np.asarray(got)
+    if got.shape == want.shape:
+        return got
+    if want.ndim == 0 and got.size == 1:
+        return got.reshape(())
+    if got.ndim == want.ndim and got.ndim and got.shape[1:] == want.shape[1:] and want.shape[0] < got.shape[0]:
+        return got[:want.shape[0]]
+    return got
+
+
+def compare(errors, what, got, want):
+    want = np.asarray(want)
+    got = stored_part(got, want)
+    if got.shape != want.shape:
+        errors.append(f"{what}: shape {got.shape}, Caffe {want.shape}")
+        return
+    bad = ~np.isclose(got, want, rtol=RTOL, atol=ATOL)
+    if bad.any():
+        worst = np.unravel_index(np.argmax(np.abs(got - want) - ATOL - RTOL * np.abs(want)), want.shape)
+        errors.append(f"{what}: {int(bad.sum())}/{want.size} elements differ, e.g. at {tuple(int(i) for i in worst)}: "
+                      f"{got[worst]!r} vs Caffe {want[worst]!r}")
+
+
+def load(case_dir):
+    with np.load(case_dir / "case.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+def build(case_dir, phase):
+    net = caffe.Net(str(case_dir / "net.prototxt"), int(phase))
+    if (case_dir / "weights.caffemodel").exists():
+        net.copy_from(str(case_dir / "weights.caffemodel"))
+    return net
+
+
+def set_inputs(net, z):
+    for key, value in z.items():
+        if key.startswith("in/"):
+            blob = net.blobs[key[3:]]
+            if blob.shape != value.shape:
+                blob.reshape(value.shape)
+            blob.data[...] = value
+    net.reshape()
+
+
+def keys(z, prefix):
+    return [(k[len(prefix):], v) for k, v in z.items() if k.startswith(prefix)]
+
+
+def param(net, name):
+    layer, k = name.rsplit("/", 1)
+    return net.params[layer][int(k)]
+
+
+def check_dropout_train(net, z, errors):
+    """Any mask: y in {0, scale*x}; dx = scale*dy where kept, 0 elsewhere; kept ~ 1 - ratio."""
+    x, y, scale = z["in/x"], net.blobs["y"].data, z["meta/scale"]
+    kept = y != 0
+    if not np.allclose(y[kept], scale * x[kept], rtol=1e-6):
+        errors.append("dropout_train: kept outputs are not scale * x")
+    net.blobs["y"].diff[...] = z["topdiff/y"]
+    net.clear_param_diffs()
+    net.backward()
+    dx = net.blobs["x"].diff
+    if not (np.allclose(dx[kept], scale * z["topdiff/y"][kept], rtol=1e-6) and not dx[~kept].any()):
+        errors.append("dropout_train: input diff is not scale * topdiff on the kept elements, 0 elsewhere")
+    fraction = kept.mean()
+    if abs(fraction - (1 - z["meta/dropout_ratio"])) > 0.08:
+        errors.append(f"dropout_train: kept fraction {fraction:.3f}, expected about {1 - z['meta/dropout_ratio']:.3f}")
+
+
+def run_case(case_dir):
+    z = load(case_dir)
+    net = build(case_dir, z["meta/phase"])
+    set_inputs(net, z)
+    net.forward()
+    errors = []
+    if case_dir.name == "dropout_train":
+        check_dropout_train(net, z, errors)
+        return errors
+    for name, want in keys(z, "out/"):
+        compare(errors, f"out/{name}", net.blobs[name].data, want)
+    for name, want in keys(z, "paramafter/"):
+        compare(errors, f"paramafter/{name}", param(net, name).data, want)
+    for name, want in keys(z, "topdiff/"):
+        blob = net.blobs[name]
+        if net.blob_loss_weights[name]:
+            compare(errors, f"topdiff/{name} (the loss weight Caffe puts in a loss top's diff)", blob.diff, want)
+        else:
+            blob.diff[...] = want
+    backward = any(k.startswith(("indiff/", "diff/", "paramdiff/")) for k in z)
+    if backward:
+        net.clear_param_diffs()
+        net.backward()
+    for prefix in ("indiff/", "diff/"):
+        for name, want in keys(z, prefix):
+            compare(errors, f"{prefix}{name}", net.blobs[name].diff, want)
+    for name, want in keys(z, "paramdiff/"):
+        compare(errors, f"paramdiff/{name}", param(net, name).diff, want)
+    test_outputs = keys(z, "test/out/")
+    if test_outputs:
+        test_net = build(case_dir, caffe.TEST)
+        set_inputs(test_net, z)
+        test_net.forward()
+        for name, want in test_outputs:
+            compare(errors, f"test/out/{name}", test_net.blobs[name].data, want)
+    return errors
+
+
+@pytest.mark.parametrize("case", case_names("layers"))
+def test_layer_case(case):
+    errors = run_case(need(CAFFE_REF / "layers" / case))
+    assert not errors, f"{case}: differs from Caffe:\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize("case", case_names("nets"))
+def test_net_case(case):
+    errors = run_case(need(CAFFE_REF / "nets" / case))
+    assert not errors, f"{case}: differs from Caffe:\n" + "\n".join(errors)
+
+
+# ----------------------------------------------------------------- the original prototxts
+# (file, batch, {blob: shape Caffe gives in the TRAIN phase})
+ORIGINAL_NETS = [
+    ("mnist/teacher_lenet.prototxt", 4, {}),
+    ("mnist/student_lenet.prototxt", 4, {}),
+    ("mnist/ts_lenet.prototxt", 4, {}),
+    ("mnist/ts_lenet_shell.prototxt", 4, {}),
+    ("cifar10/ts_cifar10.prototxt", 2, {}),
+    ("cifar10/models/ts_cifar10.prototxt", 2, {}),
+    ("cifar10/models/ts_cifar10_mini.prototxt", 2, {}),
+    ("cifar10/models/cifar10_mini.prototxt", 2, {}),
+    ("cifar10/models/ts_cifar10_nin.prototxt", 2, {}),
+    ("imagenet/alexnet-VGG/alexnet.prototxt", 1, {}),
+    ("imagenet/alexnet-VGG/vgg16_dummy.prototxt", 1, {}),
+    ("imagenet/alexnet-VGG/vgg16_train_val.prototxt", 1, {}),
+    ("imagenet/alexnet-VGG/vgg16_original.prototxt", 1, {}),
+    ("imagenet/alexnet-VGG/vgg16_original2.prototxt", 1, {}),
+    ("imagenet/alexnet-VGG/ts_vgg16_train_val.prototxt", 1, {}),
+    ("imagenet/alexnet-VGG/ts_vgg16_train_val2.prototxt", 1, {}),
+]
