@@ -175,7 +175,8 @@ def array_to_blob(arr, diff=None):
     """
     arr = np.asarray(arr)
     blob = caffe_pb2.BlobProto()
-    blob.shape.dim.extend(int(d) for d in arr.shape)
+    if arr.ndim:  # Caffe's ToProto leaves `shape` out entirely for a 0-axis blob
+        blob.shape.dim.extend(int(d) for d in arr.shape)
     payload = _packed_floats(5, arr.ravel())
     if diff is not None:
         diff = np.asarray(diff)
