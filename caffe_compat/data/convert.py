@@ -109,21 +109,32 @@ class LMDBWriter:
         return False
 
 
-def convert_mnist(images_path, labels_path, db_path):
-    """MNIST / Fashion-MNIST IDX files -> LMDB, as convert_mnist_data. Returns the count."""
-    images, labels = datasets.read_idx_pair(images_path, labels_path)
-    n, _, rows, cols = images.shape
-    log.info("A total of %d items.", n)
-    log.info("Rows: %d Cols: %d", rows, cols)
+def write_datum_lmdb(images, labels, db_path, desc="convert"):
+    """uint8 (N, C, H, W) images and N labels -> a new LMDB of raw Datums, keys "%08d"
+    (what convert_mnist_data writes; also the way to put in-memory arrays into a database)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(labels):
+        raise CaffeError(f"write_datum_lmdb: need uint8 N x C x H x W images and N labels, got "
+                         f"{images.dtype} {images.shape} and {len(labels)} labels")
+    n, c, h, w = images.shape
     datum = _datum()
-    datum.channels, datum.height, datum.width = 1, rows, cols
-    with LMDBWriter(db_path) as db, _progress(n, "convert mnist") as bar:
+    datum.channels, datum.height, datum.width = c, h, w
+    with LMDBWriter(db_path) as db, _progress(n, desc) as bar:
         for i in range(n):
             datum.data = images[i].tobytes()
             datum.label = int(labels[i])
             db.put(b"%08d" % i, datum.SerializeToString())
             bar.update(1)
     return n
+
+
+def convert_mnist(images_path, labels_path, db_path):
+    """MNIST / Fashion-MNIST IDX files -> LMDB, as convert_mnist_data. Returns the count."""
+    images, labels = datasets.read_idx_pair(images_path, labels_path)
+    n, _, rows, cols = images.shape
+    log.info("A total of %d items.", n)
+    log.info("Rows: %d Cols: %d", rows, cols)
+    return write_datum_lmdb(images, labels, db_path, "convert mnist")
 
 
 def convert_cifar10(input_dir, output_dir):
