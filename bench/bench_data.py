@@ -1,0 +1,112 @@
+"""LeNet training fed by the Data layer (LMDB + prefetch thread) vs by in-memory arrays.
+
+    python bench/bench_data.py [--iters 40] [--rounds 3]
+
+Both runs train Caffe's MNIST LeNet (20/50/500/10, batch 64, SGD with the lenet_solver
+settings, the same random_seed) on the embedded MNIST digits: one reads them from an LMDB
+through ``Data`` with ``transform_param { scale: 0.00390625 }``, the other from the same
+digits already scaled, through ``MemoryData`` (no I/O, no decoding, no copy). Rounds
+alternate between the two so that machine noise hits both; the median time per iteration is
+compared. The issue's target: the LMDB run at most 5% slower.
+"""
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+from google.protobuf import text_format  # noqa: E402
+
+from caffe_compat.data.convert import write_datum_lmdb  # noqa: E402
+from caffe_compat.data.datasets import load_default_mnist  # noqa: E402
+from caffe_compat.proto import caffe_pb2  # noqa: E402
+
+BATCH = 64
+LENET_BODY = """
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  convolution_param { num_output: 20 kernel_size: 5 stride: 1
+    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
+  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  convolution_param { num_output: 50 kernel_size: 5 stride: 1
+    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
+layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2"
+  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "ip1" type: "InnerProduct" bottom: "pool2" top: "ip1"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  inner_product_param { num_output: 500
+    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
+layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
+layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  inner_product_param { num_output: 10
+    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" }
+"""
+LMDB_INPUT = """layer {{ name: "mnist" type: "Data" top: "data" top: "label"
+  transform_param {{ scale: 0.00390625 }}
+  data_param {{ source: "{db}" batch_size: 64 backend: LMDB }} }}"""
+MEMORY_INPUT = """layer { name: "mnist" type: "MemoryData" top: "data" top: "label"
+  memory_data_param { batch_size: 64 channels: 1 height: 28 width: 28 } }"""
+SOLVER = """base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 lr_policy: "inv" gamma: 0.0001
+power: 0.75 display: 0 max_iter: 100000 snapshot: 0 random_seed: 1 type: "SGD"
+snapshot_prefix: "{prefix}" """
+
+
+def make_solver(input_layer, prefix):
+    from solver.solvers import get_solver
+
+    param = text_format.Parse(SOLVER.format(prefix=prefix), caffe_pb2.SolverParameter())
+    text_format.Merge('name: "lenet" ' + input_layer + LENET_BODY, param.net_param)
+    return get_solver(param)
+
+
+def time_steps(solver, iters):
+    t0 = time.perf_counter()
+    solver.step(iters)
+    return (time.perf_counter() - t0) / iters
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iters", type=int, default=40, help="iterations per timed round")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    logging.disable(logging.INFO)
+    train_x, train_y, _, _ = load_default_mnist()
+    n = len(train_x) // BATCH * BATCH  # MemoryData needs a multiple of the batch size
+    train_x, train_y = train_x[:n], train_y[:n]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "mnist_lmdb")
+        write_datum_lmdb(train_x, train_y, db)
+        lmdb_solver = make_solver(LMDB_INPUT.format(db=db), os.path.join(tmp, "a"))
+        mem_solver = make_solver(MEMORY_INPUT, os.path.join(tmp, "b"))
+        memory = [l for l in mem_solver.net.layers if l.type == "MemoryData"][0]
+        scaled = train_x.astype(np.float32) * np.float32(0.00390625)
+        memory.set_input_arrays(scaled, train_y.astype(np.float32))
+        for s in (lmdb_solver, mem_solver):
+            time_steps(s, 3)  # warm-up: first allocations, prefetch queue filled
+        t_lmdb, t_mem = [], []
+        for _ in range(args.rounds):
+            t_lmdb.append(time_steps(lmdb_solver, args.iters))
+            t_mem.append(time_steps(mem_solver, args.iters))
+        lmdb_solver.net.layers[0].close()
+    a, b = statistics.median(t_lmdb), statistics.median(t_mem)
+    print(f"{'input':<22}{'ms/iter':>10}")
+    print(f"{'Data (LMDB, prefetch)':<22}{a * 1e3:>10.2f}")
+    print(f"{'MemoryData (arrays)':<22}{b * 1e3:>10.2f}")
+    print(f"ratio LMDB / in-memory: {a / b:.3f} (target <= 1.05)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
