@@ -62,50 +62,22 @@ ABSENT = _Absent()
 
 # ----------------------------------------------------------------------------- reading
 
-def _parse(text, message_cls):
-    from google.protobuf import text_format
-    msg = message_cls()
-    text_format.Parse(text, msg)
-    return msg
-
-
 def load(path, text=None):
     """('net' | 'solver', upgraded message) of a prototxt file (or of ``text``)."""
-    from google.protobuf import text_format
-
-    from caffe_compat import upgrade
-    from caffe_compat.proto import caffe_pb2
+    from . import io
     if text is None:
+        text = io._read_text(path)
+    looks_like_solver = any(k in text for k in ("base_lr", "lr_policy", "max_iter"))
+    parsers = [("net", io.parse_net), ("solver", io.parse_solver)]
+    if looks_like_solver:
+        parsers.reverse()
+    first_error = None
+    for kind, parse in parsers:
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            raise CompareError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        net = _parse(text, caffe_pb2.NetParameter)
-    except text_format.ParseError as net_err:
-        try:
-            solver = _parse(text, caffe_pb2.SolverParameter)
-        except text_format.ParseError:
-            raise CompareError(f"{path}:{net_err}") from None
-        _quiet(upgrade.upgrade_solver, solver, str(path))
-        return "solver", solver
-    if not (net.layer or net.layers) and _looks_like_solver(text):
-        return "solver", _quiet_parse_solver(text, path)
-    _quiet(upgrade.upgrade_net, net, str(path))
-    return "net", net
-
-
-def _looks_like_solver(text):
-    return any(k in text for k in ("base_lr", "lr_policy", "max_iter"))
-
-
-def _quiet_parse_solver(text, path):
-    from caffe_compat import upgrade
-    from caffe_compat.proto import caffe_pb2
-    solver = _parse(text, caffe_pb2.SolverParameter)
-    _quiet(upgrade.upgrade_solver, solver, str(path))
-    return solver
+            return kind, _quiet(parse, text, str(path))
+        except io.PrototxtError as e:
+            first_error = first_error or e
+    raise CompareError(str(first_error)) from None
 
 
 def _quiet(fn, *args):
@@ -115,8 +87,6 @@ def _quiet(fn, *args):
     logger.setLevel(logging.WARNING)
     try:
         return fn(*args)
-    except CaffeError as e:
-        raise CompareError(str(e)) from None
     finally:
         logger.setLevel(level)
 

@@ -29,6 +29,10 @@ def fmt_float(value):
 
 
 def _quote(text):
+    text = str(text)
+    if '"' in text and "'" not in text and "\n" not in text:
+        # JSON param_str reads best single-quoted, as Caffe's own examples write it
+        return "'" + text.replace("\\", "\\\\") + "'"
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 

@@ -92,6 +92,7 @@ class Member:
         self.cfg = dict(cfg)
         self.bottom = cfg.get("bottom", "data")
         self.logits = None
+        self.frozen, self.fillers, self.params = False, True, True
         if self.onnx:
             self.template = None
             return
@@ -332,14 +333,13 @@ def _render_template(name, key, **context):
 
 
 def _validate(text, message, filename):
-    from google.protobuf import text_format
-    msg = message()
+    """Parse a rendered text with caffe_pb2 (prototxt.io): it must be Caffe 1.0 prototxt."""
+    from . import io
+    parse = io.parse_net if message is _pb2().NetParameter else io.parse_solver
     try:
-        text_format.Parse(text, msg)
-    except text_format.ParseError as e:
-        raise RenderError(f"rendered {filename} does not parse as {message.DESCRIPTOR.name}: "
-                          f"{filename}:{e}") from None
-    return msg
+        return parse(text, filename, upgrade=False)
+    except io.PrototxtError as e:
+        raise RenderError(f"rendered text does not parse: {e}") from None
 
 
 def render_net(key, cfg):
