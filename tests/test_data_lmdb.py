@@ -153,3 +153,36 @@ def test_prefetch_thread_stops_on_close():
     layer.close()
     assert not thread.is_alive()
     assert not any(t is thread for t in threading.enumerate())
+
+
+def test_get_state_set_state_resumes_exactly():
+    need(MNIST)
+    import json
+
+    from caffe_compat import rng
+    from caffe_compat.blob import Blob
+    from data_helpers import TRAIN, make_layer
+
+    text = data_layer(MNIST / "lmdb", 64, "crop_size: 20 mirror: true", prefetch=2)
+    rng.set_seed(7)
+    a = make_layer(text, TRAIN)
+    top = [Blob(), Blob()]
+    a.setup([], top)
+    for _ in range(9):  # past the end of the 600 records: the position wraps
+        a.forward([], top)
+    state = json.loads(json.dumps(a.get_state()))  # survives the solver's JSON sidecar
+    want = []
+    for _ in range(3):
+        a.forward([], top)
+        want.append((top[0].data.copy(), top[1].data.copy()))
+    a.close()
+    rng.set_seed(99)
+    b = make_layer(text, TRAIN)
+    b.setup([], top)
+    b.forward([], top)
+    b.set_state(state)
+    for data, label in want:
+        b.forward([], top)
+        np.testing.assert_array_equal(top[0].data, data)
+        np.testing.assert_array_equal(top[1].data, label)
+    b.close()

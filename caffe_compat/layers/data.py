@@ -36,7 +36,8 @@ class LMDBBatchReader:
         self.batch_size = batch_size
         self.fixed_shape = fixed_shape
         self.layer_name = layer_name
-        self._records = source.cycle(skip, on_restart=self._restarted)
+        self.pos = skip % len(source)  # index of the next record, for get_state
+        self._records = source.cycle(self.pos, on_restart=self._restarted)
 
     def _restarted(self):
         log.info("Restarting data prefetching from start.")
@@ -53,7 +54,13 @@ class LMDBBatchReader:
                     f"'{self.source.path}' has shape {_chw(arr.shape)} but the other records "
                     f"have {_chw(self.fixed_shape)}")
             arrays.append(arr)
-        return t.transform(np.stack(arrays)), labels
+        data = t.transform(np.stack(arrays))
+        self.pos = (self.pos + self.batch_size) % len(self.source)
+        return data, labels, self.state()
+
+    def state(self):
+        """Where the next batch starts: record index and the transformer's generator."""
+        return {"pos": int(self.pos), "rng": self.transformer.rng.bit_generator.state}
 
 
 def _looks_like_lmdb(path):
@@ -99,15 +106,32 @@ class DataLayer(Layer):
         top[0].reshape(out_shape)
         if len(top) > 1:
             top[1].reshape(self.batch_size)
-        fixed = None if self.batch_size == 1 else first.shape
-        reader = LMDBBatchReader(self.source, t, self.batch_size, skip, fixed, self.name)
-        self.prefetcher = Prefetcher(reader, int(p.prefetch), name=f"data:{self.name}")
+        self._fixed = None if self.batch_size == 1 else first.shape
+        self._start(skip)
+
+    def _start(self, pos):
+        reader = LMDBBatchReader(self.source, self.transformer, self.batch_size, pos,
+                                 self._fixed, self.name)
+        self._state = reader.state()  # taken before the thread draws anything
+        depth = int(self.layer_param.data_param.prefetch)
+        self.prefetcher = Prefetcher(reader, depth, name=f"data:{self.name}")
+
+    def get_state(self):
+        """The reader position and crop/mirror generator after the last batch handed out
+        (JSON-serialisable; the solver keeps it next to a .solverstate for exact resumes)."""
+        return {"pos": self._state["pos"], "rng": dict(self._state["rng"])}
+
+    def set_state(self, state):
+        """Continue from a ``get_state()``: the batches that followed it come next."""
+        self.prefetcher.close()
+        self.transformer.rng.bit_generator.state = state["rng"]
+        self._start(int(state["pos"]))
 
     def reshape(self, bottom, top):
         """Shapes are set by setup and by each batch in forward."""
 
     def forward(self, bottom, top):
-        data, labels = self.prefetcher.get()
+        data, labels, self._state = self.prefetcher.get()
         top[0].reshape(data.shape)
         np.copyto(top[0].data, data, casting="unsafe")
         if len(top) > 1:

@@ -63,6 +63,12 @@ class MemoryDataLayer(Layer):
             raise self.error(f"batch_size {new_size} does not divide the {self.n} samples set")
         self.batch_size = int(new_size)
 
+    def get_state(self):
+        return {"pos": int(self.pos)}
+
+    def set_state(self, state):
+        self.pos = int(state["pos"]) % max(self.n, 1)
+
     def reshape(self, bottom, top):
         top[0].reshape(self.batch_size, self.channels, self.height, self.width)
         top[1].reshape(self.batch_size)
