@@ -8,7 +8,7 @@ import pytest
 from caffe_compat.data import datasets
 from caffe_compat.errors import CaffeError, FormatError
 from conftest import CAFFE_REF, DATASETS, need
-from data_helpers import TEST, TRAIN, make_layer, run_data_layer
+from data_helpers import TRAIN, make_layer, run_data_layer
 
 MNIST = CAFFE_REF / "formats" / "mnist_lmdb"
 IMAGESET = CAFFE_REF / "formats" / "imageset_lmdb"
