@@ -169,3 +169,37 @@ class progress:
                 _active_bar = None
             self.bar.close()
         return False
+
+
+# -- caffe_compat's messages (net building, data layers) in the same glog format -----------
+import logging as _logging
+
+_GLOG_LEVEL = {_logging.DEBUG: "I", _logging.INFO: "I", _logging.WARNING: "W",
+               _logging.ERROR: "E", _logging.CRITICAL: "F"}
+
+
+class GlogHandler(_logging.Handler):
+    """Writes ``logging`` records as glog lines.
+
+    The source location is the record's ``caffe_src`` attribute when the caller gives one
+    (``log.info(msg, extra={"caffe_src": "data_layer.cpp:73"})``, Caffe's file:line), else
+    the Python module and line.
+    """
+
+    def emit(self, record):
+        try:
+            level = _GLOG_LEVEL.get(record.levelno, "I")
+            src = getattr(record, "caffe_src", None) or f"{record.module}.py:{record.lineno}"
+            log(level, src, record.getMessage())
+        except Exception:  # a log line must never break training
+            self.handleError(record)
+
+
+def install_glog_handler(logger_name="caffe_compat"):
+    """Route ``logger_name``'s records (INFO and up) to stderr as glog lines; idempotent."""
+    logger = _logging.getLogger(logger_name)
+    if not any(isinstance(h, GlogHandler) for h in logger.handlers):
+        logger.addHandler(GlogHandler())
+    logger.setLevel(_logging.INFO)
+    logger.propagate = False
+    return logger

@@ -48,6 +48,7 @@ def run(args):
         param.weights.append(args.weights)
     if args.gpu:
         log.warning(log.CAFFE_USE_CPU, f"-gpu {args.gpu} ignored: tscaffe computes on the CPU")
+    log.install_glog_handler()
     log.info(log.CAFFE_USE_CPU, "Use CPU.")
     solver = get_solver(param, sigint_effect=args.sigint_effect,
                         sighup_effect=args.sighup_effect)
