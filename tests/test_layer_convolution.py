@@ -3,10 +3,20 @@ import numpy as np
 import pytest
 
 from caffe_compat.blob import Blob
+from caffe_compat.layers.convolution import ConvolutionLayer
 from caffe_compat.errors import LayerSetupError
 from conftest import CAFFE_REF, need
 from gradcheck import check_gradient, layer_from_text
 from layer_case import compare_case
+
+# Both column layouts: batch innermost for every width, and for none.
+LAYOUTS = [10**6, 0]
+
+
+@pytest.fixture(params=LAYOUTS, ids=["batch_inner", "batch_outer"], autouse=True)
+def layout(request, monkeypatch):
+    monkeypatch.setattr(ConvolutionLayer, "BATCH_INNER_BELOW_WIDTH", request.param)
+
 
 CASES = ["conv_pad_stride", "conv_rect_kernel", "conv_group2", "conv_dilation2", "conv_nobias"]
 FILLERS = 'weight_filler { type: "gaussian" std: 1 } bias_filler { type: "gaussian" std: 1 }'

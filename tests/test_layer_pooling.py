@@ -80,6 +80,9 @@ ORACLE_GRID = [
     (3, 2, 1, 2, 1, 0, (1, 3, 6, 7)),
     (2, 2, 2, 2, 0, 0, (2, 2, 7, 6)),   # odd size, ceil keeps a partial window
     (3, 3, 3, 3, 2, 2, (1, 1, 7, 8)),
+    (2, 2, 2, 2, 0, 0, (2, 3, 8, 6)),   # exact tiling: the fast MAX path
+    (3, 3, 3, 3, 0, 0, (1, 2, 9, 6)),
+    (2, 3, 2, 3, 0, 0, (2, 2, 6, 9)),
 ]
 
 
@@ -125,6 +128,8 @@ GRAD_GRID = [
     "kernel_size: 3 stride: 1",
     "kernel_h: 3 kernel_w: 2 stride_h: 1 stride_w: 2 pad_h: 1 pad_w: 0",
     "global_pooling: true",
+    "kernel_size: 2 stride: 2 pad: 0",
+    "kernel_h: 3 kernel_w: 2 stride_h: 3 stride_w: 2",
 ]
 
 
@@ -132,7 +137,7 @@ GRAD_GRID = [
 @pytest.mark.parametrize("params", GRAD_GRID)
 def test_gradient(method, params):
     rng = np.random.default_rng(5)
-    shape = (2, 2, 5, 6)
+    shape = (2, 2, 6, 6)
     # Distinct values, far apart compared with the finite-difference step.
     x = rng.permutation(np.prod(shape)).reshape(shape) * 0.01
     check_gradient(pool(f"pool: {method} {params}"), [x])

@@ -53,6 +53,8 @@ class ConvolutionLayer(Layer):
     MIN_BOTTOM = 1
     MIN_TOP = 1
     EQUAL_NUM_BOTTOM_TOP = True
+    # Output widths below this use the batch-innermost column layout (see _batch_inner).
+    BATCH_INNER_BELOW_WIDTH = 16
 
     def setup(self, bottom, top):
         p = self.layer_param.convolution_param
@@ -145,106 +147,150 @@ class ConvolutionLayer(Layer):
             m *= d
         return m, shape[self.axis], shape[self.axis + 1], shape[self.axis + 2]
 
-    def _windows(self, padded):
-        """For each kernel offset (p, q): the strided view of ``padded`` (C, M, Hp, Wp) it reads."""
+    def _batch_inner(self):
+        """Column layout. Short output rows make im2col slow (one short copy per row), so
+        then the batch goes innermost: columns (C*kh*kw, P, M), copied in long runs, at the
+        price of transposing input and output. Otherwise columns are (C*kh*kw, M, P)."""
+        return self.out_hw[1] < self.BATCH_INNER_BELOW_WIDTH
+
+    def _windows(self, padded, batch_inner):
+        """For each kernel offset (p, q): the strided view of the padded image it reads;
+        ``padded`` is (C, Hp, Wp, M) when ``batch_inner``, else (C, M, Hp, Wp)."""
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
         oh, ow = self.out_hw
         for p in range(kh):
+            rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
             for q in range(kw):
-                yield p, q, padded[:, :, p * dh : p * dh + sh * (oh - 1) + 1 : sh,
-                                   q * dw : q * dw + sw * (ow - 1) + 1 : sw]
+                cols = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
+                yield p, q, (padded[:, rows, cols, :] if batch_inner else padded[:, :, rows, cols])
+
+    def _layout(self, m, c):
+        kh, kw = self.kernel
+        oh, ow = self.out_hw
+        bi = self._batch_inner()
+        col6 = (c, kh, kw, oh, ow, m) if bi else (c, kh, kw, m, oh, ow)
+        return bi, col6
+
+    def _padded_shape(self, m, c, h, w, bi):
+        hp, wp = h + 2 * self.pad[0], w + 2 * self.pad[1]
+        return (c, hp, wp, m) if bi else (c, m, hp, wp)
+
+    def _interior(self, padded, h, w, bi):
+        ph, pw = self.pad
+        if bi:
+            return padded[:, ph : ph + h, pw : pw + w, :]
+        return padded[:, :, ph : ph + h, pw : pw + w]
 
     def _im2col(self, x, i):
-        """Columns (C*kh*kw, M, P) of bottom ``i`` (x viewed as (M, C, H, W))."""
+        """Columns (C*kh*kw, N) of bottom ``i`` (x viewed as (M, C, H, W)); N = P*M or M*P."""
         m, c, h, w = x.shape
-        ph, pw = self.pad
-        xt = x.transpose(1, 0, 2, 3)
-        if ph or pw:
-            # Border stays zero: only the interior is ever written.
-            padded, _ = self.ws.fresh(f"pad{i}", (c, m, h + 2 * ph, w + 2 * pw), x.dtype)
-            padded[:, :, ph : ph + h, pw : pw + w] = xt
+        bi, col6_shape = self._layout(m, c)
+        xt = x.transpose(1, 2, 3, 0) if bi else x.transpose(1, 0, 2, 3)
+        if bi or self.pad != (0, 0):
+            # The border stays zero: only the interior is ever written.
+            padded, _ = self.ws.fresh(f"pad{i}", self._padded_shape(m, c, h, w, bi), x.dtype)
+            self._interior(padded, h, w, bi)[...] = xt
         else:
             padded = xt
         kh, kw = self.kernel
-        oh, ow = self.out_hw
-        col = self.ws.get(f"col{i}", (c * kh * kw, m, oh * ow), x.dtype)
-        col6 = col.reshape(c, kh, kw, m, oh, ow)
-        for p, q, view in self._windows(padded):
+        col = self.ws.get(f"col{i}", (c * kh * kw, m * self.out_hw[0] * self.out_hw[1]), x.dtype)
+        col6 = col.reshape(col6_shape)
+        for p, q, view in self._windows(padded, bi):
             col6[:, p, q] = view
         return col
 
     # -- forward / backward ------------------------------------------------------------
     def forward(self, bottom, top):
         weight = self.blobs[0].data
-        og = self.num_output // self.group
+        o, og = self.num_output, self.num_output // self.group
         kg = weight[0].size
-        w2 = weight.reshape(self.num_output, kg)
+        w2 = weight.reshape(o, kg)
         for i, (b, t) in enumerate(zip(bottom, top)):
             m, c, h, w = self._dims(b)
             col = self._im2col(b.data.reshape(m, c, h, w), i)
-            p = col.shape[2]
-            y = t.data.reshape(m, self.num_output, p)
+            p = self.out_hw[0] * self.out_hw[1]
+            y = t.data.reshape(m, o, p)
+            if self._batch_inner():
+                # One GEMM per group into (O, P, M), then one transposing pass adds the bias.
+                yt = self.ws.get("yt", (o, p * m), y.dtype)
+                for g in range(self.group):
+                    xp.matmul(w2[g * og : (g + 1) * og], col[g * kg : (g + 1) * kg],
+                              out=yt[g * og : (g + 1) * og])
+                yt3 = yt.reshape(o, p, m).transpose(2, 0, 1)
+                if self.bias_term:
+                    xp.add(yt3, self.blobs[1].data.reshape(1, o, 1), out=y)
+                else:
+                    y[...] = yt3
+                continue
+            col3 = col.reshape(-1, m, p)
             for g in range(self.group):
                 # One GEMM per image (numpy's batched matmul), written straight into the top.
-                xp.matmul(w2[g * og : (g + 1) * og], col[g * kg : (g + 1) * kg].transpose(1, 0, 2),
+                xp.matmul(w2[g * og : (g + 1) * og], col3[g * kg : (g + 1) * kg].transpose(1, 0, 2),
                           out=y[:, g * og : (g + 1) * og])
             if self.bias_term:
                 y += self.blobs[1].data.reshape(1, -1, 1).astype(y.dtype, copy=False)
 
     def backward(self, top, propagate_down, bottom):
         wblob = self.blobs[0]
-        og = self.num_output // self.group
+        o, og = self.num_output, self.num_output // self.group
         kg = wblob.data[0].size
-        w2 = wblob.data.reshape(self.num_output, kg)
-        wd2 = wblob.diff.reshape(self.num_output, kg)
+        w2 = wblob.data.reshape(o, kg)
+        wd2 = wblob.diff.reshape(o, kg)
+        kh, kw = self.kernel
+        p = self.out_hw[0] * self.out_hw[1]
+        bi = self._batch_inner()
         for i, (b, t) in enumerate(zip(bottom, top)):
             m, c, h, w = self._dims(b)
-            kh, kw = self.kernel
-            col = self.ws.get(f"col{i}", (c * kh * kw, m, self.out_hw[0] * self.out_hw[1]), b.data.dtype)
-            p = col.shape[2]
-            dy = t.diff.reshape(m, self.num_output, p)
+            col = self.ws.get(f"col{i}", (c * kh * kw, m * p), b.data.dtype)  # kept from forward
+            dy = t.diff.reshape(m, o, p)
             dt = dy.dtype
-            if self.bias_term:
-                # Bias gradient as two GEMVs with ones vectors (Caffe does it as a GEMV too).
-                per_image = dy.reshape(m * self.num_output, p) @ xp.ones(p, dtype=dt)
-                self.blobs[1].diff += xp.ones(m, dtype=dt) @ per_image.reshape(m, self.num_output)
-            # dY as (O, M*P): one long-K GEMM for the weight gradient and one big GEMM for
-            # the column gradient, when that copy is cheaper than M small products summed.
-            transpose_dy = p <= kg
-            if transpose_dy:
-                dyt = self.ws.get("dyt", (self.num_output, m, p), dt)
-                dyt[...] = dy.transpose(1, 0, 2)
+            # dY as an (O, N) matrix in the columns' order: one long-K GEMM for the weight
+            # gradient and one big GEMM for the column gradient. With (K, M, P) columns and
+            # P > K, M small products summed are cheaper than that copy.
+            as_matrix = bi or p <= kg
+            if as_matrix:
+                dy2 = self.ws.get("dy2", (o, m * p), dt)
+                if bi:
+                    dy2.reshape(o, p, m)[...] = dy.transpose(1, 2, 0)
+                else:
+                    dy2.reshape(o, m, p)[...] = dy.transpose(1, 0, 2)
+                if self.bias_term:
+                    # Bias gradient as a GEMV with a ones vector (as Caffe).
+                    self.blobs[1].diff += dy2 @ xp.ones(m * p, dtype=dt)
+            elif self.bias_term:
+                per_image = dy.reshape(m * o, p) @ xp.ones(p, dtype=dt)
+                self.blobs[1].diff += xp.ones(m, dtype=dt) @ per_image.reshape(m, o)
             dw = self.ws.get("dw", (og, kg), dt)
+            col3 = col.reshape(-1, m, p)
             for g in range(self.group):
-                cg = col[g * kg : (g + 1) * kg]
-                if transpose_dy:
-                    xp.matmul(dyt[g * og : (g + 1) * og].reshape(og, m * p), cg.reshape(kg, m * p).T, out=dw)
+                if as_matrix:
+                    xp.matmul(dy2[g * og : (g + 1) * og], col[g * kg : (g + 1) * kg].T, out=dw)
                 else:
                     per = self.ws.get("dw_per_image", (m, og, kg), dt)
-                    xp.matmul(dy[:, g * og : (g + 1) * og], cg.transpose(1, 2, 0), out=per)
+                    xp.matmul(dy[:, g * og : (g + 1) * og], col3[g * kg : (g + 1) * kg].transpose(1, 2, 0),
+                              out=per)
                     per.sum(axis=0, out=dw)
                 wd2[g * og : (g + 1) * og] += dw
             if not propagate_down[i]:
                 continue
             dcol = self.ws.get("dcol", col.shape, dt)
+            dcol3 = dcol.reshape(-1, m, p)
             for g in range(self.group):
                 wg = w2[g * og : (g + 1) * og].T
-                if transpose_dy:
-                    xp.matmul(wg, dyt[g * og : (g + 1) * og].reshape(og, m * p),
-                              out=dcol[g * kg : (g + 1) * kg].reshape(kg, m * p))
+                if as_matrix:
+                    xp.matmul(wg, dy2[g * og : (g + 1) * og], out=dcol[g * kg : (g + 1) * kg])
                 else:
                     xp.matmul(wg, dy[:, g * og : (g + 1) * og],
-                              out=dcol[g * kg : (g + 1) * kg].transpose(1, 0, 2))
+                              out=dcol3[g * kg : (g + 1) * kg].transpose(1, 0, 2))
             self._col2im(dcol, b.diff.reshape(m, c, h, w))
 
     def _col2im(self, dcol, dx):
         """Sum the column gradient back onto the image (overwrites ``dx`` (M, C, H, W))."""
         m, c, h, w = dx.shape
-        ph, pw = self.pad
-        padded = self.ws.get("dpad", (c, m, h + 2 * ph, w + 2 * pw), dx.dtype, zero=True)
-        kh, kw = self.kernel
-        oh, ow = self.out_hw
-        dcol6 = dcol.reshape(c, kh, kw, m, oh, ow)
-        for p, q, view in self._windows(padded):
+        bi, col6_shape = self._layout(m, c)
+        padded = self.ws.get("dpad", self._padded_shape(m, c, h, w, bi), dx.dtype, zero=True)
+        dcol6 = dcol.reshape(col6_shape)
+        for p, q, view in self._windows(padded, bi):
             view += dcol6[:, p, q]
-        dx[...] = padded[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
+        inner = self._interior(padded, h, w, bi)
+        dx[...] = inner.transpose(3, 0, 1, 2) if bi else inner.transpose(1, 0, 2, 3)

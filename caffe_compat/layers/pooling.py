@@ -190,12 +190,28 @@ class PoolingLayer(Layer):
         padded[:, :, ph : ph + h, pw : pw + w] = x
         return padded
 
+    def _tiled(self, shape):
+        """Windows tile the image exactly (stride == kernel, no pad): the fast MAX path."""
+        h, w = shape[2:]
+        (kh, kw), (oh, ow) = self.kernel, self.out_hw
+        return self.pad == (0, 0) and self.stride == self.kernel and (h, w) == (oh * kh, ow * kw)
+
     def forward(self, bottom, top):
         x, y = bottom[0].data, top[0].data
         if self.method == AVE:
             self.ave.forward(x, y)
             return
-        # MAX: padding is -inf, so it never wins a window (every window holds an image pixel).
+        arg = self._max_tiled(x, y) if self._tiled(x.shape) else self._max_general(x, y)
+        if len(top) > 1:
+            if arg is None:
+                arg = self._tiled_offsets()
+            kw = self.kernel[1]
+            rows = (xp.arange(self.out_hw[0]) * self.stride[0] - self.pad[0])[:, None] + arg // kw
+            cols = (xp.arange(self.out_hw[1]) * self.stride[1] - self.pad[1])[None, :] + arg % kw
+            top[1].data[...] = rows * x.shape[3] + cols
+
+    def _max_general(self, x, y):
+        # Padding is -inf, so it never wins a window (every window holds an image pixel).
         padded = self._padded_input(x, -xp.inf)
         views = list(windows(padded, self.kernel, self.stride, self.out_hw))
         y[...] = views[0][1]
@@ -204,14 +220,60 @@ class PoolingLayer(Layer):
         # Offset of the first maximum in window order: write offsets from last to first.
         arg = self.ws.get("argmax", y.shape, xp.int32)
         hit = self.ws.get("hit", y.shape, bool)
-        for k, view in reversed(views):
+        step = self.ws.get("step", y.shape, xp.int32)
+        arg.fill(len(views) - 1)
+        for k, view in reversed(views[:-1]):
             xp.equal(view, y, out=hit)
-            xp.copyto(arg, k, where=hit)
-        if len(top) > 1:
-            kw = self.kernel[1]
-            rows = (xp.arange(self.out_hw[0]) * self.stride[0] - self.pad[0])[:, None] + arg // kw
-            cols = (xp.arange(self.out_hw[1]) * self.stride[1] - self.pad[1])[None, :] + arg % kw
-            top[1].data[...] = rows * x.shape[3] + cols
+            xp.subtract(arg, k, out=step)
+            step *= hit
+            arg -= step  # arg = k where hit
+        return arg
+
+    def _max_tiled(self, x, y):
+        """Max over kw along rows (long 1-D strided ops), then over kh; first max wins ties.
+
+        Caffe scans a window row by row, keeping the first strict maximum: the first row
+        holding the window's max, and the first column within that row.
+        """
+        n, c, h, w = x.shape
+        (kh, kw), (oh, ow) = self.kernel, self.out_hw
+        dt = x.dtype
+        xw = x.reshape(-1, kw)
+        rows = xw.shape[0]
+        wmax = self.ws.get("wmax", (rows,), dt)
+        wq = self.ws.get("wq", (rows,), xp.int8)
+        gt = self.ws.get("gt_w", (rows,), bool)
+        self._running_max(xw, wmax, wq, gt, kw, lambda a, q: a[:, q])
+        self.num_rows, self.channels = n * c * oh, c
+        wm3 = wmax.reshape(n * c * oh, kh, ow)
+        y2 = y.reshape(n * c * oh, ow)
+        hp = self.ws.get("hp", y2.shape, xp.int8)
+        gt2 = self.ws.get("gt_h", y2.shape, bool)
+        self._running_max(wm3, y2, hp, gt2, kh, lambda a, p: a[:, p])
+        return None
+
+    @staticmethod
+    def _running_max(src, best, which, gt, count, pick):
+        """best = max over ``count`` slices of src; which = index of the first maximum."""
+        if count == 2:
+            xp.greater(pick(src, 1), pick(src, 0), out=which.view(bool))
+            xp.maximum(pick(src, 0), pick(src, 1), out=best)
+            return
+        best[...] = pick(src, 0)
+        which.fill(0)
+        for i in range(1, count):
+            xp.greater(pick(src, i), best, out=gt)
+            xp.maximum(best, pick(src, i), out=best)
+            which *= ~gt
+            which += gt * xp.int8(i)
+
+    def _tiled_offsets(self):
+        """Window offset (row * kw + col) of each output's maximum, from the tiled path."""
+        (kh, kw), (oh, ow) = self.kernel, self.out_hw
+        hp = self.ws.get("hp", (self.num_rows, ow), xp.int8)
+        wq3 = self.ws.get("wq", (self.num_rows * kh * ow,), xp.int8).reshape(-1, kh, ow)
+        q = xp.take_along_axis(wq3, hp[:, None, :].astype(xp.intp), axis=1)[:, 0, :]
+        return (hp.astype(xp.int32) * kw + q).reshape(-1, self.channels, oh, ow)
 
     def backward(self, top, propagate_down, bottom):
         if not propagate_down[0]:
@@ -219,6 +281,9 @@ class PoolingLayer(Layer):
         dy, dx = top[0].diff, bottom[0].diff
         if self.method == AVE:
             self.ave.backward(dy, dx)
+            return
+        if self._tiled(dx.shape):
+            self._max_tiled_backward(dy, dx)
             return
         n, c, h, w = dx.shape
         ph, pw = self.pad
@@ -229,8 +294,36 @@ class PoolingLayer(Layer):
         padded[...] = 0
         arg = self.ws.get("argmax", dy.shape, xp.int32)
         hit = self.ws.get("hit", dy.shape, bool)
+        share = self.ws.get("share", dy.shape, dy.dtype)
         for k, view in windows(padded, self.kernel, self.stride, self.out_hw):
             xp.equal(arg, k, out=hit)
-            xp.add(view, dy, out=view, where=hit)
+            xp.multiply(dy, hit, out=share)
+            view += share
         if not same:
             dx[...] = padded[:, :, ph : ph + h, pw : pw + w]
+
+    def _max_tiled_backward(self, dy, dx):
+        n, c, h, w = dx.shape
+        (kh, kw), (oh, ow) = self.kernel, self.out_hw
+        hp = self.ws.get("hp", (n * c * oh, ow), xp.int8)
+        wq = self.ws.get("wq", (n * c * h * ow,), xp.int8)
+        dy2 = dy.reshape(n * c * oh, ow)
+        # Undo the row stage: the gradient goes to the winning row p of each window...
+        dwm = self.ws.get("dwm", (n * c * oh, kh, ow), dy.dtype)
+        self._route(dy2, hp, kh, dwm, lambda a, p: a[:, p], "mask_h")
+        # ...then to the winning column q within that row.
+        dwf = dwm.reshape(-1)
+        dx2 = dx.reshape(-1, kw)
+        self._route(dwf, wq, kw, dx2, lambda a, q: a[:, q], "mask_w")
+
+    def _route(self, grad, which, count, out, pick, name):
+        """pick(out, i) = grad where which == i, else 0 (each element goes to one slice)."""
+        if count == 2:
+            # which is 0/1: slice 1 gets grad * which, slice 0 the rest (exact: g - g = 0).
+            xp.multiply(grad, which.view(bool), out=pick(out, 1))
+            xp.subtract(grad, pick(out, 1), out=pick(out, 0))
+            return
+        mask = self.ws.get(name, which.shape, bool)
+        for i in range(count):
+            xp.equal(which, i, out=mask)
+            xp.multiply(grad, mask, out=pick(out, i))
