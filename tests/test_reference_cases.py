@@ -4,18 +4,12 @@ real Caffe 1.0: forward outputs, every diff, parameter diffs, parameters after f
 The procedure is the generator's (see the README there): build in ``meta/phase``, copy the
 weights, set the inputs, Forward; set the non-loss outputs' diffs from ``topdiff/`` (loss
 outputs must already hold their loss weight); one Backward with zeroed parameter diffs.
-Also every prototxt of ../shared/original/ is built (Data layers swapped for Input) and run
-forward and backward with the blob shapes Caffe gives.
 """
-import time
-
 import numpy as np
 import pytest
 
 import caffe_compat as caffe
-from caffe_compat.errors import NetError
-from conftest import CAFFE_REF, ORIGINAL, need
-from original_nets import swap_data_layers
+from conftest import CAFFE_REF, need
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -146,25 +140,3 @@ def test_layer_case(case):
 def test_net_case(case):
     errors = run_case(need(CAFFE_REF / "nets" / case))
     assert not errors, f"{case}: differs from Caffe:\n" + "\n".join(errors)
-
-
-# ----------------------------------------------------------------- the original prototxts
-# (file, batch, {blob: shape Caffe gives in the TRAIN phase})
-ORIGINAL_NETS = [
-    ("mnist/teacher_lenet.prototxt", 4, {}),
-    ("mnist/student_lenet.prototxt", 4, {}),
-    ("mnist/ts_lenet.prototxt", 4, {}),
-    ("mnist/ts_lenet_shell.prototxt", 4, {}),
-    ("cifar10/ts_cifar10.prototxt", 2, {}),
-    ("cifar10/models/ts_cifar10.prototxt", 2, {}),
-    ("cifar10/models/ts_cifar10_mini.prototxt", 2, {}),
-    ("cifar10/models/cifar10_mini.prototxt", 2, {}),
-    ("cifar10/models/ts_cifar10_nin.prototxt", 2, {}),
-    ("imagenet/alexnet-VGG/alexnet.prototxt", 1, {}),
-    ("imagenet/alexnet-VGG/vgg16_dummy.prototxt", 1, {}),
-    ("imagenet/alexnet-VGG/vgg16_train_val.prototxt", 1, {}),
-    ("imagenet/alexnet-VGG/vgg16_original.prototxt", 1, {}),
-    ("imagenet/alexnet-VGG/vgg16_original2.prototxt", 1, {}),
-    ("imagenet/alexnet-VGG/ts_vgg16_train_val.prototxt", 1, {}),
-    ("imagenet/alexnet-VGG/ts_vgg16_train_val2.prototxt", 1, {}),
-]
