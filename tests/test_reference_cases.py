@@ -140,3 +140,16 @@ def test_layer_case(case):
 def test_net_case(case):
     errors = run_case(need(CAFFE_REF / "nets" / case))
     assert not errors, f"{case}: differs from Caffe:\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize("kind,case", [("layers", c) for c in case_names("layers")]
+                         + [("nets", c) for c in case_names("nets")])
+def test_save_writes_what_caffe_writes(kind, case, tmp_path):
+    """net.save after copy_from gives Caffe's own caffemodel byte for byte: every layer (the
+    inserted Splits too) with its phase, implicit loss_weight and blobs with shapes."""
+    case_dir = need(CAFFE_REF / kind / case)
+    with np.load(case_dir / "case.npz") as z:
+        phase = int(z["meta/phase"])
+    net = build(case_dir, phase)
+    net.save(str(tmp_path / "saved.caffemodel"))
+    assert (tmp_path / "saved.caffemodel").read_bytes() == (case_dir / "weights.caffemodel").read_bytes()
