@@ -153,3 +153,24 @@ def test_save_writes_what_caffe_writes(kind, case, tmp_path):
     net = build(case_dir, phase)
     net.save(str(tmp_path / "saved.caffemodel"))
     assert (tmp_path / "saved.caffemodel").read_bytes() == (case_dir / "weights.caffemodel").read_bytes()
+
+
+@pytest.mark.parametrize("model,weights", [("v1_deploy.prototxt", "v1_weights.caffemodel"),
+                                           ("upgraded_deploy.prototxt", "upgraded_weights.caffemodel"),
+                                           ("v1_deploy.prototxt", "upgraded_weights.caffemodel")])
+def test_v1_net_and_legacy_weights(model, weights):
+    """Old-format prototxt (net-level input_dim, V1 layers) and caffemodels (V1 layers, legacy
+    4-D blob dims): the parameters land in their current shapes and forward equals Caffe's."""
+    folder = need(CAFFE_REF / "formats" / "v1_net")
+    with np.load(folder / "expected.npz") as f:
+        z = {k: f[k] for k in f.files}
+    net = caffe.Net(str(folder / model), str(folder / weights), caffe.TEST)
+    assert net.inputs == ["data"]
+    errors = []
+    for name, want in keys(z, "param/"):
+        compare(errors, f"param/{name}", param(net, name).data, want)
+    out = net.forward(data=z["in/data"])
+    assert list(out) == ["prob"]
+    for name, want in keys(z, "out/"):
+        compare(errors, f"out/{name}", net.blobs[name].data, want)
+    assert not errors, "\n".join(errors)
