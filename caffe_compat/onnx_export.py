@@ -33,14 +33,22 @@ class ExportError(CaffeError):
     """The net (or a layer of it) cannot be expressed in ONNX."""
 
 
+def _unsplit(net, blob):
+    """The blob an automatic Split copies (its tops have generated names)."""
+    for layer in net.layers:
+        if layer.type == "Split" and blob in net.top_names[layer.name]:
+            return net.bottom_names[layer.name][0]
+    return blob
+
+
 def default_outputs(net):
-    """The logits: first bottom of every loss/Accuracy layer, else of a final Softmax,
-    else the net's outputs."""
+    """The logits: first bottom of the first SoftmaxWithLoss / Accuracy layer, else of a
+    final Softmax, else the net's outputs."""
     outs = []
     for layer in net.layers:
-        if layer.type in ("SoftmaxWithLoss", "Accuracy", "SigmoidCrossEntropyLoss"):
-            b = net.bottom_names[layer.name][0]
-            if b not in outs and layer.type != "SigmoidCrossEntropyLoss":
+        if layer.type in ("SoftmaxWithLoss", "Accuracy"):
+            b = _unsplit(net, net.bottom_names[layer.name][0])
+            if b not in outs:
                 outs.append(b)
     if outs:
         return outs[:1]
@@ -163,7 +171,7 @@ def _export_layer(b, layer, bottoms, tops_shapes, bottom_shapes):
             inputs.append(b.const(name + "_b", _param(layer, 1)))
         out = b.node("Gemm", inputs, name, transB=0 if p.transpose else 1)
         if axis != 1 and axis < len(tops_shapes[0]):
-            shape = [0] * axis + list(tops_shapes[0][axis:])
+            shape = [-1] + list(tops_shapes[0][1:])
             out = b.node("Reshape", [out, b.const(name + "_shape", np.array(shape, np.int64))], name)
         return [out]
     if t == "ReLU":
@@ -200,7 +208,8 @@ def _export_layer(b, layer, bottoms, tops_shapes, bottom_shapes):
         return [b.node("Concat", bottoms, name, axis=int(axis))]
     if t == "Eltwise":
         p = lp.eltwise_param
-        if p.operation == 0:
+        PROD, SUM = 0, 1  # EltwiseParameter.EltwiseOp
+        if p.operation == SUM:
             out = bottoms[0] if not p.coeff else b.node(
                 "Mul", [bottoms[0], b.const(name + "_c0", np.float32(p.coeff[0]))], name + "_m0")
             for i, other in enumerate(bottoms[1:], 1):
@@ -209,7 +218,7 @@ def _export_layer(b, layer, bottoms, tops_shapes, bottom_shapes):
                                    name + f"_m{i}")
                 out = b.node("Add", [out, other], name)
             return [out]
-        if p.operation == 1:
+        if p.operation == PROD:
             out = bottoms[0]
             for other in bottoms[1:]:
                 out = b.node("Mul", [out, other], name)
@@ -220,6 +229,9 @@ def _export_layer(b, layer, bottoms, tops_shapes, bottom_shapes):
         return [b.node("Reshape", [x, b.const(name + "_shape", np.array(shape, np.int64))], name)]
     if t == "BatchNorm":
         p = lp.batch_norm_param
+        if p.HasField("use_global_stats") and not p.use_global_stats:
+            raise ExportError(f"Layer '{name}': BatchNorm with use_global_stats: false normalises "
+                              "by batch statistics; an exported model needs the stored ones")
         factor = float(_param(layer, 2)[0])
         factor = 0.0 if factor == 0 else 1.0 / factor
         mean = _param(layer, 0) * factor
@@ -260,6 +272,15 @@ def _export_layer(b, layer, bottoms, tops_shapes, bottom_shapes):
         return [out]
     if t == "Split":
         return [x] * len(tops_shapes)
+    if t == "Slice":
+        p = lp.slice_param
+        axis = p.slice_dim if p.HasField("slice_dim") and not p.HasField("axis") else p.axis
+        axis = axis if axis >= 0 else axis + len(bottom_shapes[0])
+        sizes = np.array([s[axis] for s in tops_shapes], np.int64)
+        outs = [b.fresh(name) for _ in tops_shapes]
+        b.nodes.append(b.helper.make_node("Split", [x, b.const(name + "_sizes", sizes)], outs,
+                                          name=outs[0], axis=int(axis)))
+        return outs
     raise ExportError(f"Layer '{name}': type '{t}' cannot be exported to ONNX")
 
 
@@ -272,14 +293,17 @@ def export_onnx(net, path=None, outputs=None, model_name="tscaffe"):
     for o in outputs:
         if o not in net.blobs:
             raise ExportError(f"output blob '{o}' is not in the net (blobs: {list(net.blobs)})")
-    needed, inputs = _needed_layers(net, outputs)
+    needed, _ = _needed_layers(net, outputs)
+    used = set(outputs)
+    for i in needed:
+        used |= set(net.bottom_names[net.layers[i].name])
     b = _Builder(net)
     graph_inputs = []
     for i in needed:
         layer = net.layers[i]
         if layer.type in _DATA_TYPES:
             for top in net.top_names[layer.name]:
-                if top in inputs:
+                if top in used:
                     shape = net.blobs[top].shape
                     graph_inputs.append(helper.make_tensor_value_info(
                         top, TensorProto.FLOAT, ["N"] + list(shape[1:])))
@@ -300,6 +324,8 @@ def export_onnx(net, path=None, outputs=None, model_name="tscaffe"):
             b.names[top] = onnx_name
     graph_outputs = []
     for o in outputs:
+        if b.names.get(o) == o:
+            raise ExportError(f"output '{o}' is an input of the net: there is nothing to export")
         final = b.names[o]
         b.nodes.append(helper.make_node("Identity", [final], [o], name=o + "_out"))
         graph_outputs.append(helper.make_tensor_value_info(
