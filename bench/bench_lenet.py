@@ -10,6 +10,7 @@ one thread), as ratios (ours / Caffe; < 1 is faster).
 """
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -111,13 +112,21 @@ def main():
     for _ in range(args.warmup):
         iteration(layers, {n: [] for n in names}, {n: [] for n in names})
     totals = []
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
     for _ in range(args.iters):
         t0 = time.perf_counter()
         iteration(layers, fwd, bwd)
         totals.append(time.perf_counter() - t0)
 
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    faults = (usage1.ru_minflt - usage0.ru_minflt) / args.iters
+    sys_ms = 1000 * (usage1.ru_stime - usage0.ru_stime) / args.iters
+    from caffe_compat import _malloc
+
     print(f"LeNet batch {args.batch}, {args.iters} iterations (median ms); BLAS: {blas_info()}")
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+          f"mallopt thresholds raised (caffe_compat/_malloc.py): {_malloc.applied}; "
+          f"per iteration: {faults:.0f} minor page faults, {sys_ms:.2f} ms system time")
     print(f"{'layer':8} {'fwd':>7} {'bwd':>7}   {'caffe fwd':>9} {'caffe bwd':>9}   {'ratio fwd':>9} {'ratio bwd':>9}")
     ms = lambda v: 1000 * statistics.median(v)  # noqa: E731
     for n in names:

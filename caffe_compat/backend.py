@@ -6,6 +6,8 @@ without touching the layers.
 """
 import numpy
 
+from . import _malloc  # noqa: F401  (keeps freed scratch memory in the process)
+
 xp = numpy
 
 
