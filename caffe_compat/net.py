@@ -621,6 +621,12 @@ class Net:
                            f"(net.blobs['{name}'].reshape(...); net.reshape()) first")
         getattr(blob, field)[...] = value
 
+    def set_input_arrays(self, data, labels):
+        """pycaffe's Net.set_input_arrays: feed the first layer, which must be MemoryData."""
+        if not self.layers or self.layers[0].type != "MemoryData":
+            raise NetError("set_input_arrays may only be called if the first layer is a MemoryData layer")
+        self.layers[0].set_input_arrays(data, labels)
+
     def forward_backward(self):
         """Net::ForwardBackward: forward, backward; returns the loss."""
         loss = self.forward_from_to(0, len(self.layers) - 1)

@@ -444,3 +444,15 @@ def test_nin_teacher_student_backward_refused():
     with pytest.raises(NetError, match=r"Layer 'ts_loss' \(SigmoidCrossEntropyLoss\) cannot back-propagate "
                                        r"to its label/target input \(bottom 1, 'sm_t_1'\)"):
         net.backward()
+
+
+def test_set_input_arrays_feeds_memory_data():
+    net = build('layer { name: "m" type: "MemoryData" top: "data" top: "label" '
+                "memory_data_param { batch_size: 2 channels: 1 height: 1 width: 3 } }")
+    data = np.arange(12, dtype=np.float32).reshape(4, 1, 1, 3)
+    net.set_input_arrays(data, np.arange(4, dtype=np.float32))
+    net.forward()
+    net.forward()
+    np.testing.assert_array_equal(net.blobs["data"].data, data[2:])
+    with pytest.raises(NetError, match="first layer is a MemoryData"):
+        build(WEIGHTED).set_input_arrays(data, np.zeros(4, np.float32))
