@@ -1,0 +1,76 @@
+"""``tscaffe time`` output, glog formatting details, the progress bar staying out of the log."""
+import re
+
+import pytest
+
+from conftest import CAFFE_REF, need
+
+
+def test_fmt_num_prints_like_cpp_ostream():
+    from solver.log import fmt_num
+
+    # Values as they appear in Caffe's logs.
+    assert fmt_num(0.01) == "0.01"
+    assert fmt_num(1.0) == "1"
+    assert fmt_num(0.5) == "0.5"
+    assert fmt_num(4.88176e26) == "4.88176e+26"
+    assert fmt_num(185.18518518) == "185.185"
+    assert fmt_num(0.009992508) == "0.00999251"
+    assert fmt_num(3e-05) == "3e-05"
+    assert fmt_num(12) == "12"
+
+
+def test_glog_prefix_layout(capfd):
+    from solver import log
+
+    log.info("solver.cpp:239", "hello")
+    err = capfd.readouterr().err
+    assert re.fullmatch(r"I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ solver\.cpp:239\] hello\n", err)
+    tid = err.split()[2]
+    assert len(err.split("solver.cpp")[0]) == len("I1127 12:53:49.578321 12872 ")  # width 5 tid
+    assert tid.isdigit()
+
+
+def test_minloglevel_silences_info(capfd, monkeypatch):
+    from solver import log
+
+    monkeypatch.setenv("GLOG_minloglevel", "1")
+    log.info("solver.cpp:239", "quiet")
+    log.warning("solver.cpp:239", "loud")
+    err = capfd.readouterr().err
+    assert "quiet" not in err and err.startswith("W")
+
+
+def test_no_progress_bar_without_a_terminal(capfd):
+    from solver import log
+
+    with log.progress(total=5) as bar:
+        for _ in range(5):
+            bar.update()
+    out = capfd.readouterr()
+    assert bar.bar is None and out.out == "" and out.err == ""
+
+
+def test_time_command_lines(capfd):
+    from solver.cli import main
+
+    net = need(CAFFE_REF / "solvers/sgd_inv/net.prototxt")
+    capfd.readouterr()
+    assert main(["time", "-model", str(net), "-iterations", "2"]) == 0
+    err = capfd.readouterr().err
+    msgs = [re.sub(r"^\S+ \S+ +\d+ (\S+)\] ", r"\1 ", l) for l in err.splitlines() if "caffe.cpp" in l]
+    text = "\n".join(msgs)
+    for expected in ("caffe.cpp:360 Performing Forward", "caffe.cpp:366 Performing Backward",
+                     "caffe.cpp:374 *** Benchmark begins ***", "caffe.cpp:375 Testing for 2 iterations.",
+                     "caffe.cpp:406 Average time per layer: ", "caffe.cpp:424 *** Benchmark ends ***"):
+        assert expected in msgs, expected
+    assert len(re.findall(r"caffe\.cpp:403 Iteration: \d forward-backward time: [\d.e+-]+ ms\.", text)) == 2
+    fwd = re.findall(r"caffe\.cpp:409 +(\S+)\tforward: [\d.e+-]+ ms\.", text)
+    bwd = re.findall(r"caffe\.cpp:412 +(\S+)\tbackward: [\d.e+-]+ ms\.", text)
+    assert fwd == bwd and len(fwd) >= 8 and fwd[0] == "input" and fwd[-1] == "loss"
+    assert re.search(r"caffe\.cpp:409      input\tforward: ", text)  # right-aligned in 10 columns
+    tail = msgs[-5:]
+    for line, start in zip(tail, ("caffe.cpp:417 Average Forward pass: ", "caffe.cpp:419 Average Backward pass: ",
+                                  "caffe.cpp:421 Average Forward-Backward: ", "caffe.cpp:423 Total Time: ",
+                                  "caffe.cpp:424 *** Benchmark ends ***")):
+        assert line.startswith(start), line
