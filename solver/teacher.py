@@ -78,17 +78,20 @@ def file_sha256(path, chunk=1 << 20):
 
 
 def dataset_sha256(path):
-    """Hash of a dataset: a file's bytes, or every file of a folder (names and bytes)."""
-    if os.path.isdir(path):
-        h = hashlib.sha256()
-        for name in sorted(os.listdir(path)):
-            full = os.path.join(path, name)
-            if name == "lock.mdb" or name.startswith(".") or not os.path.isfile(full):
+    """Hash of a dataset: a file's bytes, or every file under a folder (relative names and
+    bytes; LMDB lock files and hidden entries such as the teacher cache left out)."""
+    if not os.path.isdir(path):
+        return file_sha256(path)
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name == "lock.mdb" or name.startswith("."):
                 continue
-            h.update(name.encode())
+            full = os.path.join(root, name)
+            h.update(os.path.relpath(full, path).encode())
             h.update(file_sha256(full).encode())
-        return h.hexdigest()
-    return file_sha256(path)
+    return h.hexdigest()
 
 
 def resize_bilinear(x, height, width):
@@ -309,12 +312,42 @@ class LogitCache:
         self.dirty = 0
 
 
+_OPEN_CACHES = {}
+
+
+def open_cache(path):
+    """One LogitCache per file in a process, so the TRAIN and TEST nets' teacher layers
+    share entries and never overwrite each other's saves."""
+    if path is None:
+        return LogitCache(None)
+    key = os.path.abspath(path)
+    if key not in _OPEN_CACHES:
+        _OPEN_CACHES[key] = LogitCache(key)
+    return _OPEN_CACHES[key]
+
+
+def _writable_dir(folder):
+    try:
+        os.makedirs(folder, exist_ok=True)
+        return os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
 def cache_path_for(data_path, ensemble):
-    """Where the cache of ``ensemble`` on the dataset at ``data_path`` lives."""
+    """Where the cache of ``ensemble`` on the dataset at ``data_path`` lives: in a
+    ``.tscaffe-teacher-cache`` folder next to the data, named by the teachers' hash and the
+    dataset's hash; where the data's folder is read-only, in ~/.cache/tscaffe instead."""
+    if not os.path.exists(data_path):
+        raise TeacherError(f"teacher cache: dataset {data_path!r} not found")
     data_path = os.path.abspath(data_path)
-    folder = os.path.join(os.path.dirname(data_path) if os.path.isfile(data_path) else data_path,
-                          ".tscaffe-teacher-cache")
-    name = f"{os.path.basename(data_path.rstrip(os.sep))}-teacher-{ensemble.key[:16]}-data-{dataset_sha256(data_path)[:16]}.npz"
+    base = os.path.dirname(data_path) if os.path.isfile(data_path) else data_path
+    folder = os.path.join(base, ".tscaffe-teacher-cache")
+    if not _writable_dir(folder):
+        folder = os.path.join(os.path.expanduser("~"), ".cache", "tscaffe", "teacher-cache")
+        os.makedirs(folder, exist_ok=True)
+    name = (f"{os.path.basename(data_path.rstrip(os.sep))}-teacher-{ensemble.key[:16]}"
+            f"-data-{dataset_sha256(data_path)[:16]}.npz")
     return os.path.join(folder, name)
 
 
@@ -386,7 +419,7 @@ class ONNXTeacher(Layer):
             path = params.get("cache_file")
             if path is None and params.get("data"):
                 path = cache_path_for(params["data"], ensemble)
-            cache = LogitCache(path)
+            cache = open_cache(path)
         self.teacher = CachedTeacher(ensemble, cache)
 
     def reshape(self, bottom, top):

@@ -92,7 +92,10 @@ def test_cache_second_epoch_runs_no_teacher_and_changed_model_recomputes(tmp_pat
     import os
     assert os.path.exists(cache_file)
 
-    # A later run with the same model reuses the file: zero runs after setup.
+    # A later run (a new process: no cache in memory) with the same model reuses the file.
+    import solver.teacher
+
+    solver.teacher._OPEN_CACHES.clear()
     layer2, b2, t2 = make_layer(params, dataset[:8])
     base = layer2.teacher.ensemble.runs
     again = forward(layer2, b2, t2, dataset[8:16])
@@ -100,6 +103,7 @@ def test_cache_second_epoch_runs_no_teacher_and_changed_model_recomputes(tmp_pat
     assert layer2.teacher.ensemble.runs == base
 
     # A changed ONNX file gets a new cache: it recomputes, with the new model's numbers.
+    solver.teacher._OPEN_CACHES.clear()
     tiny_model(path, rng.normal(size=(16, 3)))
     layer3, b3, t3 = make_layer(params, dataset[:8])
     base = layer3.teacher.ensemble.runs

@@ -48,7 +48,7 @@ def run(args):
 
     from caffe_compat.data.lmdb_source import LMDBSource, read_record
     from caffe_compat.errors import CaffeError
-    from solver.teacher import CachedTeacher, LogitCache, build_ensemble, cache_path_for
+    from solver.teacher import CachedTeacher, build_ensemble, cache_path_for, open_cache
 
     if not os.path.isdir(args.data):
         raise CaffeError(f"--data {args.data!r}: not an LMDB folder")
@@ -56,7 +56,7 @@ def run(args):
     ensemble = build_ensemble(params)
     source = LMDBSource(args.data)
     path = cache_path_for(args.data, ensemble)
-    cache = LogitCache(path)
+    cache = open_cache(path)
     teacher = CachedTeacher(ensemble, cache)
     mean = None if not args.mean_value else np.asarray(args.mean_value, np.float32)
     start, runs0, n = time.time(), ensemble.runs, 0
