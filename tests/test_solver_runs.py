@@ -173,3 +173,37 @@ def test_sigint_snapshots_and_stops(tmp_path):
     assert proc.returncode == 0, err[-2000:]
     assert f"Iteration {state.iter + 1}, lr = 0.01" in err
     assert (tmp_path / f"run_iter_{state.iter + 2}.solverstate").exists()
+
+
+def test_average_loss_smooths_the_displayed_loss(tmp_path, capfd):
+    """Caffe's smoothed loss is the mean of the last ``average_loss`` iteration losses."""
+    import re
+
+    import solver
+
+    folder = need(SGD_INV)
+    traj = np.load(folder / "trajectory.npz")
+    s = feeding_solver(tmp_path, poison_at=-1)
+    s.param.average_loss = 3
+    s.param.snapshot = 0
+    capfd.readouterr()
+    s.step(10)
+    shown = [float(x) for x in re.findall(r"solver\.cpp:239\] Iteration \d+ \(.*\), loss = (\S+)\n",
+                                          capfd.readouterr().err)]
+    caffe = traj["loss"][:10].astype(np.float64)
+    expected = [caffe[max(0, i - 2):i + 1].mean() for i in range(10)]
+    np.testing.assert_allclose(shown, expected, rtol=2e-5)
+    assert isinstance(s, solver.SGDSolver)
+
+
+def test_per_type_classes_build_their_type(tmp_path):
+    import solver
+
+    folder = need(SGD_INV)
+    from prototxt.io import read_solver
+
+    p = read_solver(str(folder / "solver.prototxt"))
+    p.net = str(folder / "net.prototxt")
+    s = solver.AdamSolver(p)
+    assert s.param.type == "Adam" and len(s.history) == 16
+    assert s.lr == pytest.approx(0.01)
