@@ -59,8 +59,10 @@ ARCHS = {
 }
 MEMBER_KEYS = {"arch", "tag", "frozen", "fillers", "params", "dropout", "num_classes", "bottom",
                "blocks", "classifier", "bn", "filler"}
-ONNX_KEYS = {"onnx", "input", "output", "scale", "mean", "resize", "crop", "channel_order",
-             "threads"}
+# The param_str keys of solver.teacher.ONNXTeacher (see its docstring).
+ONNX_KEYS = {"onnx", "input", "output", "unscale", "scale", "mean", "resize", "crop",
+             "channel_order", "threads", "teachers", "blend", "num_classes", "cache", "data",
+             "cache_file"}
 NET_KEYS = {"name", "data", "model", "student", "teacher", "members_order", "lambda", "ts_loss",
             "loss", "accuracy", "fidelity", "order", "quirks", "extra_layers"}
 DATA_KEYS_LAYER = {"name", "phase", "tops", "transform", "type"}
