@@ -87,10 +87,10 @@ class Member:
         self.net = net
         self.role = role
         self.key = key
-        unknown = set(cfg) - (ONNX_KEYS if "onnx" in cfg else MEMBER_KEYS)
+        self.onnx = "onnx" in cfg or "teachers" in cfg  # an ONNX teacher or a blend of them
+        unknown = set(cfg) - (ONNX_KEYS if self.onnx else MEMBER_KEYS)
         if unknown:
             raise RenderError(f"{key}: unknown key(s) {', '.join(sorted(unknown))}")
-        self.onnx = "onnx" in cfg
         self.cfg = dict(cfg)
         self.bottom = cfg.get("bottom", "data")
         self.logits = None
