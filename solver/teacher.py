@@ -300,6 +300,9 @@ class LogitCache:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp.npz")
         try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, keys=keys, logits=logits)
                 f.flush()

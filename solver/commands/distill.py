@@ -1,0 +1,77 @@
+"""tscaffe distill: teach a fixed student architecture from ONNX teacher(s), end to end."""
+import json
+
+from solver.distill import DEFAULTS, STUDENTS
+
+
+def add_arguments(p):
+    d = DEFAULTS
+    p.description = (
+        "Render the student and teacher-student prototxts, train the student with the numpy "
+        "solver from the ONNX teacher's logits (cached next to the data), then write the "
+        "student's caffemodel, its ONNX export and a report. The last printed line is "
+        "machine-readable: agreement=... agreement_top5=... kl=... accuracy=... seconds=...")
+    p.add_argument("--teacher", action="append", required=True,
+                   help="ONNX teacher (repeat to blend several)")
+    p.add_argument("--student", default="lenet", choices=STUDENTS,
+                   help="student architecture (default lenet)")
+    p.add_argument("--student-prototxt", help="your own student net instead of a template")
+    p.add_argument("--data", default=None,
+                   help="folder of MNIST-format IDX files (train-*/t10k-*, gzipped or not), "
+                        "CIFAR-10 binary batches, or two LMDBs (TRAIN,TEST or a folder holding "
+                        "*train*/ and *test*/ LMDBs); default: the embedded MNIST digits")
+    p.add_argument("--no-labels", action="store_true",
+                   help="train from the teacher alone (labels are only used to report accuracy)")
+    p.add_argument("--loss", choices=["kd", "2017"], default="kd",
+                   help="kd: Hinton's KL at temperature T (default); 2017: Softmax -> "
+                        "SigmoidCrossEntropyLoss as the original nets")
+    p.add_argument("--temperature", type=float, default=None,
+                   help=f"KD temperature (default {d['temperature']:g})")
+    p.add_argument("--soft-weight", type=float, default=None,
+                   help="λ: weight of the teacher loss; 1-λ goes to the label loss "
+                        f"(default {d['soft_weight']:g}; ignored with --no-labels)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help=f"training iterations (default {d['iterations']})")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"base learning rate, SGD momentum 0.9, inv policy (default {d['base_lr']:g})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"training batch (default {d['batch_size']})")
+    p.add_argument("--teacher-params", default=None,
+                   help="JSON: the teacher's own input transform relative to raw pixels "
+                        "(mean, scale, resize, crop, channel_order, threads)")
+    p.add_argument("--blend", choices=["prob", "logit"], default="prob",
+                   help="several teachers: average probabilities (default) or logits")
+    p.add_argument("--subset", default=None,
+                   help="TRAIN,TEST: use only the first samples of each split (quick runs)")
+    p.add_argument("--seed", type=int, default=1, help="random_seed of the solver")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+
+
+def run(args):
+    from caffe_compat.errors import CaffeError
+    from solver.distill import distill, summary_line
+
+    teacher_params = None
+    if args.teacher_params:
+        try:
+            teacher_params = json.loads(args.teacher_params)
+        except json.JSONDecodeError as e:
+            raise CaffeError(f"--teacher-params is not valid JSON: {e}") from None
+    subset = None
+    if args.subset:
+        try:
+            subset = tuple(int(v) for v in args.subset.split(","))
+            assert len(subset) == 2
+        except (ValueError, AssertionError):
+            raise CaffeError(f"--subset {args.subset!r}: expected TRAIN,TEST counts") from None
+    report = distill(
+        args.teacher, student=args.student, data=args.data, out=args.output,
+        labels=not args.no_labels, loss=args.loss, temperature=args.temperature,
+        iterations=args.iterations, base_lr=args.lr, batch_size=args.batch_size,
+        soft_weight=args.soft_weight, teacher_params=teacher_params, blend=args.blend,
+        student_prototxt=args.student_prototxt, subset=subset, seed=args.seed)
+    files = report["files"]
+    print(f"log: {files['log']}")
+    print(f"student: {files['caffemodel']}  {files['onnx']}")
+    print(summary_line(report))
+    return 0
