@@ -12,7 +12,8 @@ canonical form, following what Caffe reads rather than how the text spells it:
   BatchNormParameter.use_global_stats, TransformationParameter.mean_file and the
   solver's net / train_net / test_net fields. An unset message equals an empty one.
 - Repeated fields are compared as lists, with two Caffe defaults made explicit: a layer
-  whose type ends in "Loss" without ``loss_weight`` has ``loss_weight: 1``, and trailing
+  whose type ends in "Loss" without ``loss_weight`` has ``loss_weight: 1`` (made explicit),
+  and trailing
   ``param {}`` blocks that only restate the defaults (lr_mult 1, decay_mult 1) are dropped.
   Spellings that differ in text but not in effect beyond that (``stride: 1`` against
   ``stride_h: 1 stride_w: 1``) are reported: they are what a config's quirks reproduce.
@@ -114,9 +115,9 @@ def canon(msg, ignore_paths=False, layer_type=None):
             if name == "param" and desc.name in ("LayerParameter",):
                 while values and not values[-1]:
                     values.pop()
-            if name == "loss_weight" and desc.name == "LayerParameter" and values == [1.0] \
+            if name == "loss_weight" and desc.name == "LayerParameter" and not values \
                     and str(layer_type or "").endswith("Loss"):
-                values = []
+                values = [1.0]  # Caffe's implicit weight of a loss layer's first top
             if values:
                 out[name] = values
         elif is_msg:
@@ -139,9 +140,13 @@ def canon(msg, ignore_paths=False, layer_type=None):
     return out
 
 
+class _Enum(str):
+    """An enum value's name (printed bare, as in prototxt)."""
+
+
 def _enum_name(enum, number):
     value = enum.values_by_number.get(number)
-    return value.name if value is not None else number
+    return _Enum(value.name) if value is not None else number
 
 
 def _rename_blobs(layers):
@@ -176,6 +181,8 @@ def _show(value):
         return "(unset)"
     if isinstance(value, float):
         return "%.7g" % value  # float fields hold float32: 7 digits say it all
+    if isinstance(value, _Enum):
+        return str(value)
     if isinstance(value, str):
         return '"' + value + '"'
     if isinstance(value, bool):
@@ -187,25 +194,39 @@ def _show(value):
     return str(value)
 
 
-def diff_values(a, b, path=""):
-    """['path: A != B', ...] for two canonical values."""
+def _default(field):
+    """What Caffe reads for an unset scalar ``field`` (None where presence matters)."""
+    if field is None or field.is_repeated or field.message_type is not None:
+        return ABSENT
+    if field.name in PRESENCE.get(field.containing_type.name, ()):
+        return ABSENT
+    if field.enum_type is not None:
+        return _Enum(_enum_name(field.enum_type, field.default_value))
+    return field.default_value
+
+
+def diff_values(a, b, path="", desc=None):
+    """['path: A != B', ...] for two canonical values of a ``desc`` message (or field)."""
     if isinstance(a, dict) and isinstance(b, dict):
         out = []
         for key in list(a) + [k for k in b if k not in a]:
-            out += diff_values(a.get(key, ABSENT), b.get(key, ABSENT),
-                               f"{path}.{key}" if path else key)
+            field = desc.fields_by_name.get(key) if desc is not None else None
+            sub = field.message_type if field is not None else None
+            default = _default(field)
+            out += diff_values(a.get(key, default), b.get(key, default),
+                               f"{path}.{key}" if path else key, sub)
         return out
     if (isinstance(a, list) and isinstance(b, list) and a and b
             and all(isinstance(x, dict) for x in a + b)):
         out = []
         for i in range(max(len(a), len(b))):
             out += diff_values(a[i] if i < len(a) else ABSENT, b[i] if i < len(b) else ABSENT,
-                               f"{path}[{i}]")
+                               f"{path}[{i}]", desc)
         return out
     if a is ABSENT and isinstance(b, dict):
-        return diff_values({}, b, path) if b else [f"{path}: (unset) != {{}}"]
+        return diff_values({}, b, path, desc) if b else [f"{path}: (unset) != {{}}"]
     if b is ABSENT and isinstance(a, dict):
-        return diff_values(a, {}, path) if a else [f"{path}: {{}} != (unset)"]
+        return diff_values(a, {}, path, desc) if a else [f"{path}: {{}} != (unset)"]
     if a == b:
         return []
     return [f"{path}: {_show(a)} != {_show(b)}"]
@@ -220,7 +241,9 @@ def compare_nets(a, b, ignore_paths=False, ignore_names=False):
     """Readable differences between two NetParameters ([] when equal)."""
     top_a, layers_a = canon_net(a, ignore_paths, ignore_names)
     top_b, layers_b = canon_net(b, ignore_paths, ignore_names)
-    out = [f"net {d}" for d in diff_values(top_a, top_b)]
+    from caffe_compat.proto import caffe_pb2
+    layer_desc = caffe_pb2.LayerParameter.DESCRIPTOR
+    out = [f"net {d}" for d in diff_values(top_a, top_b, "", caffe_pb2.NetParameter.DESCRIPTOR)]
 
     def key(layer):
         return (layer.get("name"), layer.get("type"))
@@ -230,7 +253,7 @@ def compare_nets(a, b, ignore_paths=False, ignore_names=False):
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op in ("equal", "replace") and (i2 - i1) == (j2 - j1):
             for i, j in zip(range(i1, i2), range(j1, j2)):
-                diffs = diff_values(layers_a[i], layers_b[j])
+                diffs = diff_values(layers_a[i], layers_b[j], "", layer_desc)
                 if diffs:
                     head = _label(i, layers_a[i], "?")
                     if key(layers_a[i]) != key(layers_b[j]):
@@ -246,7 +269,8 @@ def compare_nets(a, b, ignore_paths=False, ignore_names=False):
 
 
 def compare_solvers(a, b, ignore_paths=False):
-    return [f"solver {d}" for d in diff_values(canon(a, ignore_paths), canon(b, ignore_paths))]
+    return [f"solver {d}" for d in diff_values(canon(a, ignore_paths), canon(b, ignore_paths),
+                                               "", a.DESCRIPTOR)]
 
 
 def compare_files(path_a, path_b, ignore_paths=False, ignore_names=False, text_a=None,
