@@ -150,9 +150,16 @@ class progress:
                 from tqdm import tqdm
             except ImportError:  # the bar is a convenience, never a requirement
                 return self
+            try:
+                size = os.get_terminal_size(sys.stdout.fileno())
+                known = size.columns > 0 and size.lines > 0
+            except (OSError, ValueError, AttributeError):
+                known = False
+            # A terminal that reports no size (a bare pty) would make tqdm hide the bar.
+            width = {"dynamic_ncols": True} if known else {"ncols": 80, "nrows": 24}
             self.bar = tqdm(
                 total=self.total, initial=self.initial, desc=self.desc, file=sys.stdout,
-                unit="iter", leave=False, dynamic_ncols=True,
+                unit="iter", leave=False, **width,
             )
             with _bar_lock:
                 _active_bar = self.bar

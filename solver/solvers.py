@@ -159,6 +159,7 @@ class Solver:
         self._signals = []  # signals received, consumed by _requested_action
         self.requested_early_exit = False
         self._callbacks = []
+        self._bar = None  # solve()'s progress bar (stdout, terminals only)
         self.loss = None
         self.pass_losses = []
 
@@ -293,35 +294,35 @@ class Solver:
         self._smoothed = f32(0)
         self._timer = time.monotonic()
         self._iterations_last = self.iter
-        with log.progress(total=stop_iter, initial=start_iter) as bar:
-            while self.iter < stop_iter:
-                self.net.clear_param_diffs()
-                if (p.test_interval and self.iter % p.test_interval == 0
-                        and (self.iter > 0 or p.test_initialization)):
-                    self.test_all()
-                    if self.requested_early_exit:
-                        break
-                self._call(0)
-                display = p.display and self.iter % p.display == 0
-                loss = self._forward_backward()
-                self._update_smoothed_loss(loss, start_iter)
-                if display:
-                    self._display()
-                if not math.isfinite(float(loss)):
-                    what = "nan" if math.isnan(float(loss)) else "inf"
-                    log.error(log.SOLVER_ITERATION, f"loss became {what} at iteration {self.iter}")
-                    raise SolverError(f"loss became {what} at iteration {self.iter}; training "
-                                      "stopped (the last snapshot written is still valid)")
-                self._call(1)
-                self.apply_update()
-                self.iter += 1
-                bar.update(1)
-                request = self._requested_action()
-                if (p.snapshot and self.iter % p.snapshot == 0) or request == SNAPSHOT:
-                    self.snapshot()
-                if request == STOP:
-                    self.requested_early_exit = True
+        while self.iter < stop_iter:
+            self.net.clear_param_diffs()
+            if (p.test_interval and self.iter % p.test_interval == 0
+                    and (self.iter > 0 or p.test_initialization)):
+                self.test_all()
+                if self.requested_early_exit:
                     break
+            self._call(0)
+            display = p.display and self.iter % p.display == 0
+            loss = self._forward_backward()
+            self._update_smoothed_loss(loss, start_iter)
+            if display:
+                self._display()
+            if not math.isfinite(float(loss)):
+                what = "nan" if math.isnan(float(loss)) else "inf"
+                log.error(log.SOLVER_ITERATION, f"loss became {what} at iteration {self.iter}")
+                raise SolverError(f"loss became {what} at iteration {self.iter}; training "
+                                  "stopped (the last snapshot written is still valid)")
+            self._call(1)
+            self.apply_update()
+            self.iter += 1
+            if self._bar is not None:
+                self._bar.update(1)
+            request = self._requested_action()
+            if (p.snapshot and self.iter % p.snapshot == 0) or request == SNAPSHOT:
+                self.snapshot()
+            if request == STOP:
+                self.requested_early_exit = True
+                break
 
     def _forward_backward(self):
         total = f32(0)
@@ -535,8 +536,12 @@ class Solver:
             log.info(log.SOLVER_RESTORING, f"Restoring previous solver status from {resume_file}")
             self.restore(resume_file)
         start_iter = self.iter
-        with _SignalHandlers(self):
-            self.step(p.max_iter - self.iter)
+        with _SignalHandlers(self), log.progress(total=p.max_iter, initial=self.iter) as bar:
+            self._bar = bar
+            try:
+                self.step(p.max_iter - self.iter)
+            finally:
+                self._bar = None
             if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
                 self.snapshot()
             if self.requested_early_exit:

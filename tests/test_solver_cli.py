@@ -74,3 +74,39 @@ def test_time_command_lines(capfd):
                                   "caffe.cpp:421 Average Forward-Backward: ", "caffe.cpp:423 Total Time: ",
                                   "caffe.cpp:424 *** Benchmark ends ***")):
         assert line.startswith(start), line
+
+
+def test_progress_bar_on_a_terminal_stays_out_of_the_log(tmp_path):
+    """stdout on a pseudo-terminal gets tqdm's bar; stderr (the log) never sees it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    folder = need(CAFFE_REF / "solvers/sgd_inv")
+    solver = tmp_path / "solver.prototxt"
+    solver.write_text(f'net: "{folder / "net.prototxt"}"\nbase_lr: 0.01\nlr_policy: "fixed"\n'
+                      f'max_iter: 5\ndisplay: 1\nsnapshot_after_train: false\n')
+    master, slave = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "solver", "train", "-solver", str(solver)],
+                            stdout=slave, stderr=subprocess.PIPE, env=env, text=True)
+    os.close(slave)
+    screen = b""
+    while True:  # read while it runs: a pty's buffer is gone once the child has exited
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(master)
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert b"iter" in screen and b"5/5" in screen
+    assert "\r" not in err and "5/5" not in err and "iter/s]" not in err
+    assert "Optimization Done." in err
