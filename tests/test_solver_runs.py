@@ -207,3 +207,47 @@ def test_per_type_classes_build_their_type(tmp_path):
     s = solver.AdamSolver(p)
     assert s.param.type == "Adam" and len(s.history) == 16
     assert s.lr == pytest.approx(0.01)
+
+
+def test_finetune_from_several_caffemodels(tmp_path):
+    """``weights: "a,b"``: later files overwrite the layers they hold, in train and test nets."""
+    from caffe_compat.io import load_caffemodel_arrays, save_caffemodel
+    from prototxt.io import read_solver
+    from solver import get_solver
+
+    folder = need(SGD_INV)
+    partial = tmp_path / "partial.caffemodel"
+    init = load_caffemodel_arrays(str(folder / "init.caffemodel"))
+    save_caffemodel(str(partial), {"ip_s2": ("InnerProduct", [a + 1 for a in init["ip_s2"]])})
+    p = read_solver(str(folder / "solver.prototxt"))
+    p.net = str(folder / "net.prototxt")
+    p.test_iter.append(1)
+    p.test_interval = 10
+    p.weights.append(f"{folder / 'init.caffemodel'},{partial}")
+    s = get_solver(p)
+    np.testing.assert_array_equal(s.net.params["conv_s1"][0].data, init["conv_s1"][0])
+    np.testing.assert_array_equal(s.net.params["ip_s2"][1].data, init["ip_s2"][1] + 1)
+    test_net = s.test_nets[0]
+    assert test_net.params["ip_s2"][0].data is s.net.params["ip_s2"][0].data  # shared
+
+
+def test_test_nets_from_test_net_param_and_test_state(tmp_path, capfd):
+    from prototxt.io import read_net, read_solver
+    from solver import get_solver
+
+    folder = need(SGD_INV)
+    p = read_solver(str(folder / "solver.prototxt"))
+    p.net = str(folder / "net.prototxt")
+    p.test_net_param.add().CopyFrom(read_net(str(folder / "net.prototxt")))
+    p.test_iter.extend([1, 2])  # one test_net_param, then one generic instance of `net`
+    p.test_interval = 1
+    p.test_state.add(stage=["a"])
+    p.test_state.add(stage=["b"])
+    s = get_solver(p)
+    assert len(s.test_nets) == 2
+    capfd.readouterr()
+    s.step(1)
+    err = capfd.readouterr().err
+    assert "Iteration 0, Testing net (#0)" in err and "Iteration 0, Testing net (#1)" in err
+    assert "Creating test net (#1) specified by net file: " not in err  # logged at construction
+    assert all(n.phase == 1 for n in s.test_nets)

@@ -117,7 +117,7 @@ def test_clip_log_lines_match_caffe(tmp_path, capfd):
     close(scales, traj["clip_scale_logged"][clipped], "clip scale")
 
 
-@pytest.mark.parametrize("variant", ["sgd_inv", "nesterov", "adam", "adadelta"])
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_snapshot_files_equal_caffes(variant, runs, tmp_path):
     from caffe_compat.io import load_caffemodel_arrays, read_solverstate, solverstate_history
     from caffe_compat.proto import caffe_pb2
