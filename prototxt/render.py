@@ -19,9 +19,11 @@ student or teacher) takes: arch (lenet, cifar10_quick, cifar10_full, cifar10_min
 alexnet, vgg16, vgg16_bn, vgg16_msra), tag (inserted into layer names: conv + tag + 1),
 frozen (every param block becomes ``lr_mult: 0``), fillers (false drops weight/bias
 fillers), params (false drops param blocks), dropout, num_classes, bottom, and arch options
-(vgg16: blocks, classifier). A teacher may instead be ``{onnx: PATH, ...}``: a Python layer
-``solver.teacher.ONNXTeacher`` (param_str keys onnx, input, output, scale, mean, resize,
-crop, channel_order, threads).
+(vgg16: blocks, classifier). A teacher may instead be ``{onnx: PATH, ...}`` (or
+``{teachers: [...], blend: ...}``): a Python layer ``solver.teacher.ONNXTeacher`` named
+"teacher", bottom the data blob, top "teacher_logits", whose param_str is the mapping as
+JSON (keys onnx, input, output, scale, unscale, mean, resize, crop, channel_order, threads,
+num_classes, cache...; see solver/teacher.py).
 
 Heads (the layers after the members), each ``null`` to leave it out:
 ``accuracy`` (a list of {name, top, top_k}), ``loss`` ({name, top, weight}),
