@@ -1,5 +1,4 @@
 """tscaffe compare: semantic equality of nets and solvers, readable differences, exit codes."""
-import pytest
 
 from prototxt.compare import compare_files
 from solver.cli import main
