@@ -1,0 +1,102 @@
+"""Shared pieces of the benchmarks: result rows, the table, the student LeNet prototxt.
+
+A benchmark module has ``main(quick=False) -> list of rows``; a row is a dict with
+``name``, ``ours``, ``baseline`` (numbers or text), ``unit``, ``ratio`` (ours / baseline),
+``target`` (text, e.g. "<= 1.05") and ``verdict`` ("PASS", "FAIL", "info", or why not run).
+"""
+import os
+import statistics
+import sys
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+SHARED = os.environ.get("TSCAFFE_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+MNIST_DIR = os.path.join(SHARED, "datasets", "mnist")
+TEACHER_ONNX = os.path.join(SHARED, "teachers", "advertorch_lenet5_clean.onnx")
+
+for path in (REPO, BENCH):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+# The lenet_solver settings (Caffe's examples/mnist), no display, no test, no snapshot.
+LENET_SOLVER = """base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 lr_policy: "inv"
+gamma: 0.0001 power: 0.75 display: 0 max_iter: 1000000 snapshot: 0 random_seed: 1
+type: "SGD" snapshot_prefix: "{prefix}" """
+
+
+def median_ms(seconds):
+    return 1000.0 * statistics.median(seconds)
+
+
+def row(name, ours, baseline, unit, target=None, ratio=None, verdict=None, lower_is_better=True):
+    """A result row; ``ratio`` defaults to ours / baseline and ``verdict`` to the target's
+    comparison (``target`` a number: ratio <= target, or >= with lower_is_better=False)."""
+    numeric = isinstance(ours, (int, float)) and isinstance(baseline, (int, float)) and baseline
+    if ratio is None and numeric:
+        ratio = ours / baseline
+    target_text = target
+    if isinstance(target, (int, float)):
+        target_text = f"{'<=' if lower_is_better else '>='} {target:g}"
+        if verdict is None and ratio is not None:
+            ok = ratio <= target if lower_is_better else ratio >= target
+            verdict = "PASS" if ok else "FAIL"
+    return {"name": name, "ours": ours, "baseline": baseline, "unit": unit, "ratio": ratio,
+            "target": target_text or "", "verdict": verdict or "info"}
+
+
+def _cell(value):
+    if value is None:
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def format_table(rows):
+    """One text table: name, ours, baseline, unit, ratio, target, verdict."""
+    head = ("benchmark", "ours", "baseline", "unit", "ratio", "target", "verdict")
+    body = [(r["name"], _cell(r["ours"]), _cell(r["baseline"]), r.get("unit", ""),
+             "-" if r.get("ratio") is None else f"{r['ratio']:.3f}", r.get("target") or "-",
+             r.get("verdict", "")) for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in body]
+    return "\n".join(lines)
+
+
+def student_lenet(loss=True):
+    """bench_data's LeNet body (20/50/500/10, lr_mult 1/2), with or without its
+    SoftmaxWithLoss on ``ip2`` and ``label``."""
+    from bench_data import LENET_BODY
+
+    marker = 'layer { name: "loss" type: "SoftmaxWithLoss"'
+    if marker not in LENET_BODY:
+        raise RuntimeError("bench_data.LENET_BODY changed: no SoftmaxWithLoss layer to strip")
+    return LENET_BODY if loss else LENET_BODY[:LENET_BODY.index(marker)]
+
+
+def make_solver(net_text, prefix):
+    """An SGD solver (lenet_solver settings) over the net in ``net_text``."""
+    from google.protobuf import text_format
+
+    from caffe_compat.proto import caffe_pb2
+    from solver.solvers import get_solver
+
+    param = text_format.Parse(LENET_SOLVER.format(prefix=prefix), caffe_pb2.SolverParameter())
+    text_format.Merge(net_text, param.net_param)
+    return get_solver(param)
+
+
+def quiet_logs():
+    import logging
+
+    logging.disable(logging.INFO)
+    os.environ["GLOG_minloglevel"] = "1"  # the solver's glog INFO lines
+    os.environ.setdefault("TQDM_DISABLE", "1")
