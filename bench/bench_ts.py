@@ -146,9 +146,12 @@ def main(quick=False):
     rows = [row("TS step (warm cache) / student-only step", a, b, "ms", target=1.05,
                 verdict=None if teacher_runs == 0 else f"FAIL ({teacher_runs} teacher runs)")]
     diff = bytes_t - bytes_s
+    others = {k: v for k, v in extra.items() if k not in ("teacher_logits", "kd_loss")}
+    verdict = "PASS" if diff <= logits_bytes else (
+        "FAIL: " + ", ".join(f"{k} {v:,} B" for k, v in others.items()))
     rows.append(row(f"TS Net arrays / student (diff {diff:+,} B; logits top {logits_bytes:,} B)",
-                    float(bytes_t), float(bytes_s), "bytes",
-                    target="diff <= logits top", verdict="PASS" if diff <= logits_bytes else "FAIL"))
+                    float(bytes_t), float(bytes_s), "bytes", target="diff <= logits top",
+                    verdict=verdict))
     rows.append(row("one step's transient peak, TS / student (tracemalloc)", float(peak_t),
                     float(peak_s), "bytes"))
     return rows
