@@ -1,92 +1,139 @@
-"""Forward + backward time of Caffe's MNIST LeNet at batch 64, one BLAS thread.
+"""Caffe's MNIST LeNet through the Net, batch 64, one BLAS thread, vs real Caffe 1.0.
 
-    python bench/bench_lenet.py [--iters 50] [--warmup 5]
+    python bench/bench_lenet.py [--iters 50] [--warmup 5] [--quick]
 
-Layers are driven directly (no Net), in Caffe's order, with Caffe's backward needs: conv1
-does not propagate to the data and the loss not to the labels. Per layer the median
-forward (reshape + forward, as Caffe's Layer::Forward) and backward time is printed next
-to real Caffe 1.0's `caffe time` figures measured on this kind of machine (CPU, OpenBLAS,
-one thread), as ratios (ours / Caffe; < 1 is faster).
+The net is Caffe's examples/mnist/lenet_train_test.prototxt (conv1 20 k5 -> max 2/2 ->
+conv2 50 k5 -> max 2/2 -> ip1 500 -> relu -> ip2 10 -> SoftmaxWithLoss; xavier fillers)
+with two Input layers instead of its data layers, written to a prototxt file and built by
+``Net(path, TRAIN)``, so the Net's own rules decide what runs backward (nothing into the
+data or the labels), as in Caffe. Per-layer forward (reshape + forward, as Caffe's
+Layer::Forward) and backward times come from the Net's hooks and are printed next to real
+Caffe 1.0's `caffe time` figures (CPU, OpenBLAS, one thread, this kind of machine) with
+ratios (ours / Caffe; < 1 is faster). A full solver iteration (clear diffs, forward,
+backward, the lenet_solver SGD update) is timed too.
+
+The machine is shared: the run also measures a reference SGEMM (conv2's forward product)
+interleaved with the iterations, so a slow run can be told from a loaded machine.
 """
 import argparse
 import os
 import resource
 import statistics
 import sys
+import tempfile
 import time
 
 os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy is imported, like Caffe's run
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import numpy as np  # noqa: E402
-from google.protobuf import text_format  # noqa: E402
-
-from caffe_compat.blob import Blob  # noqa: E402
-from caffe_compat.layers import create_layer  # noqa: E402
-from caffe_compat.proto import caffe_pb2  # noqa: E402
-
 # Caffe's examples/mnist/lenet_train_test.prototxt, without its data layers.
 LENET = """
 layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  param { lr_mult: 1 } param { lr_mult: 2 }
   convolution_param { num_output: 20 kernel_size: 5 stride: 1
     weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
 layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
   pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
 layer { name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2"
+  param { lr_mult: 1 } param { lr_mult: 2 }
   convolution_param { num_output: 50 kernel_size: 5 stride: 1
     weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
 layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2"
   pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
 layer { name: "ip1" type: "InnerProduct" bottom: "pool2" top: "ip1"
+  param { lr_mult: 1 } param { lr_mult: 2 }
   inner_product_param { num_output: 500
     weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
 layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
 layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
+  param { lr_mult: 1 } param { lr_mult: 2 }
   inner_product_param { num_output: 10
     weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
 layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" }
 """
 
+INPUTS = """name: "LeNet"
+layer {{ name: "data" type: "Input" top: "data"
+  input_param {{ shape {{ dim: {b} dim: 1 dim: 28 dim: 28 }} }} }}
+layer {{ name: "label" type: "Input" top: "label" input_param {{ shape {{ dim: {b} }} }} }}
+"""
+
+# Caffe's examples/mnist/lenet_solver.prototxt (no test net, display, snapshot).
+SOLVER = """base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 lr_policy: "inv"
+gamma: 0.0001 power: 0.75 display: 0 max_iter: 1000000 snapshot: 0 random_seed: 1
+type: "SGD" snapshot_prefix: "{prefix}" net: "{net}" """
+
 # Real Caffe 1.0, `caffe time`, 1 thread, this machine type: forward / backward ms.
 CAFFE_MS = {"conv1": (1.00, 1.07), "pool1": (0.89, 0.30), "conv2": (3.23, 6.06),
             "pool2": (0.55, 0.37), "ip1": (0.53, 1.01)}
 CAFFE_TOTAL = (6.0, 8.6)
+BATCH = 64
 
 
-def build(batch):
-    net = caffe_pb2.NetParameter()
-    text_format.Merge(LENET, net)
+def write_prototxt(folder, batch=BATCH):
+    path = os.path.join(folder, "lenet_bench.prototxt")
+    with open(path, "w") as f:
+        f.write(INPUTS.format(b=batch) + LENET)
+    return path
+
+
+def fill_inputs(net, batch=BATCH):
+    import numpy as np
+
     rng = np.random.default_rng(0)
-    blobs = {"data": Blob((batch, 1, 28, 28), name="data"), "label": Blob((batch,), name="label")}
-    blobs["data"].data[...] = rng.uniform(0, 1, size=(batch, 1, 28, 28))
-    blobs["label"].data[...] = rng.integers(0, 10, size=batch)
-    layers = []
-    for lp in net.layer:
-        layer = create_layer(lp, caffe_pb2.TRAIN)
-        bottom = [blobs[n] for n in lp.bottom]
-        top = [blobs.setdefault(n, Blob((), name=n)) for n in lp.top]
-        layer.check_blob_counts(bottom, top)
-        layer.setup(bottom, top)
-        layer.reshape(bottom, top)
-        # Caffe's backward needs: nothing flows into the data or the labels.
-        prop = [n not in ("data", "label") for n in lp.bottom]
-        layers.append((lp.name, layer, bottom, top, prop))
-    return layers
+    net.blobs["data"].data[...] = rng.uniform(0, 1, size=(batch, 1, 28, 28))
+    net.blobs["label"].data[...] = rng.integers(0, 10, size=batch)
 
 
-def iteration(layers, fwd, bwd):
-    for name, layer, bottom, top, _ in layers:
-        t0 = time.perf_counter()
-        layer.reshape(bottom, top)
-        layer.forward(bottom, top)
-        fwd[name].append(time.perf_counter() - t0)
-    for name, layer, bottom, top, prop in reversed(layers):
-        if layer.IS_LOSS:
-            top[0].diff[...] = 1.0  # loss_weight
-        t0 = time.perf_counter()
-        layer.backward(top, prop, bottom)
-        bwd[name].append(time.perf_counter() - t0)
+def build_net(folder, batch=BATCH):
+    from caffe_compat import TRAIN, Net
+
+    net = Net(write_prototxt(folder, batch), TRAIN)
+    fill_inputs(net, batch)
+    return net
+
+
+def build_solver(folder, batch=BATCH):
+    from google.protobuf import text_format
+
+    from caffe_compat.proto import caffe_pb2
+    from solver.solvers import get_solver
+
+    text = SOLVER.format(prefix=os.path.join(folder, "s"), net=write_prototxt(folder, batch))
+    solver = get_solver(text_format.Parse(text, caffe_pb2.SolverParameter()))
+    fill_inputs(solver.net, batch)
+    return solver
+
+
+def per_layer_clock(net):
+    """Hooks that record each layer's forward and backward seconds into the returned dicts."""
+    names = list(net._layer_names)
+    fwd, bwd = {n: [] for n in names}, {n: [] for n in names}
+    start = {}
+
+    def begin(i):
+        start[i] = time.perf_counter()
+
+    def end(store):
+        return lambda i: store[names[i]].append(time.perf_counter() - start[i])
+
+    net.before_forward(begin)
+    net.after_forward(end(fwd))
+    net.before_backward(begin)
+    net.after_backward(end(bwd))
+    return names, fwd, bwd
+
+
+def reference_gemm():
+    """A closure running conv2's forward product (50x500 @ 500x4096, float32) once."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((50, 500), dtype=np.float32)
+    b = rng.standard_normal((500, 4096), dtype=np.float32)
+    c = np.empty((50, 4096), np.float32)
+    return lambda: np.matmul(a, b, out=c), 2 * 50 * 500 * 4096
 
 
 def blas_info():
@@ -99,51 +146,98 @@ def blas_info():
         for i in threadpool_info() if i.get("user_api") == "blas")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iters", type=int, default=50)
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=64)
-    args = ap.parse_args()
-    layers = build(args.batch)
-    names = [name for name, *_ in layers]
-    fwd = {n: [] for n in names}
-    bwd = {n: [] for n in names}
-    for _ in range(args.warmup):
-        iteration(layers, {n: [] for n in names}, {n: [] for n in names})
-    totals = []
-    usage0 = resource.getrusage(resource.RUSAGE_SELF)
-    for _ in range(args.iters):
-        t0 = time.perf_counter()
-        iteration(layers, fwd, bwd)
-        totals.append(time.perf_counter() - t0)
+def measure(iters, warmup, batch=BATCH):
+    """Interleaved: net forward+backward, solver step, reference GEMM, per round."""
+    import logging
 
-    usage1 = resource.getrusage(resource.RUSAGE_SELF)
-    faults = (usage1.ru_minflt - usage0.ru_minflt) / args.iters
-    sys_ms = 1000 * (usage1.ru_stime - usage0.ru_stime) / args.iters
+    logging.disable(logging.INFO)
+    os.environ["GLOG_minloglevel"] = "1"  # the solver's glog INFO lines
+    with tempfile.TemporaryDirectory() as tmp:
+        net = build_net(tmp, batch)
+        solver = build_solver(tmp, batch)
+        names, fwd, bwd = per_layer_clock(net)
+        gemm, flops = reference_gemm()
+        t = {"fwd": [], "bwd": [], "total": [], "step": [], "gemm": []}
+        for _ in range(warmup):
+            net.forward_backward()
+            solver.step(1)
+            gemm()
+        for n in names:
+            fwd[n].clear()
+            bwd[n].clear()
+        usage0 = resource.getrusage(resource.RUSAGE_SELF)
+        for _ in range(iters):
+            t0 = time.perf_counter()
+            net.forward_from_to(0, len(net.layers) - 1)
+            t1 = time.perf_counter()
+            net.backward_from_to(len(net.layers) - 1, 0)
+            t2 = time.perf_counter()
+            solver.step(1)
+            t3 = time.perf_counter()
+            gemm()
+            t4 = time.perf_counter()
+            for key, value in zip(t, (t1 - t0, t2 - t1, t2 - t0, t3 - t2, t4 - t3)):
+                t[key].append(value)
+        usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    faults = (usage1.ru_minflt - usage0.ru_minflt) / iters
+    sys_ms = 1000 * (usage1.ru_stime - usage0.ru_stime) / iters
+    ms = {k: 1000 * statistics.median(v) for k, v in t.items()}
+    layers = {n: (1000 * statistics.median(fwd[n]), 1000 * statistics.median(bwd[n])) for n in names}
+    gflops = flops / statistics.median(t["gemm"]) / 1e9
+    return ms, layers, gflops, faults, sys_ms
+
+
+def _row(name, ours, baseline, target=None):
+    ratio = ours / baseline if baseline else None
+    verdict = "info" if target is None else ("PASS" if ratio <= target else "FAIL")
+    return {"name": name, "ours": ours, "baseline": baseline, "unit": "ms", "ratio": ratio,
+            "target": "" if target is None else f"<= {target:g}", "verdict": verdict}
+
+
+def main(quick=False, iters=None, warmup=None, batch=BATCH):
+    """Print the per-layer table; return result rows (name, ours, baseline, unit, ratio,
+    target, verdict) for the bench runner."""
+    iters = iters or (5 if quick else 50)
+    warmup = warmup or (2 if quick else 5)
+    ms, layers, gflops, faults, sys_ms = measure(iters, warmup, batch)
     from caffe_compat import _malloc
 
-    print(f"LeNet batch {args.batch}, {args.iters} iterations (median ms); BLAS: {blas_info()}")
+    print(f"LeNet through the Net, batch {batch}, {iters} iterations (median ms); BLAS: {blas_info()}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
-          f"mallopt thresholds raised (caffe_compat/_malloc.py): {_malloc.applied}; "
-          f"per iteration: {faults:.0f} minor page faults, {sys_ms:.2f} ms system time")
+          f"mallopt thresholds raised: {_malloc.applied}; per round: {faults:.0f} minor page "
+          f"faults, {sys_ms:.2f} ms system time; reference SGEMM (50x500x4096) {gflops:.0f} GF/s "
+          f"(about 127 on an idle core with the Haswell kernel: lower means a loaded machine)")
     print(f"{'layer':8} {'fwd':>7} {'bwd':>7}   {'caffe fwd':>9} {'caffe bwd':>9}   {'ratio fwd':>9} {'ratio bwd':>9}")
-    ms = lambda v: 1000 * statistics.median(v)  # noqa: E731
-    for n in names:
-        f, b = ms(fwd[n]), ms(bwd[n])
+    rows = []
+    for n, (f, b) in layers.items():
         line = f"{n:8} {f:7.3f} {b:7.3f}"
         if n in CAFFE_MS:
             cf, cb = CAFFE_MS[n]
             line += f"   {cf:9.2f} {cb:9.2f}   {f / cf:9.2f} {b / cb:9.2f}"
+            rows.append(_row(f"LeNet {n} forward vs Caffe 1.0", f, cf))
+            rows.append(_row(f"LeNet {n} backward vs Caffe 1.0", b, cb))
         print(line)
-    iters_f = [sum(fwd[n][i] for n in names) for i in range(args.iters)]
-    iters_b = [sum(bwd[n][i] for n in names) for i in range(args.iters)]
-    tf, tb, tt = ms(iters_f), ms(iters_b), ms(totals)
     cf, cb = CAFFE_TOTAL
+    tf, tb, tt, step = ms["fwd"], ms["bwd"], ms["total"], ms["step"]
     print(f"{'forward':8} {tf:7.3f} {'':7}   {cf:9.2f} {'':9}   {tf / cf:9.2f}")
     print(f"{'backward':8} {'':7} {tb:7.3f}   {'':9} {cb:9.2f}   {'':9} {tb / cb:9.2f}")
     print(f"total fwd+bwd {tt:.3f} ms vs Caffe {cf + cb:.1f} ms: ratio {tt / (cf + cb):.2f}")
+    print(f"solver iteration (fwd+bwd+SGD update) {step:.3f} ms vs Caffe's fwd+bwd {cf + cb:.1f} ms: "
+          f"ratio {step / (cf + cb):.2f}")
+    rows += [
+        _row("LeNet forward (Net, b64, 1 thread) vs Caffe 1.0", tf, cf, 1.0),
+        _row("LeNet backward (Net, b64, 1 thread) vs Caffe 1.0", tb, cb, 1.0),
+        _row("LeNet fwd+bwd (Net, b64, 1 thread) vs Caffe 1.0", tt, cf + cb, 1.0),
+        _row("LeNet solver iteration (fwd+bwd+SGD) vs Caffe 1.0 fwd+bwd", step, cf + cb, 1.0),
+    ]
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iters", type=int, default=None)
+    ap.add_argument("--warmup", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=BATCH)
+    ap.add_argument("--quick", action="store_true", help="a few iterations (a smoke test)")
+    args = ap.parse_args()
+    main(quick=args.quick, iters=args.iters, warmup=args.warmup, batch=args.batch)
