@@ -58,11 +58,17 @@ def _cell(value):
     return str(value)
 
 
+def _ratio(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.3f}"
+    return str(value) if value not in (None, "") else "-"
+
+
 def format_table(rows):
     """One text table: name, ours, baseline, unit, ratio, target, verdict."""
     head = ("benchmark", "ours", "baseline", "unit", "ratio", "target", "verdict")
     body = [(r["name"], _cell(r["ours"]), _cell(r["baseline"]), r.get("unit", ""),
-             "-" if r.get("ratio") is None else f"{r['ratio']:.3f}", r.get("target") or "-",
+             _ratio(r.get("ratio")), r.get("target") or "-",
              r.get("verdict", "")) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths))]
