@@ -1,0 +1,66 @@
+"""Fill README.md's results section from a ``tscaffe reproduce`` report.json.
+
+    python bench/readme_results.py runs/mnist/report.json [--distill bench_report.json]
+
+Everything between ``<!-- results:start -->`` and ``<!-- results:end -->`` is replaced by
+tables generated from the report (and, optionally, a distill report), with the date and the
+machine they came from: no number in that section is typed by hand.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+README = os.path.join(HERE, "..", "README.md")
+
+
+def fmt(v):
+    return "-" if v is None else f"{v:.4f}"
+
+
+def tables(report, distill=None, command="tscaffe reproduce mnist -o runs/mnist"):
+    t = report["teacher"]
+    stamp = time.strftime("%Y-%m-%d", time.localtime(os.path.getmtime(report["_path"])))
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    lines = [f"From `{command}` on {stamp} ({machine}).", "",
+             "| model | loss | λ | labels | accuracy | top-1 agreement | KL | first → last ts loss | train s |",
+             "|---|---|---|---|---|---|---|---|---|",
+             f"| teacher ({t['arch']}) | labels | - | yes | {fmt(t['accuracy'])} | - | - | - | {t['seconds']:.0f} |"]
+    for s in report["students"]:
+        loss = f"KD T={s['temperature']:g}" if s["loss"] == "kd" else "2017"
+        trace = "-" if s.get("ts_loss_first") is None else f"{s['ts_loss_first']:.3g} → {s['ts_loss_last']:.3g}"
+        lines.append(f"| {s['name']} | {loss} | {s['soft_weight']:g} | "
+                     f"{'yes' if s['labels_used'] else 'no'} | {fmt(s['accuracy'])} | "
+                     f"{fmt(s['agreement'])} | {fmt(s['kl'])} | {trace} | {s['train_seconds']:.0f} |")
+    if distill:
+        lines += ["", "The client's teacher (`advertorch_lenet5_clean.onnx`, trained in PyTorch) "
+                  f"teaching a LeNet student on all {distill['train_samples']:,} MNIST training "
+                  f"images with no labels (`bench/bench_distill.py`, {distill['iterations']} "
+                  f"iterations, T={distill['temperature']:g}): top-1 agreement "
+                  f"{fmt(distill['agreement'])} on the 10,000 test images, accuracy "
+                  f"{fmt(distill['accuracy'])}, {distill['train_seconds']:.0f} s of training."]
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("report")
+    ap.add_argument("--distill", help="a distill report.json to add")
+    ap.add_argument("--readme", default=README)
+    a = ap.parse_args()
+    report = json.load(open(a.report))
+    report["_path"] = a.report
+    distill = json.load(open(a.distill)) if a.distill else None
+    text = open(a.readme).read()
+    new = re.sub(r"(<!-- results:start -->\n).*?(\n<!-- results:end -->)",
+                 lambda m: m.group(1) + tables(report, distill) + m.group(2), text, flags=re.S)
+    with open(a.readme, "w") as f:
+        f.write(new)
+    print(f"updated {a.readme}")
+
+
+if __name__ == "__main__":
+    main()
