@@ -23,6 +23,7 @@ never receives a gradient, as in Caffe.
 parameters must write into ``blob.data`` in place.
 """
 import collections
+import logging
 import os
 
 import numpy as np
@@ -37,41 +38,126 @@ from .upgrade import net_needs_upgrade, upgrade_net
 TRAIN = caffe_pb2.TRAIN
 TEST = caffe_pb2.TEST
 
+# Caffe's net-building messages, as ``logging`` records carrying Caffe's file:line
+# (``caffe_src``); silent unless a handler is installed (``solver.log.install_glog_handler``).
+log = logging.getLogger("caffe_compat.net")
+# Lines of net.cpp (Caffe 1.0) read off the reference logs; the ones marked "est." are not in
+# any reference log and are inferred from older releases' numbering (+2 lines in 1.0).
+SRC_FACTORY = "layer_factory.hpp:77"
+SRC_INIT = "net.cpp:53"
+SRC_CREATING = "net.cpp:86"
+SRC_SETTING_UP = "net.cpp:124"
+SRC_TOP_SHAPE = "net.cpp:131"
+SRC_LOSS_WEIGHT = "net.cpp:134"
+SRC_MEMORY = "net.cpp:139"
+SRC_NEEDS_BACKWARD = "net.cpp:200"
+SRC_NO_BACKWARD = "net.cpp:202"
+SRC_OUTPUT = "net.cpp:244"
+SRC_DONE = "net.cpp:257"
+SRC_RULE_PHASE = "net.cpp:296"
+SRC_RULE_MIN_LEVEL = "net.cpp:305"  # est.
+SRC_RULE_MAX_LEVEL = "net.cpp:314"  # est.
+SRC_RULE_STAGE = "net.cpp:330"  # est.
+SRC_RULE_NOT_STAGE = "net.cpp:346"  # est.
+SRC_IN_PLACE = "net.cpp:369"
+SRC_TOP = "net.cpp:382"
+SRC_BOTTOM = "net.cpp:408"
+SRC_SHARING = "net.cpp:476"  # est.
+SRC_IGNORING = "net.cpp:746"  # est. (net.cpp:744 in rc releases)
+SRC_COPYING = "net.cpp:753"  # est.; a DLOG in Caffe: debug level here
+# Layers whose Caffe LayerSetUp creates an inner layer through the registry (one more
+# "Creating layer" line from layer_factory.hpp).
+_INNER_LAYER_TYPES = ("SoftmaxWithLoss", "SigmoidCrossEntropyLoss", "InfogainLoss")
 
-# ----------------------------------------------------------------------------------- reading
-def read_net_text(path):
-    """A NetParameter from a prototxt file, upgraded (prototxt.read_net; lazy: the text side
-    depends on caffe_compat, not the other way round)."""
-    from prototxt.io import read_net
 
-    return read_net(path)
+def _info(src, message, *args):
+    log.info(message, *args, extra={"caffe_src": src})
 
 
-def _phase_value(phase):
-    if isinstance(phase, str):
-        try:
-            return caffe_pb2.Phase.Value(phase.upper())
-        except ValueError:
-            raise NetError(f"unknown phase '{phase}' (TRAIN or TEST)") from None
-    if phase in (TRAIN, TEST):
-        return int(phase)
-    raise NetError(f"unknown phase {phase!r} (caffe_compat.TRAIN or caffe_compat.TEST)")
+def _shape_string(blob):
+    """Blob::shape_string: the dims, each followed by a space, then "(count)"."""
+    return "".join(f"{d} " for d in blob.shape) + f"({blob.count})"
+
+
+def debug_string(message):
+    """protobuf's C++ ``DebugString`` as Caffe logs it: fields in number order, two-space
+    indents, enums by name, floats as ``SimpleFtoa`` (``%.6g``, ``%.9g`` when 6 digits do not
+    give the float back: ``1``, not Python's ``1.0``), doubles as ``SimpleDtoa``."""
+    lines = []
+    _print_message(message, "", lines)
+    return "".join(lines)
+
+
+def _print_message(message, indent, lines):
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else [value]
+        for v in values:
+            if field.type in (field.TYPE_MESSAGE, field.TYPE_GROUP):
+                lines.append(f"{indent}{field.name} {{\n")
+                _print_message(v, indent + "  ", lines)
+                lines.append(f"{indent}}}\n")
+            else:
+                lines.append(f"{indent}{field.name}: {_field_text(field, v)}\n")
+
+
+def _field_text(field, v):
+    from google.protobuf import text_encoding
+
+    if field.type == field.TYPE_ENUM:
+        ev = field.enum_type.values_by_number.get(v)
+        return ev.name if ev is not None else str(v)
+    if field.type == field.TYPE_STRING:
+        return '"' + text_encoding.CEscape(v.encode("utf-8"), as_utf8=False) + '"'
+    if field.type == field.TYPE_BYTES:
+        return '"' + text_encoding.CEscape(v, as_utf8=False) + '"'
+    if field.type == field.TYPE_BOOL:
+        return "true" if v else "false"
+    if field.type == field.TYPE_FLOAT:
+        return _c_float(v, np.float32, 6, 9)
+    if field.type == field.TYPE_DOUBLE:
+        return _c_float(v, np.float64, 15, 17)
+    return str(v)
+
+
+def _c_float(v, dtype, short, full):
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    text = "%.*g" % (short, v)
+    if dtype(float(text)) != dtype(v):
+        text = "%.*g" % (full, v)
+    return text
 
 
 # ------------------------------------------------------------------ net-parameter transforms
-def state_meets_rule(state, rule):
-    """Caffe's Net::StateMeetsRule."""
+def state_meets_rule(state, rule, layer_name=None):
+    """Caffe's Net::StateMeetsRule (logging, as Caffe, why a rule fails when ``layer_name``
+    is given)."""
+    say = (lambda src, msg, *a: _info(src, msg, *a)) if layer_name is not None else (lambda *a: None)
     if rule.HasField("phase") and rule.phase != state.phase:
+        say(SRC_RULE_PHASE, "The NetState phase (%d) differed from the phase (%d) specified by "
+            "a rule in layer %s", state.phase, rule.phase, layer_name)
         return False
     if rule.HasField("min_level") and state.level < rule.min_level:
+        say(SRC_RULE_MIN_LEVEL, "The NetState level (%d) is above the min_level (%d) specified "
+            "by a rule in layer %s", state.level, rule.min_level, layer_name)
         return False
     if rule.HasField("max_level") and state.level > rule.max_level:
+        say(SRC_RULE_MAX_LEVEL, "The NetState level (%d) is above the max_level (%d) specified "
+            "by a rule in layer %s", state.level, rule.max_level, layer_name)
         return False
     stages = set(state.stage)
-    if any(s not in stages for s in rule.stage):
-        return False
-    if any(s in stages for s in rule.not_stage):
-        return False
+    for s in rule.stage:
+        if s not in stages:
+            say(SRC_RULE_STAGE, "The NetState did not contain stage '%s' specified by a rule in "
+                "layer %s", s, layer_name)
+            return False
+    for s in rule.not_stage:
+        if s in stages:
+            say(SRC_RULE_NOT_STAGE, "The NetState contained a not_stage '%s' specified by a rule "
+                "in layer %s", s, layer_name)
+            return False
     return True
 
 
@@ -84,9 +170,9 @@ def filter_net(param):
         if len(lp.include) and len(lp.exclude):
             raise NetError(f"Layer '{lp.name}': specify either include rules or exclude rules; not both.")
         included = not len(lp.include)
-        if included and any(state_meets_rule(param.state, r) for r in lp.exclude):
+        if included and any(state_meets_rule(param.state, r, lp.name) for r in lp.exclude):
             included = False
-        if not included and any(state_meets_rule(param.state, r) for r in lp.include):
+        if not included and any(state_meets_rule(param.state, r, lp.name) for r in lp.include):
             included = True
         if included:
             out.layer.add().CopyFrom(lp)
@@ -187,7 +273,11 @@ class Net:
         if net_needs_upgrade(in_param):  # V1 layers, legacy inputs...: Caffe's read-time upgrade
             upgrade_net(in_param, in_param.name or "<net>")
         self.phase = in_param.state.phase
-        param = insert_splits(filter_net(in_param))
+        filtered = filter_net(in_param)
+        if log.isEnabledFor(logging.INFO):
+            _info(SRC_INIT, "Initializing net from parameters: \n%s", debug_string(filtered))
+        param = insert_splits(filtered)
+        memory_used = 0  # Net::memory_used_: top blob counts, accumulated layer by layer
         self.name = param.name
         self.force_backward = param.force_backward
         self.layers = []
@@ -229,10 +319,12 @@ class Net:
                                f"bottom_size ({len(lp.bottom)}) times, got {len(lp.propagate_down)}")
             own = caffe_pb2.LayerParameter()
             own.CopyFrom(lp)
+            _info(SRC_FACTORY, "Creating layer %s", lp.name)
             layer = create_layer(own, lp.phase)
             self.layers.append(layer)
             self._layer_names.append(lp.name)
             self._layer_params.append(lp)
+            _info(SRC_CREATING, "Creating Layer %s", lp.name)
             need_backward = False
             bottom_ids, bottom_need = [], []
             for j, name in enumerate(lp.bottom):
@@ -240,6 +332,7 @@ class Net:
                     raise NetError(f"Unknown bottom blob '{name}' (layer '{lp.name}', bottom index {j})")
                 bid = blob_index[name]
                 available.discard(name)
+                _info(SRC_BOTTOM, "%s <- %s", lp.name, name)
                 prop = lp.propagate_down[j] if len(lp.propagate_down) else True
                 bottom_ids.append(bid)
                 bottom_need.append(bool(self._blob_need_backward[bid] and prop))
@@ -247,11 +340,13 @@ class Net:
             top_ids = []
             for j, name in enumerate(lp.top):
                 if j < len(lp.bottom) and name == lp.bottom[j]:
+                    _info(SRC_IN_PLACE, "%s -> %s (in-place)", lp.name, name)
                     top_ids.append(blob_index[name])  # in-place
                 elif name in blob_index:
                     raise NetError(f"Top blob '{name}' produced by multiple sources "
                                    f"(layer '{lp.name}', top index {j})")
                 else:
+                    _info(SRC_TOP, "%s -> %s", lp.name, name)
                     top_ids.append(self._new_blob(name))
                     blob_index[name] = top_ids[-1]
                 available.add(name)
@@ -260,16 +355,25 @@ class Net:
             if layer.AUTO_TOP_BLOBS:
                 needed = max(layer.MIN_TOP, layer.EXACT_NUM_TOP)
                 while len(top_ids) < needed:
+                    _info(SRC_TOP, "%s -> (automatic)", lp.name)
                     top_ids.append(self._new_blob("(automatic)"))
             self._bottom_ids.append(bottom_ids)
             self._top_ids.append(top_ids)
             self._bottom_need_backward.append(bottom_need)
             bottom = [self._blobs[i] for i in bottom_ids]
             top = [self._blobs[i] for i in top_ids]
+            if lp.type in _INNER_LAYER_TYPES:
+                _info(SRC_FACTORY, "Creating layer %s", lp.name)
             self._setup_layer(layer, bottom, top)
+            _info(SRC_SETTING_UP, "Setting up %s", lp.name)
             weights = self._layer_loss_weights[-1]
             for j, tid in enumerate(top_ids):
                 self._blob_loss_weights[tid] = weights[j]
+                _info(SRC_TOP_SHAPE, "Top shape: %s", _shape_string(top[j]))
+                if weights[j]:
+                    _info(SRC_LOSS_WEIGHT, "    with loss weight %s", _fmt_float(weights[j]))
+                memory_used += top[j].count
+            _info(SRC_MEMORY, "Memory required for data: %d", memory_used * 4)  # sizeof(float)
             # Parameters: lr_mult > 0 means the layer needs backward (Net::Init reads the net's copy).
             if len(lp.param) > len(layer.blobs):
                 raise NetError(f"Too many params specified for layer '{lp.name}': {len(lp.param)} "
@@ -288,6 +392,11 @@ class Net:
                     self._blob_need_backward[tid] = True
 
         self._prune_backward()
+        for lid in range(len(self.layers) - 1, -1, -1):  # logged in Caffe's backward pass
+            if self._layer_need_backward[lid]:
+                _info(SRC_NEEDS_BACKWARD, "%s needs backward computation.", self._layer_names[lid])
+            else:
+                _info(SRC_NO_BACKWARD, "%s does not need backward computation.", self._layer_names[lid])
         if param.force_backward:
             for lid, layer in enumerate(self.layers):
                 self._layer_need_backward[lid] = True
@@ -298,11 +407,14 @@ class Net:
                 layer.param_propagate_down = [True] * len(layer.blobs)
         # Caffe keeps the remaining available blobs in a std::set: outputs come sorted by name.
         self._output_ids = [blob_index[name] for name in sorted(available)]
+        for name in sorted(available):
+            _info(SRC_OUTPUT, "This network produces output %s", name)
         self._share_weights()
         self._blob_dict = collections.OrderedDict(zip(self._blob_names, self._blobs))
         self._layer_index = {}
         for i, name in enumerate(self._layer_names):
             self._layer_index.setdefault(name, i)
+        _info(SRC_DONE, "Network initialization done.")
 
     def _new_blob(self, name):
         self._blobs.append(Blob((), name=name))
@@ -359,6 +471,8 @@ class Net:
         owner_layer, owner_k = self._param_layer_indices[owner_id]
         mine = layer.blobs[param_id]
         owner = self.layers[owner_layer].blobs[owner_k]
+        _info(SRC_SHARING, "Sharing parameters '%s' owned by layer '%s', param index %d",
+              name, self._layer_names[owner_layer], owner_k)
         where = (f"Layer '{layer.name}' param {param_id} shares '{name}' owned by layer "
                  f"'{self._layer_names[owner_layer]}' param {owner_k}")
         if spec.share_mode == caffe_pb2.ParamSpec.PERMISSIVE:
@@ -648,7 +762,9 @@ class Net:
             upgrade_net(param, param.name or "<weights>")
         for src in param.layer:
             if src.name not in self._layer_index:
+                _info(SRC_IGNORING, "Ignoring source layer %s", src.name)
                 continue
+            log.debug("Copying source layer %s", src.name, extra={"caffe_src": SRC_COPYING})
             target = self.layers[self._layer_index[src.name]].blobs
             if len(target) != len(src.blobs):
                 raise LayerSetupError(f"Incompatible number of blobs for layer '{src.name}'{where}: "
@@ -708,6 +824,11 @@ class Net:
 
     def __repr__(self):
         return f"<Net '{self.name}' phase={caffe_pb2.Phase.Name(self.phase)} layers={len(self.layers)}>"
+
+
+def _fmt_float(x):
+    """A float as C++ ``ostream << float`` prints it (6 significant digits)."""
+    return "%g" % float(np.float32(x))
 
 
 def _proto_shape(proto):

@@ -710,9 +710,9 @@ def _copy(message):
 
 
 def _debug_string(param):
-    from google.protobuf import text_format
+    from caffe_compat.net import debug_string
 
-    return text_format.MessageToString(param)
+    return debug_string(param)
 
 
 def _snapshot_filename(param, iteration, extension):

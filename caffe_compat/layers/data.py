@@ -23,6 +23,11 @@ from .. import rng as _rng
 from .base import Layer, register
 
 log = logging.getLogger("caffe_compat.data")
+# Caffe 1.0's source locations of these messages (the reference logs).
+SRC_OPENED = "db_lmdb.cpp:35"
+SRC_SKIPPING = "data_layer.cpp:41"  # not in the reference logs
+SRC_OUTPUT_SIZE = "data_layer.cpp:45"
+SRC_RESTARTING = "data_layer.cpp:73"
 
 LEVELDB, LMDB = 0, 1
 
@@ -37,10 +42,7 @@ class LMDBBatchReader:
         self.fixed_shape = fixed_shape
         self.layer_name = layer_name
         self.pos = skip % len(source)  # index of the next record, for get_state
-        self._records = source.cycle(self.pos, on_restart=self._restarted)
-
-    def _restarted(self):
-        log.info("Restarting data prefetching from start.")
+        self._records = source.cycle(self.pos)
 
     def __call__(self):
         t = self.transformer
@@ -54,8 +56,13 @@ class LMDBBatchReader:
                     f"'{self.source.path}' has shape {_chw(arr.shape)} but the other records "
                     f"have {_chw(self.fixed_shape)}")
             arrays.append(arr)
+            # DataLayer::Next: the cursor moves on right after a record is read; passing the
+            # last record logs the restart then (not when the next record is requested).
+            self.pos = (self.pos + 1) % len(self.source)
+            if self.pos == 0:
+                log.info("Restarting data prefetching from start.",
+                         extra={"caffe_src": SRC_RESTARTING})
         data = t.transform(np.stack(arrays))
-        self.pos = (self.pos + self.batch_size) % len(self.source)
         return data, labels, self.state()
 
     def state(self):
@@ -80,9 +87,27 @@ class DataLayer(Layer):
     MIN_TOP = 1
     MAX_TOP = 2
 
+    def __init__(self, layer_param, phase):
+        super().__init__(layer_param, phase)
+        # Caffe's DataLayer constructor opens the database (its "Opened lmdb" line comes
+        # before the Net's "Creating Layer"); a configuration that setup refuses is left
+        # for setup to report.
+        self.source = None
+        p = layer_param.data_param
+        if self._backend_is_lmdb(p) and p.batch_size > 0:
+            self._open(p.source)
+
+    @staticmethod
+    def _backend_is_lmdb(p):
+        return p.backend == LMDB or (not p.HasField("backend") and _looks_like_lmdb(p.source))
+
+    def _open(self, path):
+        self.source = LMDBSource(path)
+        log.info("Opened lmdb %s", path, extra={"caffe_src": SRC_OPENED})
+
     def setup(self, bottom, top):
         p = self.layer_param.data_param
-        if p.backend != LMDB and not (not p.HasField("backend") and _looks_like_lmdb(p.source)):
+        if not self._backend_is_lmdb(p):
             raise LayerSetupError(
                 f"Layer '{self.name}' (Data): backend LEVELDB is not supported; convert the "
                 "database to LMDB and set data_param {{ backend: LMDB }}")
@@ -90,19 +115,20 @@ class DataLayer(Layer):
             raise LayerSetupError(f"Layer '{self.name}' (Data): data_param.batch_size must be "
                                   f"positive, got {p.batch_size}")
         self.batch_size = int(p.batch_size)
-        self.source = LMDBSource(p.source)
-        log.info("Opened lmdb %s", p.source)
+        if self.source is None:
+            self._open(p.source)
         self.transformer = DataTransformer(self.layer_param.transform_param, self.phase)
         skip = 0
         if p.rand_skip:
             skip = int(_rng.get_rng().integers(0, 2**32)) % int(p.rand_skip)
-            log.info("Skipping first %d data points.", skip)
+            log.info("Skipping first %d data points.", skip, extra={"caffe_src": SRC_SKIPPING})
         key, value = self.source.first()
         t = self.transformer
         first, _ = read_record(key, value, t.force_color, t.force_gray)
         out_shape = (self.batch_size,) + t.infer_shape(first.shape)
         t._mean_for(*first.shape)  # a mean file that does not fit fails here, not later
-        log.info("output data size: %s", ",".join(str(d) for d in out_shape))
+        log.info("output data size: %s", ",".join(str(d) for d in out_shape),
+                 extra={"caffe_src": SRC_OUTPUT_SIZE})
         top[0].reshape(out_shape)
         if len(top) > 1:
             top[1].reshape(self.batch_size)
@@ -113,7 +139,11 @@ class DataLayer(Layer):
         reader = LMDBBatchReader(self.source, self.transformer, self.batch_size, pos,
                                  self._fixed, self.name)
         self._state = reader.state()  # taken before the thread draws anything
-        depth = int(self.layer_param.data_param.prefetch)
+        # Caffe's data_param.prefetch counts every batch buffer, the one the net is using
+        # included: at most prefetch - 1 batches are read ahead of it. Our Prefetcher reads
+        # depth + 1 ahead (its queue plus the batch waiting to enter it). Matching Caffe keeps
+        # the "Restarting data prefetching" lines where Caffe's log has them.
+        depth = max(int(self.layer_param.data_param.prefetch) - 2, 0)
         self.prefetcher = Prefetcher(reader, depth, name=f"data:{self.name}")
 
     def get_state(self):
