@@ -130,6 +130,26 @@ def _c_float(v, dtype, short, full):
     return text
 
 
+# ----------------------------------------------------------------------------------- reading
+def read_net_text(path):
+    """A NetParameter from a prototxt file, upgraded (prototxt.read_net; lazy: the text side
+    depends on caffe_compat, not the other way round)."""
+    from prototxt.io import read_net
+
+    return read_net(path)
+
+
+def _phase_value(phase):
+    if isinstance(phase, str):
+        try:
+            return caffe_pb2.Phase.Value(phase.upper())
+        except ValueError:
+            raise NetError(f"unknown phase '{phase}' (TRAIN or TEST)") from None
+    if phase in (TRAIN, TEST):
+        return int(phase)
+    raise NetError(f"unknown phase {phase!r} (caffe_compat.TRAIN or caffe_compat.TEST)")
+
+
 # ------------------------------------------------------------------ net-parameter transforms
 def state_meets_rule(state, rule, layer_name=None):
     """Caffe's Net::StateMeetsRule (logging, as Caffe, why a rule fails when ``layer_name``
