@@ -11,13 +11,31 @@ class Blob:
     survive, as in Caffe) and allocates zeroed arrays when it does.
     """
 
-    __slots__ = ("data", "diff", "name")
+    __slots__ = ("data", "_diff", "name")
 
     def __init__(self, shape=(), dtype=np.float32, name=""):
         shape = tuple(int(d) for d in shape)
         self.data = xp.zeros(shape, dtype=dtype)
-        self.diff = xp.zeros(shape, dtype=dtype)
+        self._diff = None
         self.name = name
+
+    @property
+    def diff(self):
+        """The gradient, allocated (zeroed) on first use: blobs that never take part in a
+        backward pass (data feeding only a frozen teacher, say) cost no gradient memory,
+        as Caffe's lazily allocated SyncedMemory does."""
+        d = self._diff
+        if d is None or d.shape != self.data.shape:
+            d = self._diff = xp.zeros(self.data.shape, dtype=self.data.dtype)
+        return d
+
+    @diff.setter
+    def diff(self, value):
+        self._diff = value
+
+    @property
+    def diff_allocated(self):
+        return self._diff is not None
 
     @property
     def shape(self):
@@ -40,7 +58,7 @@ class Blob:
             raise ValueError(f"blob '{self.name}': negative dimension in shape {shape}")
         if shape != self.data.shape:
             self.data = xp.zeros(shape, dtype=self.data.dtype)
-            self.diff = xp.zeros(shape, dtype=self.diff.dtype)
+            self._diff = None
 
     def reshape_like(self, other):
         self.reshape(other.shape)
