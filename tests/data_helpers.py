@@ -32,12 +32,12 @@ def run_data_layer(text, phase=TEST, batches=1, ntop=2):
 
 
 def lmdb_items(path):
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    try:
-        with env.begin() as txn:
-            return list(txn.cursor())
-    finally:
-        env.close()
+    """Every (key, value) of a database, read through the project's shared environment
+    (py-lmdb refuses a second environment on a folder a Data layer has open)."""
+    from caffe_compat.data.lmdb_source import open_env
+
+    with open_env(path).begin() as txn:
+        return list(txn.cursor())
 
 
 def write_lmdb(path, items):

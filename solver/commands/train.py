@@ -37,8 +37,8 @@ def run(args):
                           "(-snapshot and -weights were both given).")
     param = read_solver(args.solver)
     param.train_state.level = args.level
-    if args.stage:
-        param.train_state.stage.extend(args.stage.split(","))
+    # caffe.cpp splits the -stage flag on ',' even when it is empty: one stage "".
+    param.train_state.stage.extend(args.stage.split(","))
     if args.iterations is not None:
         if args.iterations < 0:
             raise SolverError(f"-iterations: must be >= 0, got {args.iterations}")
