@@ -73,11 +73,13 @@ def array_bytes(net):
 
     for name, blob in net.blobs.items():
         add(name, blob.data)
-        add(name, blob.diff)
+        if blob.diff_allocated:  # gradients are allocated on first use
+            add(name, blob.diff)
     for layer, blobs in net.params.items():
         for k, blob in enumerate(blobs):
             add(f"{layer}[{k}]", blob.data)
-            add(f"{layer}[{k}]", blob.diff)
+            if blob.diff_allocated:
+                add(f"{layer}[{k}]", blob.diff)
     return parts, sum(parts.values())
 
 
