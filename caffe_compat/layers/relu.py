@@ -22,9 +22,11 @@ class ReLULayer(Layer):
     def forward(self, bottom, top):
         xp = get_array_module(bottom[0].data)
         x = bottom[0].data
+        if self.negative_slope == 0:
+            xp.maximum(x, x.dtype.type(0), out=top[0].data)  # safe in place: elementwise
+            return
         y = xp.maximum(x, 0)
-        if self.negative_slope != 0:
-            y = y + x.dtype.type(self.negative_slope) * xp.minimum(x, 0)
+        y = y + x.dtype.type(self.negative_slope) * xp.minimum(x, 0)
         top[0].data[...] = y
 
     def backward(self, top, propagate_down, bottom):
@@ -32,10 +34,11 @@ class ReLULayer(Layer):
             return
         x = bottom[0].data
         dy = top[0].diff
-        positive = x > 0
         if self.negative_slope == 0:
-            grad = dy * positive
-        else:
-            slope = x.dtype.type(self.negative_slope)
-            grad = dy * (positive + slope * (~positive))
-        bottom[0].diff[...] = grad
+            # dx = dy where x > 0, else 0 (in place too: dy is read before it is written).
+            xp = get_array_module(x)
+            xp.multiply(dy, x > 0, out=bottom[0].diff)
+            return
+        positive = x > 0
+        slope = x.dtype.type(self.negative_slope)
+        bottom[0].diff[...] = dy * (positive + slope * (~positive))
