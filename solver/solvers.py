@@ -601,7 +601,8 @@ class SGDSolver(Solver):
     def compute_update_value(self, i, rate):
         blob, h = self.net.learnable_params[i], self.history[i]
         h *= f32(self.param.momentum)
-        h += self.local_rate(i, rate) * blob.diff
+        blob.diff *= self.local_rate(i, rate)  # in place: the same product, no temporary
+        h += blob.diff
         blob.diff[...] = h
 
 
