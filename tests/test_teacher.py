@@ -183,3 +183,40 @@ def test_client_teacher_on_mnist():
         correct += int((forward(layer, b, t, data[i:i + 100]).argmax(1) == labels[i:i + 100]).sum())
     # The README measures 98.89 % on all 10,000; the first 1,000 are easier for most models.
     assert correct >= 975
+
+
+def test_label_command_fills_the_cache_the_layer_reads(tmp_path):
+    """`tscaffe label` over an LMDB, then a Net reading that LMDB through a Data layer: the
+    teacher layer finds every sample in the cache and never runs the teacher."""
+    from caffe_compat.data.convert import write_datum_lmdb
+    from google.protobuf import text_format
+
+    import caffe_compat as caffe
+    import solver.teacher
+    from solver.cli import main
+
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (96, 1, 4, 4), dtype=np.uint8)
+    db = tmp_path / "train_lmdb"
+    write_datum_lmdb(images, np.zeros(96, np.int64), str(db))
+    w = rng.normal(size=(16, 3))
+    model = tiny_model(tmp_path / "t.onnx", w)
+    assert main(["label", "--teacher", str(model), "--data", str(db), "--batch", "32"]) == 0
+    solver.teacher._OPEN_CACHES.clear()  # as in a later process
+    param = text_format.Parse(f"""
+      layer {{ name: "data" type: "Data" top: "data" top: "label"
+        transform_param {{ scale: 0.00390625 }}
+        data_param {{ source: "{db}" batch_size: 32 backend: LMDB }} }}
+      layer {{ name: "teacher" type: "Python" bottom: "data" top: "logits"
+        python_param {{ module: "solver.teacher" layer: "ONNXTeacher"
+          param_str: '{{"onnx": "{model}", "unscale": 256, "data": "{db}"}}' }} }}
+    """, caffe_pb2.NetParameter())
+    net = caffe.Net(param, caffe.TRAIN)
+    teacher = net.layers[1].teacher
+    runs_after_setup = teacher.ensemble.runs
+    for _ in range(3):
+        net.forward()
+    assert teacher.ensemble.runs == runs_after_setup
+    # third batch: records 64..95; the teacher sees raw pixels (x / 256 * 256), divides by 255
+    expected = images[64:96].reshape(32, -1).astype(np.float64) / 255 @ w
+    np.testing.assert_allclose(net.blobs["logits"].data, expected, rtol=1e-5, atol=1e-4)
