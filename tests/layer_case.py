@@ -1,9 +1,10 @@
-"""Run a ``caffe-reference/layers/<case>`` by hand, layer by layer, without the Net.
+"""Run a ``../shared/caffe-reference/layers/<case>`` by hand, layer by layer, without the Net.
 
-The layers after the Input layer are built from ``net.prototxt``, their parameters set
-from ``param/``, fed ``in/``, run forward, then backward from ``topdiff/`` (every
-propagate_down true: the cases use ``force_backward``). The result is compared with
-Caffe's ``out/``, ``paramafter/``, ``indiff/``, ``diff/`` and ``paramdiff/``.
+The layers after the Input layer are built from ``net.prototxt`` and wired by blob name, in
+order; their parameters are set from ``param/``, fed ``in/``, run forward, then backward from
+``topdiff/`` (propagate_down wherever the layer allows it: the cases use ``force_backward``).
+The result is compared with Caffe's ``out/``, ``paramafter/``, ``indiff/``, ``diff/`` and
+``paramdiff/``.
 """
 import numpy as np
 from google.protobuf import text_format
@@ -12,20 +13,24 @@ from caffe_compat.blob import Blob
 from caffe_compat.layers import create_layer, layer_types
 from caffe_compat.proto import caffe_pb2
 
+from conftest import CAFFE_REF, need
+
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def load_case(case_dir):
+def load_case(name):
+    """(NetParameter, arrays) of the case; skips the test when ../shared is absent."""
+    folder = need(CAFFE_REF / "layers" / name)
     net = caffe_pb2.NetParameter()
-    text_format.Merge((case_dir / "net.prototxt").read_text(), net)
-    with np.load(case_dir / "case.npz") as z:
+    text_format.Merge((folder / "net.prototxt").read_text(), net)
+    with np.load(folder / "case.npz") as z:
         arrays = {k: z[k] for k in z.files}
     return net, arrays
 
 
-def run_case(case_dir, skip_types=()):
-    """Forward + backward of the case; returns (blobs, layers, arrays, skipped_blobs)."""
-    net, arrays = load_case(case_dir)
+def run_case(name, skip_types=(), backward=True):
+    """Forward (+ backward) of the case; returns (blobs, layers, arrays, skipped_blobs)."""
+    net, arrays = load_case(name)
     phase = int(arrays["meta/phase"])
     blobs = {}
     for key, value in arrays.items():
@@ -53,21 +58,25 @@ def run_case(case_dir, skip_types=()):
         layer.reshape(bottom, top)
         layer.forward(bottom, top)
         layers.append((layer, bottom, top))
-    for key, value in arrays.items():
-        if key.startswith("topdiff/"):
-            blobs[key[8:]].diff[...] = value
-    for layer, bottom, top in reversed(layers):
-        layer.backward(top, [True] * len(bottom), bottom)
+    if backward:
+        for key, value in arrays.items():
+            if key.startswith("topdiff/"):
+                blobs[key[8:]].diff[...] = value
+        for layer, bottom, top in reversed(layers):
+            prop = [layer.allow_force_backward(i) for i in range(len(bottom))]
+            layer.backward(top, prop, bottom)
     return blobs, layers, arrays, skipped
 
 
-def compare_case(case_dir, skip_types=()):
-    """Assert every stored number of the case matches; returns the keys compared."""
-    blobs, layers, arrays, skipped = run_case(case_dir, skip_types)
+def compare_case(name, skip_types=(), backward=True):
+    """Assert every stored number of the case matches; returns the keys compared (>= 1)."""
+    blobs, layers, arrays, skipped = run_case(name, skip_types, backward)
     params = {layer.name: layer.blobs for layer, _, _ in layers}
     checked = []
     for key, want in arrays.items():
         kind, _, rest = key.partition("/")
+        if kind in ("indiff", "diff", "paramdiff") and not backward:
+            continue
         if kind in ("out", "indiff", "diff"):
             if kind != "out" and rest in skipped:
                 continue  # a diff that only a skipped layer would have written
@@ -81,7 +90,8 @@ def compare_case(case_dir, skip_types=()):
             got = p.data if kind == "paramafter" else p.diff
         else:
             continue
-        assert got.shape == want.shape, f"{key}: shape {got.shape} vs Caffe {want.shape}"
-        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=key)
+        assert got.shape == want.shape, f"{name} {key}: shape {got.shape} vs Caffe {want.shape}"
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=f"{name} {key}")
         checked.append(key)
+    assert checked, f"{name}: no Caffe numbers compared"
     return checked

@@ -5,7 +5,7 @@ import pytest
 from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
 from gradcheck import layer_from_text
-from single_layer_cases import assert_case_matches
+from layer_case import compare_case
 
 
 def accuracy(params="", per_class=False):
@@ -27,7 +27,7 @@ def run(lyr, x, label, ntop=1):
 
 @pytest.mark.parametrize("case", ["accuracy_top1", "accuracy_top5"])
 def test_matches_caffe(case):
-    assert_case_matches(case, backward=False)
+    compare_case(case, backward=False)
 
 
 def test_ties_count_against_the_true_class():

@@ -4,7 +4,7 @@ import pytest
 
 from caffe_compat.blob import Blob
 from gradcheck import check_gradient, layer_from_text
-from single_layer_cases import assert_case_matches
+from layer_case import compare_case
 
 SHAPES = [(2, 3, 4), (5, 4)]
 
@@ -25,7 +25,7 @@ def forward(lyr, x):
 @pytest.mark.parametrize("case", ["relu", "relu_leaky", "sigmoid", "tanh", "power_int",
                                   "power_frac"])
 def test_matches_caffe(case):
-    assert_case_matches(case)
+    compare_case(case)
 
 
 # -- ReLU ---------------------------------------------------------------------------------

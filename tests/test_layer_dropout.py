@@ -6,7 +6,7 @@ from caffe_compat import rng
 from caffe_compat.blob import Blob
 from caffe_compat.layers.dropout import DropoutLayer
 from gradcheck import check_gradient, layer_from_text
-from single_layer_cases import assert_case_matches, load_case
+from layer_case import compare_case, load_case
 
 TRAIN, TEST = 0, 1
 
@@ -17,7 +17,7 @@ def dropout(ratio=None, phase=TRAIN):
 
 
 def test_test_phase_matches_caffe():
-    assert_case_matches("dropout_test")
+    compare_case("dropout_test")
 
 
 @pytest.mark.parametrize("in_place", [False, True])

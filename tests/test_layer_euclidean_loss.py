@@ -5,7 +5,7 @@ import pytest
 from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
 from gradcheck import check_gradient, layer_from_text
-from single_layer_cases import assert_case_matches
+from layer_case import compare_case
 
 
 def euclid():
@@ -13,7 +13,7 @@ def euclid():
 
 
 def test_matches_caffe():
-    assert_case_matches("euclidean")
+    compare_case("euclidean")
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2)])

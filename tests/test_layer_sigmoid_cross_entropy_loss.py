@@ -5,7 +5,7 @@ import pytest
 from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError, NetError
 from gradcheck import check_gradient, layer_from_text
-from single_layer_cases import assert_case_matches
+from layer_case import compare_case
 
 
 def sce(loss_param=""):
@@ -37,7 +37,7 @@ def reference_loss(x, t, ignore, mode):
 @pytest.mark.parametrize("case", ["sce_logits", "sce_probs", "sce_softmax_chain",
                                   "sce_valid_ignore"])
 def test_matches_caffe(case):
-    assert_case_matches(case)
+    compare_case(case)
 
 
 def data(shape, ignore=None, seed=0):

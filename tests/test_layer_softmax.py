@@ -4,7 +4,7 @@ import pytest
 
 from caffe_compat.blob import Blob
 from gradcheck import check_gradient, layer_from_text
-from single_layer_cases import assert_case_matches
+from layer_case import compare_case
 
 
 def softmax_layer(axis=None):
@@ -14,7 +14,7 @@ def softmax_layer(axis=None):
 
 @pytest.mark.parametrize("case", ["softmax_2d", "softmax_4d"])
 def test_matches_caffe(case):
-    assert_case_matches(case)
+    compare_case(case)
 
 
 @pytest.mark.parametrize("shape,axis", [((2, 3, 4), None), ((2, 3, 4), -1), ((4, 5), 0),

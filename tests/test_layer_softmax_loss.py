@@ -5,7 +5,7 @@ import pytest
 from caffe_compat.blob import Blob
 from caffe_compat.errors import CaffeError, LayerSetupError, NetError
 from gradcheck import check_gradient, layer_from_text
-from single_layer_cases import assert_case_matches
+from layer_case import compare_case
 
 
 def swl(loss_param="", extra=""):
@@ -46,7 +46,7 @@ def reference_loss(x, label, ignore, mode):
 @pytest.mark.parametrize("case", ["swl_basic", "swl_valid_ignore", "swl_batch_size",
                                   "swl_none", "swl_full"])
 def test_matches_caffe(case):
-    assert_case_matches(case)
+    compare_case(case)
 
 
 MODES = ["VALID", "FULL", "BATCH_SIZE", "NONE"]
