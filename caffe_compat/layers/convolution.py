@@ -300,9 +300,20 @@ class ConvolutionLayer(Layer):
         """Sum the column gradient back onto the image (overwrites ``dx`` (M, C, H, W))."""
         m, c, h, w = dx.shape
         bi, col6_shape = self._layout(m, c)
-        padded = self.ws.get("dpad", self._padded_shape(m, c, h, w, bi), dx.dtype, zero=True)
         dcol6 = dcol.reshape(col6_shape)
-        for p, q, view in self._windows(padded, bi):
+        padded = self.ws.get("dpad", self._padded_shape(m, c, h, w, bi), dx.dtype)
+        windows = self._windows(padded, bi)
+        if self.stride == (1, 1):
+            # Window (0, 0) is the block [0:oh, 0:ow]: copy it, zero the rest, add the others.
+            oh, ow = self.out_hw
+            rest = (padded[:, oh:], padded[:, :oh, ow:]) if bi else (padded[:, :, oh:], padded[:, :, :oh, ow:])
+            for part in rest:
+                part.fill(0)
+            _, _, first = next(windows)
+            first[...] = dcol6[:, 0, 0]
+        else:
+            padded.fill(0)
+        for p, q, view in windows:
             view += dcol6[:, p, q]
         inner = self._interior(padded, h, w, bi)
         dx[...] = inner.transpose(3, 0, 1, 2) if bi else inner.transpose(1, 0, 2, 3)
