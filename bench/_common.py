@@ -24,6 +24,37 @@ gamma: 0.0001 power: 0.75 display: 0 max_iter: 1000000 snapshot: 0 random_seed: 
 type: "SGD" snapshot_prefix: "{prefix}" """
 
 
+# Caffe's MNIST LeNet (examples/mnist/lenet_train_test.prototxt) without its data layers:
+# 20/50/500/10, lr_mult 1/2, xavier fillers; reads "data" and "label".
+LENET_BODY = """
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  convolution_param { num_output: 20 kernel_size: 5 stride: 1
+    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
+  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  convolution_param { num_output: 50 kernel_size: 5 stride: 1
+    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
+layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2"
+  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "ip1" type: "InnerProduct" bottom: "pool2" top: "ip1"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  inner_product_param { num_output: 500
+    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
+layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
+layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  inner_product_param { num_output: 10
+    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" }
+"""
+# In-memory MNIST batches of 64 (no I/O, no decoding): the input of the timed LeNets.
+MEMORY_INPUT = """layer { name: "mnist" type: "MemoryData" top: "data" top: "label"
+  memory_data_param { batch_size: 64 channels: 1 height: 28 width: 28 } }"""
+
+
 def median_ms(seconds):
     return 1000.0 * statistics.median(seconds)
 
@@ -78,13 +109,10 @@ def format_table(rows):
 
 
 def student_lenet(loss=True):
-    """bench_data's LeNet body (20/50/500/10, lr_mult 1/2), with or without its
-    SoftmaxWithLoss on ``ip2`` and ``label``."""
-    from bench_data import LENET_BODY
-
+    """LENET_BODY with or without its SoftmaxWithLoss on ``ip2`` and ``label``."""
     marker = 'layer { name: "loss" type: "SoftmaxWithLoss"'
     if marker not in LENET_BODY:
-        raise RuntimeError("bench_data.LENET_BODY changed: no SoftmaxWithLoss layer to strip")
+        raise RuntimeError("LENET_BODY changed: no SoftmaxWithLoss layer to strip")
     return LENET_BODY if loss else LENET_BODY[:LENET_BODY.index(marker)]
 
 

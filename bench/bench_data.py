@@ -21,53 +21,21 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import numpy as np  # noqa: E402
-from google.protobuf import text_format  # noqa: E402
 
 from caffe_compat.data.convert import write_datum_lmdb  # noqa: E402
 from caffe_compat.data.datasets import load_default_mnist  # noqa: E402
-from caffe_compat.proto import caffe_pb2  # noqa: E402
+import _common  # noqa: E402
+# MEMORY_INPUT is also imported from here by bench_lenet_net.
+from _common import LENET_BODY, MEMORY_INPUT, row  # noqa: E402,F401
 
 BATCH = 64
-LENET_BODY = """
-layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  convolution_param { num_output: 20 kernel_size: 5 stride: 1
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
-  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
-layer { name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  convolution_param { num_output: 50 kernel_size: 5 stride: 1
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2"
-  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
-layer { name: "ip1" type: "InnerProduct" bottom: "pool2" top: "ip1"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  inner_product_param { num_output: 500
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
-layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  inner_product_param { num_output: 10
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" }
-"""
 LMDB_INPUT = """layer {{ name: "mnist" type: "Data" top: "data" top: "label"
   transform_param {{ scale: 0.00390625 }}
   data_param {{ source: "{db}" batch_size: 64 backend: LMDB }} }}"""
-MEMORY_INPUT = """layer { name: "mnist" type: "MemoryData" top: "data" top: "label"
-  memory_data_param { batch_size: 64 channels: 1 height: 28 width: 28 } }"""
-SOLVER = """base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 lr_policy: "inv" gamma: 0.0001
-power: 0.75 display: 0 max_iter: 100000 snapshot: 0 random_seed: 1 type: "SGD"
-snapshot_prefix: "{prefix}" """
 
 
 def make_solver(input_layer, prefix):
-    from solver.solvers import get_solver
-
-    param = text_format.Parse(SOLVER.format(prefix=prefix), caffe_pb2.SolverParameter())
-    text_format.Merge('name: "lenet" ' + input_layer + LENET_BODY, param.net_param)
-    return get_solver(param)
+    return _common.make_solver('name: "lenet" ' + input_layer + LENET_BODY, prefix)
 
 
 def time_steps(solver, iters):
@@ -109,8 +77,6 @@ def main(quick=False, argv=()):
     print(f"{'Data (LMDB, prefetch)':<22}{a * 1e3:>10.2f}")
     print(f"{'MemoryData (arrays)':<22}{b * 1e3:>10.2f}")
     print(f"ratio LMDB / in-memory: {a / b:.3f} (target <= 1.05)")
-    from _common import row
-
     return [row("LeNet step, Data (LMDB) / MemoryData", a * 1e3, b * 1e3, "ms", target=1.05)]
 
 

@@ -54,10 +54,8 @@ layer {{ name: "kd_loss" type: "Python" bottom: "ip2" bottom: "teacher_logits" t
 
 
 def net_texts(onnx):
-    from bench_data import MEMORY_INPUT
-
-    student = 'name: "student" ' + MEMORY_INPUT + _common.student_lenet(loss=True)
-    ts = 'name: "ts" ' + MEMORY_INPUT + _common.student_lenet(loss=False) + ts_layers(onnx)
+    student = 'name: "student" ' + _common.MEMORY_INPUT + _common.student_lenet(loss=True)
+    ts = 'name: "ts" ' + _common.MEMORY_INPUT + _common.student_lenet(loss=False) + ts_layers(onnx)
     return student, ts
 
 
