@@ -12,6 +12,7 @@ caffe.proto defaults (ArgMaxParameter): ``out_max_val: false``, ``top_k: 1``, ``
 unset (per-sample flattening; negative counts from the end when set).
 """
 from ..backend import get_array_module
+from ._axis import canonical_axis
 from .base import Layer, register
 
 
@@ -29,11 +30,7 @@ class ArgMaxLayer(Layer):
         if self.top_k < 1:
             raise self.error(f"top_k must not be less than 1, got {self.top_k}")
         if self.has_axis:
-            n = len(shape)
-            if not -n <= p.axis < max(n, 1):
-                raise self.error(f"axis {p.axis} out of range for a {n}-axis bottom",
-                                 bottom0=shape)
-            self.axis = p.axis + n if p.axis < 0 else p.axis
+            self.axis = canonical_axis(self, p.axis, shape)
             if self.top_k > shape[self.axis]:
                 raise self.error(f"top_k ({self.top_k}) must be less than or equal to the "
                                  f"dimension of axis {self.axis} ({shape[self.axis]})",

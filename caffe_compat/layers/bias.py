@@ -13,14 +13,8 @@ caffe.proto defaults (BiasParameter): ``axis: 1`` (negative counts from the end)
 """
 from ..blob import Blob
 from ..fillers import fill
+from ._axis import canonical_axis
 from .base import Layer, register
-
-
-def canonical_axis(layer, axis, shape, field="axis"):
-    n = len(shape)
-    if not -n <= axis < max(n, 1):
-        raise layer.error(f"{field} {axis} out of range for a {n}-axis bottom", bottom0=shape)
-    return axis + n if axis < 0 else axis
 
 
 def param_shape(layer, axis, num_axes, shape):

@@ -8,6 +8,7 @@ the legacy ``concat_dim`` (uint32, default 1) is used when set, and may not be g
 together with ``axis``.
 """
 from ..backend import get_array_module
+from ._axis import axis_or_legacy, axis_parts, check_axis_or_legacy
 from .base import Layer, register
 
 
@@ -17,26 +18,11 @@ class ConcatLayer(Layer):
     EXACT_NUM_TOP = 1
 
     def setup(self, bottom, top):
-        p = self.layer_param.concat_param
-        if p.HasField("axis") and p.HasField("concat_dim"):
-            raise self.error("either axis or concat_dim should be specified; not both")
-
-    def _axis(self, bottom):
-        p = self.layer_param.concat_param
-        n = bottom[0].num_axes
-        if p.HasField("concat_dim"):
-            axis = int(p.concat_dim)
-            if axis >= n:
-                raise self.error(f"concat_dim {axis} out of range for a {n}-axis bottom",
-                                 bottom0=bottom[0].shape)
-            return axis
-        if not -n <= p.axis < max(n, 1):
-            raise self.error(f"axis {p.axis} out of range for a {n}-axis bottom",
-                             bottom0=bottom[0].shape)
-        return p.axis + n if p.axis < 0 else p.axis
+        check_axis_or_legacy(self, self.layer_param.concat_param, "concat_dim")
 
     def reshape(self, bottom, top):
-        self.axis = axis = self._axis(bottom)
+        self.axis = axis = axis_or_legacy(self, self.layer_param.concat_param, "concat_dim",
+                                          bottom[0].shape)
         first = bottom[0].shape
         out = list(first)
         for i, b in enumerate(bottom[1:], start=1):
@@ -54,11 +40,8 @@ class ConcatLayer(Layer):
         top[0].data[...] = xp.concatenate([b.data for b in bottom], axis=self.axis)
 
     def backward(self, top, propagate_down, bottom):
-        start = 0
-        for i, b in enumerate(bottom):
-            size = b.shape[self.axis]
+        sizes = [b.shape[self.axis] for b in bottom]
+        parts = axis_parts(sizes, self.axis, top[0].num_axes)
+        for i, (b, index) in enumerate(zip(bottom, parts)):
             if propagate_down[i]:
-                index = [slice(None)] * b.num_axes
-                index[self.axis] = slice(start, start + size)
-                b.diff[...] = top[0].diff[tuple(index)]
-            start += size
+                b.diff[...] = top[0].diff[index]

@@ -7,6 +7,7 @@ memory of bottom and top; here they are copies, which gives the same numbers.
 caffe.proto defaults (FlattenParameter): ``axis: 1``, ``end_axis: -1`` (negative axes
 count from the end). Not in-place.
 """
+from ._axis import canonical_axis
 from .base import Layer, register
 
 
@@ -15,19 +16,13 @@ class FlattenLayer(Layer):
     EXACT_NUM_BOTTOM = 1
     EXACT_NUM_TOP = 1
 
-    def _canonical(self, axis, shape, field):
-        n = len(shape)
-        if not -n <= axis < max(n, 1):
-            raise self.error(f"{field} {axis} out of range for a {n}-axis bottom", bottom0=shape)
-        return axis + n if axis < 0 else axis
-
     def reshape(self, bottom, top):
         if bottom[0] is top[0]:
             raise self.error("Flatten does not allow in-place computation")
         p = self.layer_param.flatten_param
         shape = bottom[0].shape
-        start = self._canonical(p.axis, shape, "axis")
-        end = self._canonical(p.end_axis, shape, "end_axis")
+        start = canonical_axis(self, p.axis, shape)
+        end = canonical_axis(self, p.end_axis, shape, "end_axis")
         if end < start:
             raise self.error(f"end_axis ({p.end_axis}) comes before axis ({p.axis})",
                              bottom0=shape)

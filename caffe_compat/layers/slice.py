@@ -9,6 +9,7 @@ caffe.proto defaults (SliceParameter): ``axis: 1`` (negative counts from the end
 ``slice_point`` empty; the legacy ``slice_dim`` (uint32, default 1) is used when set and
 may not be given together with ``axis``.
 """
+from ._axis import axis_or_legacy, axis_parts, check_axis_or_legacy
 from .base import Layer, register
 
 
@@ -19,23 +20,8 @@ class SliceLayer(Layer):
 
     def setup(self, bottom, top):
         p = self.layer_param.slice_param
-        if p.HasField("axis") and p.HasField("slice_dim"):
-            raise self.error("either axis or slice_dim should be specified; not both")
+        check_axis_or_legacy(self, p, "slice_dim")
         self.slice_points = [int(s) for s in p.slice_point]
-
-    def _axis(self, bottom):
-        p = self.layer_param.slice_param
-        n = bottom[0].num_axes
-        if p.HasField("slice_dim"):
-            axis = int(p.slice_dim)
-            if axis >= n:
-                raise self.error(f"slice_dim {axis} out of range for a {n}-axis bottom",
-                                 bottom0=bottom[0].shape)
-            return axis
-        if not -n <= p.axis < max(n, 1):
-            raise self.error(f"axis {p.axis} out of range for a {n}-axis bottom",
-                             bottom0=bottom[0].shape)
-        return p.axis + n if p.axis < 0 else p.axis
 
     def _sizes(self, length, num_top, shape):
         points = self.slice_points
@@ -62,7 +48,8 @@ class SliceLayer(Layer):
         return sizes
 
     def reshape(self, bottom, top):
-        self.axis = axis = self._axis(bottom)
+        self.axis = axis = axis_or_legacy(self, self.layer_param.slice_param, "slice_dim",
+                                          bottom[0].shape)
         shape = bottom[0].shape
         self.sizes = self._sizes(shape[axis], len(top), shape)
         for t, size in zip(top, self.sizes):
@@ -71,12 +58,7 @@ class SliceLayer(Layer):
             t.reshape(out)
 
     def _parts(self, ndim):
-        start = 0
-        for size in self.sizes:
-            index = [slice(None)] * ndim
-            index[self.axis] = slice(start, start + size)
-            yield tuple(index)
-            start += size
+        return axis_parts(self.sizes, self.axis, ndim)
 
     def forward(self, bottom, top):
         for t, index in zip(top, self._parts(bottom[0].num_axes)):
