@@ -20,7 +20,8 @@ from ..data.prefetch import Prefetcher
 from ..data.transformer import DataTransformer
 from ..errors import FormatError, LayerSetupError
 from .. import rng as _rng
-from .base import Layer, register
+from ._prefetching import PrefetchingLayer
+from .base import register
 
 log = logging.getLogger("caffe_compat.data")
 # Caffe 1.0's source locations of these messages (the reference logs).
@@ -82,8 +83,7 @@ def _chw(shape):
 
 
 @register("Data")
-class DataLayer(Layer):
-    EXACT_NUM_BOTTOM = 0
+class DataLayer(PrefetchingLayer):
     MIN_TOP = 1
     MAX_TOP = 2
 
@@ -157,24 +157,6 @@ class DataLayer(Layer):
         self.transformer.rng.bit_generator.state = state["rng"]
         self._start(int(state["pos"]))
 
-    def reshape(self, bottom, top):
-        """Shapes are set by setup and by each batch in forward."""
-
-    def forward(self, bottom, top):
+    def next_batch(self):
         data, labels, self._state = self.prefetcher.get()
-        top[0].reshape(data.shape)
-        np.copyto(top[0].data, data, casting="unsafe")
-        if len(top) > 1:
-            top[1].reshape(labels.shape)
-            np.copyto(top[1].data, labels, casting="unsafe")
-
-    def close(self):
-        pf = getattr(self, "prefetcher", None)
-        if pf is not None:
-            pf.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+        return data, labels

@@ -17,7 +17,8 @@ from ..data.prefetch import Prefetcher
 from ..data.transformer import DataTransformer
 from ..errors import FormatError
 from .. import rng as _rng
-from .base import Layer, register
+from ._prefetching import PrefetchingLayer
+from .base import register
 
 log = logging.getLogger("caffe_compat.data")
 PREFETCH_DEPTH = 4
@@ -60,8 +61,7 @@ class ImageBatchReader:
 
 
 @register("ImageData")
-class ImageDataLayer(Layer):
-    EXACT_NUM_BOTTOM = 0
+class ImageDataLayer(PrefetchingLayer):
     EXACT_NUM_TOP = 2
 
     def setup(self, bottom, top):
@@ -95,24 +95,3 @@ class ImageDataLayer(Layer):
         top[0].reshape(out_shape)
         top[1].reshape(int(p.batch_size))
         self.prefetcher = Prefetcher(reader, PREFETCH_DEPTH, name=f"imagedata:{self.name}")
-
-    def reshape(self, bottom, top):
-        """Shapes are set by setup and by each batch in forward."""
-
-    def forward(self, bottom, top):
-        data, labels = self.prefetcher.get()
-        top[0].reshape(data.shape)
-        np.copyto(top[0].data, data, casting="unsafe")
-        top[1].reshape(labels.shape)
-        np.copyto(top[1].data, labels, casting="unsafe")
-
-    def close(self):
-        pf = getattr(self, "prefetcher", None)
-        if pf is not None:
-            pf.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
