@@ -23,6 +23,25 @@ def make_blobs(arrays):
     return blobs
 
 
+def params_to_float64(layer):
+    """Parameter blobs in float64 (data converted, diffs zeroed), for double-precision checks."""
+    for p in layer.blobs:
+        p.data = p.data.astype(np.float64)
+        p.diff = np.zeros_like(p.data)
+
+
+def setup_layer(layer, arrays, num_top=1, float64_params=False):
+    """Float64 bottoms holding ``arrays`` and ``num_top`` empty tops, after the layer's setup
+    and reshape; returns ``(bottom, top)``."""
+    bottom = make_blobs(arrays)
+    top = [Blob((), dtype=np.float64) for _ in range(num_top)]
+    layer.setup(bottom, top)
+    if float64_params:
+        params_to_float64(layer)
+    layer.reshape(bottom, top)
+    return bottom, top
+
+
 def _objective(layer, bottom, top, weights):
     layer.reshape(bottom, top)
     layer.forward(bottom, top)
@@ -43,9 +62,7 @@ def check_gradient(layer, bottom_arrays, num_top=1, *, step=1e-6, threshold=1e-5
     if setup:
         layer.check_blob_counts(bottom, top)
         layer.setup(bottom, top)
-    for p in layer.blobs:
-        p.data = p.data.astype(np.float64)
-        p.diff = np.zeros_like(p.data)
+    params_to_float64(layer)
     layer.reshape(bottom, top)
     layer.forward(bottom, top)
     weights = [rng.uniform(-1, 1, size=t.shape) if t.data.ndim else np.float64(rng.uniform(0.5, 1.5))

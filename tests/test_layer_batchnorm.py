@@ -3,9 +3,8 @@ gradients in both modes, frozen parameters."""
 import numpy as np
 import pytest
 
-from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
-from gradcheck import check_gradient, layer_from_text, make_blobs
+from gradcheck import check_gradient, layer_from_text, make_blobs, setup_layer
 from layer_case import compare_case
 
 TRAIN, TEST = 0, 1
@@ -25,13 +24,7 @@ def _bn(param="", phase=TRAIN, name="bn"):
 
 
 def _run(layer, x):
-    bottom = make_blobs([x])
-    top = [Blob((), dtype=np.float64)]
-    layer.setup(bottom, top)
-    for p in layer.blobs:
-        p.data = p.data.astype(np.float64)
-        p.diff = np.zeros_like(p.data)
-    layer.reshape(bottom, top)
+    bottom, top = setup_layer(layer, [x], float64_params=True)
     layer.forward(bottom, top)
     return bottom, top
 

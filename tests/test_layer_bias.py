@@ -2,35 +2,26 @@
 import numpy as np
 import pytest
 
-from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
-from gradcheck import check_gradient, layer_from_text, make_blobs
+from gradcheck import check_gradient, layer_from_text, setup_layer
 
 
 def _bias(param="", name="b"):
     return layer_from_text(f'name: "{name}" type: "Bias" bias_param {{ {param} }}')
 
 
-def _setup(layer, arrays):
-    bottom = make_blobs(arrays)
-    top = [Blob((), dtype=np.float64)]
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
-    return bottom, top
-
-
 def test_defaults_and_forward():
     rng = np.random.default_rng(30)
     x = rng.normal(size=(2, 3, 4))
     layer = _bias()
-    bottom, top = _setup(layer, [x])
+    bottom, top = setup_layer(layer, [x])
     assert [p.shape for p in layer.blobs] == [(3,)]
     np.testing.assert_array_equal(layer.blobs[0].data, 0)  # default filler: constant 0
     layer.blobs[0].data[...] = [1.0, -2.0, 3.0]
     layer.forward(bottom, top)
     np.testing.assert_allclose(top[0].data, x + np.array([1.0, -2.0, 3.0])[None, :, None])
     second = _bias()
-    b2, t2 = _setup(second, [x, np.arange(12.0).reshape(3, 4)])
+    b2, t2 = setup_layer(second, [x, np.arange(12.0).reshape(3, 4)])
     assert second.blobs == []
     second.forward(b2, t2)
     np.testing.assert_allclose(t2[0].data, x + np.arange(12.0).reshape(1, 3, 4))
@@ -60,7 +51,7 @@ def test_gradient_second_bottom(shape, bias_shape, param):
 
 def test_shape_errors():
     with pytest.raises(LayerSetupError) as e:
-        _setup(_bias(name="add_b"), [np.ones((2, 3, 4)), np.ones((2, 4))])
+        setup_layer(_bias(name="add_b"), [np.ones((2, 3, 4)), np.ones((2, 4))])
     assert "'add_b'" in str(e.value) and "2 3 4 (24)" in str(e.value) and "2 4 (8)" in str(e.value)
     with pytest.raises(LayerSetupError, match="'add_b'.*past"):
-        _setup(_bias("axis: 1 num_axes: 3", name="add_b"), [np.ones((2, 3, 4))])
+        setup_layer(_bias("axis: 1 num_axes: 3", name="add_b"), [np.ones((2, 3, 4))])

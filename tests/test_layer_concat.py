@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 from caffe_compat.errors import LayerSetupError
-from gradcheck import check_gradient, layer_from_text, make_blobs
+from gradcheck import check_gradient, layer_from_text, setup_layer
 from layer_case import compare_case
-from caffe_compat.blob import Blob
 
 
 @pytest.mark.parametrize("case", ["concat_axis1", "concat_axis2"])
@@ -27,11 +26,7 @@ def test_gradient(shapes, param):
 
 
 def _setup(text, shapes):
-    layer = layer_from_text(text)
-    bottom = make_blobs([np.zeros(s) for s in shapes])
-    top = [Blob(())]
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
+    _, top = setup_layer(layer_from_text(text), [np.zeros(s) for s in shapes])
     return top[0].shape
 
 

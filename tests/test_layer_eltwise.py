@@ -4,7 +4,7 @@ import pytest
 
 from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
-from gradcheck import check_gradient, layer_from_text, make_blobs
+from gradcheck import check_gradient, layer_from_text, make_blobs, setup_layer
 from layer_case import compare_case
 
 
@@ -55,11 +55,7 @@ def test_two_bottoms_gradient():
 
 
 def _setup(text, shapes):
-    layer = layer_from_text(text)
-    bottom = make_blobs([np.ones(s) for s in shapes])
-    top = [Blob(())]
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
+    setup_layer(layer_from_text(text), [np.ones(s) for s in shapes])
 
 
 def test_errors():

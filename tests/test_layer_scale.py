@@ -4,32 +4,23 @@ runs the batchnorm_* cases, which end in a Scale with bias_term.)"""
 import numpy as np
 import pytest
 
-from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
-from gradcheck import check_gradient, layer_from_text, make_blobs
+from gradcheck import check_gradient, layer_from_text, make_blobs, setup_layer
 
 
 def _scale(param="", name="sc"):
     return layer_from_text(f'name: "{name}" type: "Scale" scale_param {{ {param} }}')
 
 
-def _setup(layer, arrays):
-    bottom = make_blobs(arrays)
-    top = [Blob((), dtype=np.float64)]
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
-    return bottom, top
-
-
 def test_defaults_identity_and_shapes():
     x = np.random.default_rng(20).normal(size=(2, 3, 4))
     layer = _scale()
-    bottom, top = _setup(layer, [x])
+    bottom, top = setup_layer(layer, [x])
     assert [p.shape for p in layer.blobs] == [(3,)]
     np.testing.assert_array_equal(layer.blobs[0].data, 1)
     layer = _scale('axis: 0 num_axes: -1 bias_term: true bias_filler { type: "constant" value: 0.5 }'
                    ' filler { type: "constant" value: 2 }')
-    bottom, top = _setup(layer, [x])
+    bottom, top = setup_layer(layer, [x])
     assert [p.shape for p in layer.blobs] == [(2, 3, 4), (2, 3, 4)]
     layer.forward(bottom, top)
     np.testing.assert_allclose(top[0].data, 2 * x + 0.5)
@@ -39,7 +30,7 @@ def test_forward_values():
     rng = np.random.default_rng(21)
     x, s, b = rng.normal(size=(2, 3, 4, 2)), rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     layer = _scale("num_axes: 2 bias_term: true")
-    bottom, top = _setup(layer, [x])
+    bottom, top = setup_layer(layer, [x])
     layer.blobs[0].data[...] = s
     layer.blobs[1].data[...] = b
     layer.forward(bottom, top)
@@ -78,7 +69,7 @@ def test_in_place_matches_out_of_place():
     x, dy = rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 3, 2))
     param = 'bias_term: true filler { type: "gaussian" std: 1 }'
     ref = _scale(param)
-    bottom, top = _setup(ref, [x])
+    bottom, top = setup_layer(ref, [x])
     inplace = _scale(param)
     b = make_blobs([x])
     inplace.setup(b, b)
@@ -99,9 +90,9 @@ def test_in_place_matches_out_of_place():
 
 def test_shape_errors():
     with pytest.raises(LayerSetupError) as e:
-        _setup(_scale(name="mul"), [np.ones((2, 3, 4)), np.ones((4,))])
+        setup_layer(_scale(name="mul"), [np.ones((2, 3, 4)), np.ones((4,))])
     assert "'mul'" in str(e.value) and "2 3 4 (24)" in str(e.value) and "4 (4)" in str(e.value)
     with pytest.raises(LayerSetupError, match="'mul'.*past"):
-        _setup(_scale("axis: 2 num_axes: 2", name="mul"), [np.ones((2, 3, 4))])
+        setup_layer(_scale("axis: 2 num_axes: 2", name="mul"), [np.ones((2, 3, 4))])
     with pytest.raises(LayerSetupError, match="'mul'.*out of range"):
-        _setup(_scale("axis: 3", name="mul"), [np.ones((2, 3, 4))])
+        setup_layer(_scale("axis: 3", name="mul"), [np.ones((2, 3, 4))])

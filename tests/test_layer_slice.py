@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
 from caffe_compat.layers import layer_types
-from gradcheck import check_gradient, layer_from_text, make_blobs
+from gradcheck import check_gradient, layer_from_text, setup_layer
 from layer_case import compare_case
 
 
@@ -38,10 +37,7 @@ def test_gradient(shape, param, num_top):
 
 def _setup(param, shape, num_top):
     layer = layer_from_text(f'name: "cut" type: "Slice" slice_param {{ {param} }}')
-    bottom = make_blobs([np.zeros(shape)])
-    top = [Blob(()) for _ in range(num_top)]
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
+    _, top = setup_layer(layer, [np.zeros(shape)], num_top)
     return [t.shape for t in top]
 
 
