@@ -4,20 +4,14 @@ No parameters. Backward: dx = dy * sign(x), with sign(0) = 0 (Caffe's caffe_cpu_
 Caffe refuses in-place use (the backward needs the input).
 """
 from ..backend import get_array_module
-from .base import Layer, register
+from .base import NeuronLayer, register
 
 
 @register("AbsVal")
-class AbsValLayer(Layer):
-    EXACT_NUM_BOTTOM = 1
-    EXACT_NUM_TOP = 1
-
+class AbsValLayer(NeuronLayer):
     def setup(self, bottom, top):
         if top[0] is bottom[0]:
             raise self.error("AbsVal Layer does not allow in-place computation")
-
-    def reshape(self, bottom, top):
-        top[0].reshape(bottom[0].shape)
 
     def forward(self, bottom, top):
         xp = get_array_module(bottom[0].data)

@@ -145,5 +145,14 @@ class Layer:
         return f"<{type(self).__name__} '{self.name}'>"
 
 
+class NeuronLayer(Layer):
+    """Caffe's NeuronLayer: one bottom, one top of the bottom's shape (element-wise layers)."""
+    EXACT_NUM_BOTTOM = 1
+    EXACT_NUM_TOP = 1
+
+    def reshape(self, bottom, top):
+        top[0].reshape(bottom[0].shape)
+
+
 def as_float32(a):
     return np.asarray(a, dtype=np.float32)

@@ -10,14 +10,11 @@ import numpy as np
 
 from ..proto import caffe_pb2
 from ..rng import get_rng
-from .base import Layer, register
+from .base import NeuronLayer, register
 
 
 @register("Dropout")
-class DropoutLayer(Layer):
-    EXACT_NUM_BOTTOM = 1
-    EXACT_NUM_TOP = 1
-
+class DropoutLayer(NeuronLayer):
     def setup(self, bottom, top):
         ratio = float(np.float32(self.layer_param.dropout_param.dropout_ratio))
         if not 0 <= ratio < 1:
@@ -25,9 +22,6 @@ class DropoutLayer(Layer):
         self.ratio = ratio
         self.scale = 1.0 / (1.0 - ratio)
         self.mask = None
-
-    def reshape(self, bottom, top):
-        top[0].reshape(bottom[0].shape)
 
     def _training(self):
         return self.phase == caffe_pb2.TRAIN

@@ -7,14 +7,11 @@ outer = base^shift. Backward: dx = dy * y * inner.
 import math
 
 from ..backend import get_array_module
-from .base import Layer, register
+from .base import NeuronLayer, register
 
 
 @register("Exp")
-class ExpLayer(Layer):
-    EXACT_NUM_BOTTOM = 1
-    EXACT_NUM_TOP = 1
-
+class ExpLayer(NeuronLayer):
     def setup(self, bottom, top):
         p = self.layer_param.exp_param
         base, scale, shift = float(p.base), float(p.scale), float(p.shift)
@@ -28,9 +25,6 @@ class ExpLayer(Layer):
             self.outer_scale = 1.0
         else:
             self.outer_scale = math.exp(shift) if base == -1 else base ** shift
-
-    def reshape(self, bottom, top):
-        top[0].reshape(bottom[0].shape)
 
     def forward(self, bottom, top):
         xp = get_array_module(bottom[0].data)

@@ -7,14 +7,11 @@ Backward: dx = dy * (scale / ln(base)) / (shift + scale * x).
 import math
 
 from ..backend import get_array_module
-from .base import Layer, register
+from .base import NeuronLayer, register
 
 
 @register("Log")
-class LogLayer(Layer):
-    EXACT_NUM_BOTTOM = 1
-    EXACT_NUM_TOP = 1
-
+class LogLayer(NeuronLayer):
     def setup(self, bottom, top):
         p = self.layer_param.log_param
         base = float(p.base)
@@ -27,9 +24,6 @@ class LogLayer(Layer):
         self.input_scale = float(p.scale)
         self.input_shift = float(p.shift)
         self.backward_num_scale = self.input_scale / log_base
-
-    def reshape(self, bottom, top):
-        top[0].reshape(bottom[0].shape)
 
     def _shifted(self, x):
         t = x.dtype.type

@@ -9,22 +9,16 @@ Backward follows Caffe's special cases, so the numbers (including 0/0 cases) mat
   * otherwise:   dx = dy * power*scale * y / (shift + scale * x).
 """
 from ..backend import get_array_module
-from .base import Layer, register
+from .base import NeuronLayer, register
 
 
 @register("Power")
-class PowerLayer(Layer):
-    EXACT_NUM_BOTTOM = 1
-    EXACT_NUM_TOP = 1
-
+class PowerLayer(NeuronLayer):
     def setup(self, bottom, top):
         p = self.layer_param.power_param
         self.power = float(p.power)
         self.scale = float(p.scale)
         self.shift = float(p.shift)
-
-    def reshape(self, bottom, top):
-        top[0].reshape(bottom[0].shape)
 
     def _constants(self, dtype):
         t = dtype.type

@@ -5,19 +5,13 @@ Backward (Caffe's): dx = dy * ((x > 0) + negative_slope * (x <= 0)); x exactly 0
 slope branch. In place, ``x`` is the output, whose sign equals the input's for slope >= 0.
 """
 from ..backend import get_array_module
-from .base import Layer, register
+from .base import NeuronLayer, register
 
 
 @register("ReLU")
-class ReLULayer(Layer):
-    EXACT_NUM_BOTTOM = 1
-    EXACT_NUM_TOP = 1
-
+class ReLULayer(NeuronLayer):
     def setup(self, bottom, top):
         self.negative_slope = float(self.layer_param.relu_param.negative_slope)
-
-    def reshape(self, bottom, top):
-        top[0].reshape(bottom[0].shape)
 
     def forward(self, bottom, top):
         xp = get_array_module(bottom[0].data)

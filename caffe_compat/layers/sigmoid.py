@@ -3,17 +3,11 @@
 No parameters. Backward: dx = dy * y * (1 - y).
 """
 from ..backend import get_array_module
-from .base import Layer, register
+from .base import NeuronLayer, register
 
 
 @register("Sigmoid")
-class SigmoidLayer(Layer):
-    EXACT_NUM_BOTTOM = 1
-    EXACT_NUM_TOP = 1
-
-    def reshape(self, bottom, top):
-        top[0].reshape(bottom[0].shape)
-
+class SigmoidLayer(NeuronLayer):
     def forward(self, bottom, top):
         xp = get_array_module(bottom[0].data)
         x = bottom[0].data

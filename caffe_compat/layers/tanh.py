@@ -3,17 +3,11 @@
 No parameters. Backward: dx = dy * (1 - y^2).
 """
 from ..backend import get_array_module
-from .base import Layer, register
+from .base import NeuronLayer, register
 
 
 @register("TanH")
-class TanHLayer(Layer):
-    EXACT_NUM_BOTTOM = 1
-    EXACT_NUM_TOP = 1
-
-    def reshape(self, bottom, top):
-        top[0].reshape(bottom[0].shape)
-
+class TanHLayer(NeuronLayer):
     def forward(self, bottom, top):
         xp = get_array_module(bottom[0].data)
         top[0].data[...] = xp.tanh(bottom[0].data)
