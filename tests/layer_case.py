@@ -18,6 +18,11 @@ from conftest import CAFFE_REF, need
 RTOL, ATOL = 1e-4, 1e-5
 
 
+def case_names(prefix):
+    """Sorted names of the reference layer cases that start with ``prefix``."""
+    return sorted(p.name for p in need(CAFFE_REF / "layers").glob(prefix + "*"))
+
+
 def load_case(name):
     """(NetParameter, arrays) of the case; skips the test when ../shared is absent."""
     folder = need(CAFFE_REF / "layers" / name)
