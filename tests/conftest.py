@@ -20,6 +20,33 @@ def need(path):
     return path
 
 
+@pytest.fixture(scope="session")
+def trainlog_run(tmp_path_factory):
+    """``tscaffe train -solver solver.prototxt -weights init.caffemodel``, run once per session
+    on ../shared/caffe-reference/trainlog from a folder laid out like the fixture's
+    (``../formats`` links to the fixture's, so the net's relative LMDB path resolves; nothing
+    is written into ../shared). Returns (fixture folder, work folder, the run's stderr log)."""
+    import shutil
+    import subprocess
+    import sys
+
+    ref = need(CAFFE_REF / "trainlog")
+    root = tmp_path_factory.mktemp("trainlog_run")
+    (root / "formats").symlink_to(CAFFE_REF / "formats", target_is_directory=True)
+    work = root / "trainlog"
+    work.mkdir()
+    for name in ("solver.prototxt", "net.prototxt"):
+        shutil.copyfile(ref / name, work / name)
+    (work / "init.caffemodel").symlink_to(ref / "init.caffemodel")
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "solver", "train", "-solver", "solver.prototxt",
+         "-weights", "init.caffemodel"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return ref, work, proc.stderr
+
+
 @pytest.fixture
 def caffe_ref():
     return need(CAFFE_REF)
