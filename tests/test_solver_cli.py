@@ -110,3 +110,23 @@ def test_progress_bar_on_a_terminal_stays_out_of_the_log(tmp_path):
     assert b"iter" in screen and b"5/5" in screen
     assert "\r" not in err and "5/5" not in err and "iter/s]" not in err
     assert "Optimization Done." in err
+
+
+def test_help_lists_every_subcommand_for_tscaffe_and_python_m_solver():
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from solver.cli import COMMANDS
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    script = shutil.which("tscaffe")
+    assert script, "the tscaffe console command is not installed (pip install -e .)"
+    outputs = [subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+               for cmd in ([script, "--help"], [sys.executable, "-m", "solver", "--help"])]
+    for proc in outputs:
+        assert proc.returncode == 0, proc.stderr
+        for name in COMMANDS:
+            assert f"    {name}" in proc.stdout, (name, proc.stdout)
+    assert outputs[0].stdout == outputs[1].stdout

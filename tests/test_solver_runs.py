@@ -175,6 +175,33 @@ def test_sigint_snapshots_and_stops(tmp_path):
     assert (tmp_path / f"run_iter_{state.iter + 2}.solverstate").exists()
 
 
+def test_sighup_snapshots_and_goes_on(tmp_path):
+    """Caffe's default sighup_effect: SNAPSHOT — write a snapshot and keep training."""
+    solver_path = write_endless_solver(tmp_path)
+    proc = start_training(solver_path)
+    lines, hup_sent, snapped_at = [], False, None
+    deadline = time.time() + 60
+    for line in proc.stderr:
+        lines.append(line)
+        if time.time() > deadline:
+            break
+        if not hup_sent and "sgd_solver.cpp:112] Iteration 3, lr" in line:
+            proc.send_signal(signal.SIGHUP)
+            hup_sent = True
+        elif hup_sent and snapped_at is None and "Snapshotting solver state" in line:
+            snapped_at = len(lines)
+        elif snapped_at is not None and "sgd_solver.cpp:112] Iteration" in line:
+            break  # training went on after the snapshot
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=60)
+    log = "".join(lines) + rest
+    assert proc.returncode == 0, log[-2000:]
+    assert snapped_at is not None, log[-2000:]
+    assert any("Iteration" in l for l in lines[snapped_at:]), "training stopped at SIGHUP"
+    # One snapshot from SIGHUP, one from the SIGINT that ended the run, at a later iteration.
+    assert len(sorted(tmp_path.glob("run_iter_*.solverstate"))) == 2
+
+
 def test_average_loss_smooths_the_displayed_loss(tmp_path, capfd):
     """Caffe's smoothed loss is the mean of the last ``average_loss`` iteration losses."""
     import re
