@@ -47,13 +47,14 @@ teacher's logits, so it is correct for any data order and any batch size; it is 
 model's bytes and the transform, so a changed ONNX file never reuses stale logits.
 """
 import hashlib
+import io
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from caffe_compat.errors import CaffeError, fmt_shape
+from caffe_compat.io import atomic_write_bytes
 from caffe_compat.layers.base import Layer
 from caffe_compat.layers.distillation import log_softmax
 
@@ -296,22 +297,10 @@ class LogitCache:
         keys = np.frombuffer(b"".join(self.index.keys()), dtype=np.uint8).reshape(-1, 16)
         order = np.fromiter(self.index.values(), dtype=np.int64, count=len(self.index))
         logits = np.stack(self.rows)[order]
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp.npz")
-        try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, keys=keys, logits=logits)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, keys=keys, logits=logits)
+        atomic_write_bytes(self.path, buf.getvalue())
         self.dirty = 0
 
 

@@ -24,6 +24,12 @@ def test_client_teacher_teaches_lenet_without_labels(tmp_path, capsys):
     assert float(values["agreement"]) > 0.97, last
     assert float(values["accuracy"]) > 0.95, last
 
+    # Fidelity is printed as Caffe's "Test net output" lines.
+    log = (out / "distill.log").read_text()
+    for name in ("agreement_top1", "agreement_top5", "kl", "accuracy"):
+        assert f"] Iteration 300, Testing net (#0)" in log
+        assert f"Test net output #" in log and f": {name} = " in log
+
     # No labels reached training: the TRAIN data layer gives only the images.
     ts = read_net(str(out / "distill_ts.prototxt"))
     train_data = [l for l in ts.layer if l.type == "Data" and l.include[0].phase == caffe.TRAIN]

@@ -47,6 +47,13 @@ def test_reproduce_mnist_tiny(tmp_path, capsys):
     assert "student_kd_l1_nolabels" in names
     nolabels = report["students"][names.index("student_kd_l1_nolabels")]
     assert nolabels["labels_used"] is False
+    # The 2017 loss starts near 0.73 per class (10 outputs: ~7.3) and barely falls; KD falls.
+    by_name = dict(zip(names, report["students"]))
+    sce = by_name["student_2017_l1_nolabels"]
+    assert 7.2 < sce["ts_loss_first"] < 7.45
+    assert sce["ts_loss_last"] > 0.95 * sce["ts_loss_first"]
+    kd = by_name["student_kd_l1_nolabels"]
+    assert kd["ts_loss_last"] < 0.5 * kd["ts_loss_first"]
     text = open(os.path.join(out, "report.md")).read()
     assert "| student | loss |" in text and "barely falls" in text
     printed = capsys.readouterr().out

@@ -220,3 +220,53 @@ def test_label_command_fills_the_cache_the_layer_reads(tmp_path):
     # third batch: records 64..95; the teacher sees raw pixels (x / 256 * 256), divides by 255
     expected = images[64:96].reshape(32, -1).astype(np.float64) / 255 @ w
     np.testing.assert_allclose(net.blobs["logits"].data, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_changed_dataset_gets_another_cache_file(tmp_path):
+    from solver.teacher import TeacherEnsemble, OnnxTeacher
+
+    path = tiny_model(tmp_path / "t.onnx", np.ones((16, 3)))
+    ensemble = TeacherEnsemble([OnnxTeacher(str(path))])
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"\x00" * 64)
+    first = cache_path_for(str(data), ensemble)
+    data.write_bytes(b"\x01" * 64)
+    assert cache_path_for(str(data), ensemble) != first
+    assert cache_path_for(str(data), ensemble) == cache_path_for(str(data), ensemble)
+
+
+def test_threads_reach_onnxruntime(model):
+    path, _, _ = model
+    layer, _, _ = make_layer({"onnx": str(path), "threads": 1}, np.zeros((2, 1, 4, 4), np.float32))
+    opts = layer.teacher.ensemble.teachers[0].session.get_session_options()
+    assert opts.intra_op_num_threads == 1
+
+
+def test_teacher_stays_out_of_backward_and_memory(model):
+    """In a student net the teacher adds its logits top and nothing else: no gradient for its
+    input, no backward for it, and the student's gradients are those without the teacher."""
+    from google.protobuf import text_format
+
+    import caffe_compat as caffe
+
+    path, _, _ = model
+    text = """
+      layer { name: "in" type: "Input" top: "data" input_param { shape { dim: 8 dim: 1 dim: 4 dim: 4 } } }
+      layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
+        inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.1 } } }
+      layer { name: "teacher" type: "Python" bottom: "data" top: "t"
+        python_param { module: "solver.teacher" layer: "ONNXTeacher" param_str: '{"onnx": "%s"}' } }
+      layer { name: "kd" type: "Python" bottom: "ip" bottom: "t" top: "kd" loss_weight: 1
+        python_param { module: "caffe_compat.layers.distillation" layer: "KnowledgeDistillation"
+          param_str: '{"temperature": 2}' } }
+    """ % path
+    caffe.set_random_seed(3)
+    net = caffe.Net(text_format.Parse(text, caffe_pb2.NetParameter()), caffe.TRAIN)
+    net.blobs["data"].data[...] = np.random.default_rng(0).uniform(0, 255, (8, 1, 4, 4))
+    net.forward_backward()  # what the solver runs (pycaffe's backward() returns input diffs)
+    names = net._layer_names
+    assert not net.layer_need_backward[names.index("teacher")]
+    assert not net.blobs["data"].diff_allocated
+    assert not any(b.diff_allocated for n, b in net.blobs.items() if n.startswith("data"))
+    assert net.blobs["t"].shape == (8, 3)
+    assert np.abs(net.params["ip"][0].diff).sum() > 0
