@@ -222,16 +222,25 @@ def render_files(configs, out):
     return sorted(files)
 
 
-def train(solver_path, log_path, quiet=False):
-    """Run ``solver_path`` with the numpy solver, its log in ``log_path``. Returns the solver
-    and the final test outputs {name: value}."""
+@contextlib.contextmanager
+def logging_to(log_path, mode="a"):
+    """Caffe-style log lines (solver and net construction) go to ``log_path`` meanwhile."""
+    from solver import log as glog
+
+    with open(log_path, mode) as logf, contextlib.redirect_stderr(logf):
+        glog.install_glog_handler()
+        yield
+
+
+def train(solver_path, log_path):
+    """Run ``solver_path`` with the numpy solver, its log in ``log_path``. Returns the solver,
+    the final test outputs {name: value} and the training seconds."""
     from prototxt.io import read_solver
     from solver import log as glog
     from solver.solvers import get_solver
 
     param = read_solver(solver_path)
-    with open(log_path, "w") as logf, contextlib.redirect_stderr(logf):
-        glog.install_glog_handler()
+    with logging_to(log_path, "w"):
         glog.info(glog.CAFFE_USE_CPU, "Use CPU.")
         solver = get_solver(param)
         glog.info(glog.CAFFE_STARTING, "Starting Optimization")
@@ -367,7 +376,8 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     solver, scores, secs = train(solver_path, log_path)
     caffemodel = os.path.join(out, f"{name}_student.caffemodel")
     onnx_path = os.path.join(out, f"{name}_student.onnx")
-    save_student(solver, student_path, caffemodel, onnx_path)
+    with logging_to(log_path):
+        save_student(solver, student_path, caffemodel, onnx_path)
     report = {
         "teachers": [os.path.abspath(t) for t in teachers],
         "student": student_prototxt or student,

@@ -59,8 +59,9 @@ def train_teacher(spec, out, arch, iterations, base_lr, name="teacher", batch_si
     solver, scores, secs = D.train(os.path.join(out, f"{net_key}_solver.prototxt"),
                                    os.path.join(out, f"{net_key}.log"))
     onnx_path = os.path.join(out, f"{net_key}.onnx")
-    D.save_student(solver, os.path.join(out, f"{net_key}.prototxt"),
-                   os.path.join(out, f"{net_key}.caffemodel"), onnx_path)
+    with D.logging_to(os.path.join(out, f"{net_key}.log")):
+        D.save_student(solver, os.path.join(out, f"{net_key}.prototxt"),
+                       os.path.join(out, f"{net_key}.caffemodel"), onnx_path)
     return scores, secs, onnx_path
 
 
