@@ -186,3 +186,22 @@ def test_get_state_set_state_resumes_exactly():
         np.testing.assert_array_equal(top[0].data, data)
         np.testing.assert_array_equal(top[1].data, label)
     b.close()
+
+
+def test_rand_skip_starts_at_a_seeded_random_record():
+    """rand_skip: the first batch starts a uniform number of records in [0, rand_skip) in;
+    the same seed gives the same start, and the order after it is the key order."""
+    import caffe_compat
+
+    exp = np.load(need(MNIST / "expected.npz"))
+    text = data_layer(MNIST / "lmdb", 8, "").replace("prefetch: 4", "prefetch: 4 rand_skip: 500")
+    starts = []
+    for seed in (1, 1, 2, 3, 4):
+        caffe_compat.set_random_seed(seed)
+        [(_, label)] = run_data_layer(text)
+        labels = exp["all_labels"]
+        hits = [k for k in range(500) if np.array_equal(labels[k:k + 8], label)]
+        assert hits, "the batch must be 8 consecutive records"
+        starts.append(hits[0])
+    assert starts[0] == starts[1]
+    assert len(set(starts)) > 2 and max(starts) < 500

@@ -278,3 +278,32 @@ def test_test_nets_from_test_net_param_and_test_state(tmp_path, capfd):
     assert "Iteration 0, Testing net (#0)" in err and "Iteration 0, Testing net (#1)" in err
     assert "Creating test net (#1) specified by net file: " not in err  # logged at construction
     assert all(n.phase == 1 for n in s.test_nets)
+
+
+def test_test_initialization_false_and_test_compute_loss(tmp_path, capfd):
+    """test_initialization: false skips the test at iteration 0; test_compute_loss prints
+    Caffe's "Test loss: X" line (the mean of the test net's loss over test_iter passes)."""
+    from prototxt.io import read_solver
+    from solver import get_solver
+
+    folder = need(SGD_INV)
+    p = read_solver(str(folder / "solver.prototxt"))
+    p.net = str(folder / "net.prototxt")
+    del p.test_iter[:]
+    p.test_iter.append(1)
+    p.test_interval = 2
+    p.test_initialization = False
+    p.test_compute_loss = True
+    p.snapshot = 0
+    p.snapshot_after_train = False
+    s = get_solver(p)
+    capfd.readouterr()
+    s.step(3)
+    err = capfd.readouterr().err
+    assert "Iteration 0, Testing net" not in err
+    assert "Iteration 2, Testing net (#0)" in err
+    line = next(l for l in err.splitlines() if "] Test loss: " in l)
+    assert "solver.cpp:390]" in line
+    (_, means) = s.last_test_scores[0]
+    loss = dict(means)["loss"]
+    assert float(line.split("Test loss: ")[1]) == pytest.approx(float(loss), rel=1e-5)
