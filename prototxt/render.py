@@ -49,7 +49,7 @@ CONFIG_DIR = os.path.join(TEMPLATE_DIR, "configs")
 
 # arch name -> (template file, default options)
 ARCHS = {
-    "lenet": ("arch/lenet.j2", {"num_classes": 10}),
+    "lenet": ("arch/lenet.j2", {"num_classes": 10, "dropout": False}),
     "cifar10_quick": ("arch/cifar10_quick.j2", {"num_classes": 10}),
     "cifar10_full": ("arch/cifar10_full.j2", {"num_classes": 10}),
     "cifar10_mini": ("arch/cifar10_mini.j2", {"num_classes": 10, "blocks": 2}),

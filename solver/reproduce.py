@@ -34,7 +34,7 @@ def _progress(total, desc):
 
 
 def train_teacher(spec, out, arch, iterations, base_lr, name="teacher", batch_size=64,
-                  lr_policy=None):
+                  lr_policy=None, member_opts=None):
     """Train ``arch`` on the labels; returns (test scores, seconds, onnx path)."""
     test_batch = D._test_batch(spec.num_test)
     data = [
@@ -52,7 +52,9 @@ def train_teacher(spec, out, arch, iterations, base_lr, name="teacher", batch_si
         solver_cfg.update(lr_policy)
     configs = {
         "nets": {net_key: {"name": net_key, "data": data,
-                           "model": {"arch": arch, "tag": "_t", "num_classes": spec.num_classes}}},
+                           "model": dict({"arch": arch, "tag": "_t",
+                                          "num_classes": spec.num_classes},
+                                         **(member_opts or {}))}},
         "solvers": {f"{net_key}_solver": solver_cfg},
     }
     D.render_files(configs, out)
