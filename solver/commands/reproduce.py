@@ -12,7 +12,7 @@ def add_arguments(p):
     p.add_argument("--iterations", type=int, default=None,
                    help="iterations of each student (default mnist 1000, cifar10 2000)")
     p.add_argument("--teacher-iterations", type=int, default=None,
-                   help="iterations of the teacher (default mnist 2000, cifar10 4000)")
+                   help="iterations of the teacher (default mnist 3000, cifar10 4000)")
     p.add_argument("--lambdas", default=None,
                    help="comma-separated λ sweep (teacher-loss weight; default 0,0.25,0.5,0.75,1)")
     p.add_argument("--temperature", type=float, default=None, help="KD temperature")
