@@ -25,7 +25,9 @@ def tables(report, distill=None, command="tscaffe reproduce mnist -o runs/mnist"
     t = report["teacher"]
     stamp = time.strftime("%Y-%m-%d", time.localtime(os.path.getmtime(report["_path"])))
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    lines = [f"From `{command}` on {stamp} ({machine}).", "",
+    total = report.get("total_seconds")
+    took = f", {total / 60:.1f} minutes in all" if total else ""
+    lines = [f"From `{command}` on {stamp} ({machine}{took}); data: {report.get('data', '?')}.", "",
              "| model | loss | λ | labels | accuracy | top-1 agreement | KL | first → last ts loss | train s |",
              "|---|---|---|---|---|---|---|---|---|",
              f"| teacher ({t['arch']}) | labels | - | yes | {fmt(t['accuracy'])} | - | - | - | {t['seconds']:.0f} |"]
@@ -38,8 +40,9 @@ def tables(report, distill=None, command="tscaffe reproduce mnist -o runs/mnist"
     if distill:
         lines += ["", "The client's teacher (`advertorch_lenet5_clean.onnx`, trained in PyTorch) "
                   f"teaching a LeNet student on all {distill['train_samples']:,} MNIST training "
-                  f"images with no labels (`bench/bench_distill.py`, {distill['iterations']} "
-                  f"iterations, T={distill['temperature']:g}): top-1 agreement "
+                  "images with no labels (`tscaffe distill --no-labels` with its defaults, as "
+                  f"`bench/bench_distill.py` runs it: {distill['iterations']} iterations, "
+                  f"T={distill['temperature']:g}, lr {distill['base_lr']:g}): top-1 agreement "
                   f"{fmt(distill['agreement'])} on the 10,000 test images, accuracy "
                   f"{fmt(distill['accuracy'])}, {distill['train_seconds']:.0f} s of training."]
     return "\n".join(lines)

@@ -118,7 +118,7 @@ def _fmt(v, digits=4):
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def write_report(out, title, data_desc, teacher, students, plots, extra_sections=()):
+def write_report(out, title, data_desc, teacher, students, plots, total_seconds=None):
     """report.md (a table and the explanation of the two losses) and report.json."""
     lines = [f"# {title}", "",
              f"Run on {time.strftime('%Y-%m-%d %H:%M')} on {platform.node() or 'this machine'} "
@@ -142,15 +142,16 @@ def write_report(out, title, data_desc, teacher, students, plots, extra_sections
             f"{r['train_seconds']:.1f} |")
     lines += ["", "## Why the 2017 loss barely falls and the KD loss falls to 0", "",
               LOSS_EXPLANATION, ""]
-    for section in extra_sections:
-        lines += [section, ""]
+    if total_seconds is not None:
+        lines += [f"Total time: {total_seconds:.0f} s.", ""]
     if plots:
         lines += ["## Plots", ""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in plots]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(text)
     with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump({"teacher": teacher, "students": students, "plots": plots}, f, indent=2)
+        json.dump({"teacher": teacher, "students": students, "plots": plots,
+                   "data": data_desc, "total_seconds": total_seconds}, f, indent=2)
     return text
 
 
@@ -197,8 +198,7 @@ def _experiment(title, out, data, spec, data_desc, teacher_arch, teacher_iterati
             students.append(rep)
             bar.update(1)
     plots = _plots(out, students)
-    write_report(out, title, data_desc, teacher, students, plots,
-                 [f"Total time: {time.time() - start:.0f} s."])
+    write_report(out, title, data_desc, teacher, students, plots, time.time() - start)
     return teacher, students
 
 
