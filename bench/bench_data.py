@@ -25,7 +25,6 @@ import numpy as np  # noqa: E402
 from caffe_compat.data.convert import write_datum_lmdb  # noqa: E402
 from caffe_compat.data.datasets import load_default_mnist  # noqa: E402
 import _common  # noqa: E402
-# MEMORY_INPUT is also imported from here by bench_lenet_net.
 from _common import LENET_BODY, MEMORY_INPUT, row  # noqa: E402,F401
 
 BATCH = 64

@@ -27,31 +27,11 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy is imported, like Caffe
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
 # Caffe's examples/mnist/lenet_train_test.prototxt, without its data layers.
-LENET = """
-layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  convolution_param { num_output: 20 kernel_size: 5 stride: 1
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
-  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
-layer { name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  convolution_param { num_output: 50 kernel_size: 5 stride: 1
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2"
-  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
-layer { name: "ip1" type: "InnerProduct" bottom: "pool2" top: "ip1"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  inner_product_param { num_output: 500
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
-layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  inner_product_param { num_output: 10
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" }
-"""
+LENET = _common.LENET_BODY
 
 INPUTS = """name: "LeNet"
 layer {{ name: "data" type: "Input" top: "data"
@@ -190,10 +170,8 @@ def measure(iters, warmup, batch=BATCH):
 
 
 def _row(name, ours, baseline, target=None):
-    ratio = ours / baseline if baseline else None
-    verdict = "info" if target is None else ("PASS" if ratio <= target else "FAIL")
-    return {"name": name, "ours": ours, "baseline": baseline, "unit": "ms", "ratio": ratio,
-            "target": "" if target is None else f"<= {target:g}", "verdict": verdict}
+    return _common.row(name, ours, baseline, "ms", target=target,
+                       verdict=None if target is not None else "info")
 
 
 def main(quick=False, iters=None, warmup=None, batch=BATCH):
@@ -217,8 +195,6 @@ def main(quick=False, iters=None, warmup=None, batch=BATCH):
         if n in CAFFE_MS:
             cf, cb = CAFFE_MS[n]
             line += f"   {cf:9.2f} {cb:9.2f}   {f / cf:9.2f} {b / cb:9.2f}"
-            rows.append(_row(f"LeNet {n} forward vs Caffe 1.0", f, cf))
-            rows.append(_row(f"LeNet {n} backward vs Caffe 1.0", b, cb))
         print(line)
     cf, cb = CAFFE_TOTAL
     tf, tb, tt, step = ms["fwd"], ms["bwd"], ms["total"], ms["step"]
@@ -239,7 +215,30 @@ def main(quick=False, iters=None, warmup=None, batch=BATCH):
         _row("LeNet fwd+bwd (Net, b64, 1 thread) vs Caffe 1.0", tt, cf + cb, 1.0),
         _row("LeNet solver iteration (fwd+bwd+SGD) vs Caffe 1.0 fwd+bwd", step, cf + cb, 1.0),
     ]
+    torch_ms, reason = torch_step_ms(iters, warmup)
+    if torch_ms is None:
+        rows.append(_common.row("LeNet solver iteration vs PyTorch CPU (1 thread)", step,
+                                reason or "not installed", "ms", verdict="not run"))
+    else:
+        rows.append(_row("LeNet solver iteration vs PyTorch CPU (1 thread)", step, torch_ms, 1.0))
     return rows
+
+
+def torch_step_ms(iters, warmup):
+    """PyTorch's step in its own process (a process that imports torch hides numpy's malloc
+    costs); (None, reason) if torch is not installed."""
+    import json
+    import subprocess
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py")
+    proc = subprocess.run([sys.executable, script, "--json", "--iters", str(iters),
+                           "--warmup", str(warmup)], capture_output=True, text=True,
+                          timeout=600)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return None, (proc.stderr.strip().splitlines() or ["failed"])[-1]
+    result = json.loads(lines[-1])
+    return result.get("ms"), result.get("reason")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The LeNet training step of bench_lenet_net.py in PyTorch on CPU, one thread (optional).
+"""The LeNet training step of bench_lenet.py in PyTorch on CPU, one thread (optional).
 
     python bench/bench_torch.py [--iters 50] [--warmup 5] [--json]
 
@@ -46,7 +46,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--json", action="store_true", help="print one JSON line for bench_lenet_net")
+    ap.add_argument("--json", action="store_true", help="print one JSON line for bench_lenet")
     args = ap.parse_args()
     try:
         import torch  # noqa: F401

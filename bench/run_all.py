@@ -33,7 +33,7 @@ ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 
 # (module, what it measures, extra environment, runs only with --full)
 BENCHMARKS = [
-    ("bench_lenet_net", "LeNet iteration vs Caffe 1.0 and PyTorch", ONE_THREAD, False),
+    ("bench_lenet", "LeNet iteration vs Caffe 1.0 and PyTorch", ONE_THREAD, False),
     ("bench_ts", "teacher-student iteration vs student-only; Net memory", ONE_THREAD, False),
     ("bench_data", "Data layer (LMDB) vs in-memory", ONE_THREAD, False),
     ("bench_label", "teacher labelling vs raw onnxruntime", {}, False),

@@ -8,7 +8,7 @@ from conftest import REPO, SHARED, need
 
 EXPECTED_ROWS = [
     "LeNet fwd+bwd (Net, b64, 1 thread) vs Caffe 1.0",
-    "LeNet SGD step vs PyTorch CPU (1 thread)",
+    "LeNet solver iteration vs PyTorch CPU (1 thread)",
     "TS step (warm cache) / student-only step",
     "TS Net arrays / student",
     "LeNet step, Data (LMDB) / MemoryData",
