@@ -201,7 +201,12 @@ class PoolingLayer(Layer):
         if self.method == AVE:
             self.ave.forward(x, y)
             return
-        arg = self._max_tiled(x, y) if self._tiled(x.shape) else self._max_general(x, y)
+        if self._tiled_2x2(x.shape):
+            arg = self._max_2x2(x, y, want_arg=len(top) > 1)
+        elif self._tiled(x.shape):
+            arg = self._max_tiled(x, y)
+        else:
+            arg = self._max_general(x, y)
         if len(top) > 1:
             if arg is None:
                 arg = self._tiled_offsets()
@@ -209,6 +214,47 @@ class PoolingLayer(Layer):
             rows = (xp.arange(self.out_hw[0]) * self.stride[0] - self.pad[0])[:, None] + arg // kw
             cols = (xp.arange(self.out_hw[1]) * self.stride[1] - self.pad[1])[None, :] + arg % kw
             top[1].data[...] = rows * x.shape[3] + cols
+
+    def _tiled_2x2(self, shape):
+        return self.kernel == (2, 2) and self._tiled(shape)
+
+    def _max_2x2(self, x, y, want_arg):
+        """2x2/2 tiling (LeNet's pools): the max of the 4 strided views, then a one-hot mask
+        of each window's first maximum, kept for backward (dx = upsampled dy * mask).
+
+        The mask is ``x == y`` upsampled; where a window holds the maximum more than once
+        (or a NaN), the later hits are cleared so the first in window order stays.
+        """
+        n, c, h, w = x.shape
+        rows, ow = n * c * self.out_hw[0], self.out_hw[1]
+        views = [view for _, view in windows(x, self.kernel, self.stride, self.out_hw)]
+        xp.maximum(views[0], views[1], out=y)
+        xp.maximum(y, views[2], out=y)
+        xp.maximum(y, views[3], out=y)
+        hit = self.ws.get("hit4", (rows, 2, ow, 2), bool)
+        xp.equal(x.reshape(rows, 2, ow, 2), self._upsample_2x2(y.reshape(rows, ow)), out=hit)
+        if xp.count_nonzero(hit) != y.size or xp.isnan(y).any():
+            # Keep q = 1 only without a hit at q = 0, row p = 1 only without one in row 0.
+            xp.greater(hit[..., 1], hit[..., 0], out=hit[..., 1])
+            row0 = self.ws.get("row0", (rows, ow), bool)
+            xp.logical_or(hit[:, 0, :, 0], hit[:, 0, :, 1], out=row0)
+            xp.greater(hit[:, 1], row0[:, :, None], out=hit[:, 1])
+        if not want_arg:
+            return None
+        arg = hit[:, 0, :, 1] * xp.int32(1) + hit[:, 1, :, 0] * xp.int32(2) + hit[:, 1, :, 1] * xp.int32(3)
+        return arg.reshape(y.shape)
+
+    def _upsample_2x2(self, a):
+        """(R, W) -> (R, 2, W, 2): every element repeated over a 2x2 block (a new array)."""
+        rows, ow = a.shape
+        if a.dtype.itemsize == 4:
+            # Both copies at once: the 32 bits into a 64-bit word, times 2**32 + 1.
+            pair = self.ws.get("pair", (rows, ow), xp.uint64)
+            xp.multiply(a.view(xp.uint32), xp.uint64(0x100000001), out=pair, casting="unsafe")
+            pair = pair.view(a.dtype)
+        else:
+            pair = xp.repeat(a, 2, axis=1)
+        return xp.repeat(pair.reshape(rows, 1, ow, 2), 2, axis=1)
 
     def _max_general(self, x, y):
         # Padding is -inf, so it never wins a window (every window holds an image pixel).
@@ -281,6 +327,12 @@ class PoolingLayer(Layer):
         dy, dx = top[0].diff, bottom[0].diff
         if self.method == AVE:
             self.ave.backward(dy, dx)
+            return
+        if self._tiled_2x2(dx.shape):
+            n, c, h, w = dx.shape
+            rows, ow = n * c * self.out_hw[0], self.out_hw[1]
+            hit = self.ws.get("hit4", (rows, 2, ow, 2), bool)
+            xp.multiply(self._upsample_2x2(dy.reshape(rows, ow)), hit, out=dx.reshape(hit.shape))
             return
         if self._tiled(dx.shape):
             self._max_tiled_backward(dy, dx)
