@@ -55,3 +55,16 @@ def caffe_ref():
 @pytest.fixture
 def original():
     return need(ORIGINAL)
+
+
+@pytest.fixture(autouse=True)
+def _restore_caffe_logging():
+    """Commands route the `caffe_compat` logger to glog lines on stderr (not propagating);
+    put it back after each test so later tests' caplog sees records as a library user would."""
+    import logging
+
+    logger = logging.getLogger("caffe_compat")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.propagate, logger.level = saved[1], saved[2]
