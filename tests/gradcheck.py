@@ -42,6 +42,17 @@ def setup_layer(layer, arrays, num_top=1, float64_params=False):
     return bottom, top
 
 
+def setup_shapes(layer, *shapes, num_top=1):
+    """Zero float32 bottoms of ``shapes`` and ``num_top`` tops, after the layer's blob-count
+    check, setup and reshape; returns ``(bottom, top)``."""
+    bottom = [Blob(s) for s in shapes]
+    top = [Blob() for _ in range(num_top)]
+    layer.check_blob_counts(bottom, top)
+    layer.setup(bottom, top)
+    layer.reshape(bottom, top)
+    return bottom, top
+
+
 def _objective(layer, bottom, top, weights):
     layer.reshape(bottom, top)
     layer.forward(bottom, top)

@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-from caffe_compat.blob import Blob
 from caffe_compat.layers.convolution import ConvolutionLayer
 from caffe_compat.errors import LayerSetupError
-from gradcheck import check_gradient, layer_from_text
+from gradcheck import check_gradient, layer_from_text, setup_shapes
 from layer_case import case_names, compare_case
 
 # Both column layouts: batch innermost for every width, and for none.
@@ -27,12 +26,7 @@ def conv(params, name="conv"):
 
 
 def setup(layer, *shapes, num_top=None):
-    bottom = [Blob(s) for s in shapes]
-    top = [Blob() for _ in range(num_top or len(shapes))]
-    layer.check_blob_counts(bottom, top)
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
-    return bottom, top
+    return setup_shapes(layer, *shapes, num_top=num_top or len(shapes))
 
 
 @pytest.mark.parametrize("case", CASES)

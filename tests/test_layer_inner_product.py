@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
-from gradcheck import check_gradient, layer_from_text
+from gradcheck import check_gradient, layer_from_text, setup_shapes
 from layer_case import case_names, compare_case
 
 CASES = ["ip_default", "ip_transpose", "ip_axis2"]
@@ -16,11 +15,7 @@ def ip(params, name="ip"):
 
 
 def setup(layer, shape):
-    bottom, top = [Blob(shape)], [Blob()]
-    layer.check_blob_counts(bottom, top)
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
-    return bottom, top
+    return setup_shapes(layer, shape)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -5,9 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from caffe_compat.blob import Blob
 from caffe_compat.errors import LayerSetupError
-from gradcheck import check_gradient, layer_from_text
+from gradcheck import check_gradient, layer_from_text, setup_shapes
 from layer_case import case_names, compare_case
 
 CASES = ["pool_max_ceil", "pool_ave_ceil", "pool_max_clip", "pool_max_k3s2_even",
@@ -19,11 +18,7 @@ def pool(params, name="pool"):
 
 
 def setup(layer, shape, num_top=1):
-    bottom, top = [Blob(shape)], [Blob() for _ in range(num_top)]
-    layer.check_blob_counts(bottom, top)
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
-    return bottom, top
+    return setup_shapes(layer, shape, num_top=num_top)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -138,6 +138,15 @@ class Layer:
         parts += [f"{k}: {fmt_shape(v)}" for k, v in shapes.items()]
         return LayerSetupError("; ".join(parts))
 
+    def new_param(self, shape, filler):
+        """The next learnable blob (``<layer>/<k>``), filled as ``filler`` says."""
+        from ..blob import Blob
+        from ..fillers import fill
+
+        blob = Blob(shape, name=f"{self.name}/{len(self.blobs)}")
+        blob.data[...] = fill(filler, shape)
+        return blob
+
     def param_blob_shapes(self):
         return [b.shape for b in self.blobs]
 

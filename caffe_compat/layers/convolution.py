@@ -19,7 +19,6 @@ Implementation: im2col into columns laid out (C*kh*kw, M, P) (M = batch, P = out
 by one copy from a strided view of every window, then GEMMs; scratch arrays are reused.
 """
 from ..backend import xp
-from ..fillers import fill
 from ._workspace import Workspace
 from .base import Layer, register
 
@@ -97,16 +96,10 @@ class ConvolutionLayer(Layer):
             )
         self.bias_term = bool(p.bias_term)
         if not self.blobs:
-            from ..blob import Blob
-
             wshape = (self.num_output, self.channels // self.group) + self.kernel
-            w = Blob(wshape, name=f"{self.name}/0")
-            w.data[...] = fill(p.weight_filler, wshape)
-            self.blobs = [w]
+            self.blobs.append(self.new_param(wshape, p.weight_filler))
             if self.bias_term:
-                b = Blob((self.num_output,), name=f"{self.name}/1")
-                b.data[...] = fill(p.bias_filler, (self.num_output,))
-                self.blobs.append(b)
+                self.blobs.append(self.new_param((self.num_output,), p.bias_filler))
         self.ws = Workspace()
 
     def _extent(self, i):

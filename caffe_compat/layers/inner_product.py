@@ -10,8 +10,6 @@ inner_product_param (caffe.proto defaults): num_output (required, > 0); bias_ter
 weight_filler constant 0; bias_filler constant 0; axis 1; transpose false.
 """
 from ..backend import xp
-from ..blob import Blob
-from ..fillers import fill
 from ._workspace import Workspace
 from .base import Layer, register
 
@@ -36,13 +34,9 @@ class InnerProductLayer(Layer):
         self.k = bottom[0].count_range(self.axis)
         if not self.blobs:
             wshape = (self.k, self.num_output) if self.transpose else (self.num_output, self.k)
-            w = Blob(wshape, name=f"{self.name}/0")
-            w.data[...] = fill(p.weight_filler, wshape)
-            self.blobs = [w]
+            self.blobs.append(self.new_param(wshape, p.weight_filler))
             if self.bias_term:
-                b = Blob((self.num_output,), name=f"{self.name}/1")
-                b.data[...] = fill(p.bias_filler, (self.num_output,))
-                self.blobs.append(b)
+                self.blobs.append(self.new_param((self.num_output,), p.bias_filler))
         self.ws = Workspace()
 
     def reshape(self, bottom, top):
