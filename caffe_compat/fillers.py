@@ -54,6 +54,9 @@ def fill(filler_param, shape):
     shape = tuple(int(d) for d in shape)
     g = _rng.get_rng()
     kind = filler_param.type
+    if filler_param.sparse >= 0 and kind != "gaussian":
+        # Caffe's other fillers CHECK that sparse is unset ("Sparsity not supported").
+        raise CaffeError(f"{kind} filler: 'sparse' is only supported by the gaussian filler")
     if kind == "constant":
         return np.full(shape, filler_param.value, dtype=np.float32)
     if kind == "uniform":

@@ -95,3 +95,12 @@ def test_seeded_draws_repeat_and_differ_by_seed():
 def test_unknown_type_is_a_clear_error():
     with pytest.raises(CaffeError, match="unknown filler type 'nope'"):
         fill(filler('type: "nope"'), (2, 2))
+
+
+def test_sparse_is_refused_outside_gaussian():
+    from caffe_compat.errors import CaffeError
+    from caffe_compat.fillers import fill
+    from caffe_compat.proto import caffe_pb2
+
+    with pytest.raises(CaffeError, match="only supported by the gaussian filler"):
+        fill(caffe_pb2.FillerParameter(type="xavier", sparse=2), (4, 3))
