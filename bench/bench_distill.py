@@ -35,7 +35,8 @@ def main(quick=False, iterations=None, temperature=None, lr=None, out=None):
                      temperature=temperature, iterations=100 if quick else iterations,
                      base_lr=lr, subset=(6400, 1000) if quick else None, name="bench")
     wall = time.time() - start
-    row = {"name": "distill LeNet from the client teacher, no labels"
+    row = {"agreement": report["agreement"], "accuracy": report["accuracy"],
+           "name": "distill LeNet from the client teacher, no labels"
                    + (" (quick)" if quick else f", {report['train_samples']} images"),
            "ours": f"agreement {report['agreement']:.4f}, accuracy {report['accuracy']:.4f}",
            "baseline": "target agreement >= 0.995", "ratio": "",
@@ -52,19 +53,29 @@ SWEEP = [(1, 0.01, 3000), (2, 0.01, 3000), (4, 0.01, 3000), (8, 0.01, 3000), (4,
          (4, 0.02, 3000), (4, 0.01, 6000), (8, 0.01, 6000)]
 
 
-def sweep():
+def sweep(out="bench_distill_sweep"):
+    """Run SWEEP; print a table and write ``out/sweep.json`` (readme_results.py --sweep)."""
+    import json
+
     from caffe_compat.errors import CaffeError
 
     rows = []
     for t, lr, it in SWEEP:
+        entry = {"temperature": t, "lr": lr, "iterations": it}
         try:
-            [row] = main(iterations=it, temperature=t, lr=lr)
-            rows.append((t, lr, it, row["ours"]))
+            [row] = main(iterations=it, temperature=t, lr=lr,
+                         out=os.path.join(out, f"T{t:g}_lr{lr:g}_it{it}"))
+            entry.update(agreement=row["agreement"], accuracy=row["accuracy"])
         except CaffeError as e:  # a diverging setting stops with a clear error
-            rows.append((t, lr, it, f"failed: {e}"))
-    print("T     lr      iterations  result")
-    for t, lr, it, result in rows:
-        print(f"{t:<5g} {lr:<7g} {it:<11d} {result}")
+            entry["error"] = str(e)
+        rows.append(entry)
+    print("T     lr      iterations  agreement")
+    for r in rows:
+        print(f"{r['temperature']:<5g} {r['lr']:<7g} {r['iterations']:<11d} "
+              f"{r.get('agreement', r.get('error'))}")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "sweep.json"), "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%d"), "rows": rows}, f, indent=2)
     return rows
 
 
@@ -78,6 +89,6 @@ if __name__ == "__main__":
     ap.add_argument("--sweep", action="store_true", help="run the defaults' experiment")
     a = ap.parse_args()
     if a.sweep:
-        sweep()
+        sweep(a.output or "bench_distill_sweep")
     else:
         main(a.quick, a.iterations, a.temperature, a.lr, a.output)

@@ -1,10 +1,11 @@
 """Fill README.md's results section from a ``tscaffe reproduce`` report.json.
 
     python bench/readme_results.py runs/mnist/report.json [--distill bench_report.json]
+                                   [--sweep bench_distill_sweep/sweep.json]
 
-Everything between ``<!-- results:start -->`` and ``<!-- results:end -->`` is replaced by
-tables generated from the report (and, optionally, a distill report), with the date and the
-machine they came from: no number in that section is typed by hand.
+Everything between ``<!-- results:start -->`` and ``<!-- results:end -->`` (and between the
+``sweep`` markers) is replaced by tables generated from the reports, with the date and the
+machine they came from: no number in those sections is typed by hand.
 """
 import argparse
 import json
@@ -48,20 +49,38 @@ def tables(report, distill=None, command="tscaffe reproduce mnist -o runs/mnist"
     return "\n".join(lines)
 
 
+def sweep_table(sweep):
+    lines = [f"Measured {sweep['date']} (`python bench/bench_distill.py --sweep`):", "",
+             "| T | lr | iterations | top-1 agreement | accuracy |", "|---|---|---|---|---|"]
+    for r in sweep["rows"]:
+        if "error" in r:
+            result = f"diverges ({r['error'].split(';')[0]}) | -"
+        else:
+            result = f"{r['agreement']:.4f} | {r['accuracy']:.4f}"
+        lines.append(f"| {r['temperature']:g} | {r['lr']:g} | {r['iterations']:,} | {result} |")
+    return "\n".join(lines)
+
+
+def fill(text, section, body):
+    return re.sub(rf"(<!-- {section}:start -->\n).*?(\n<!-- {section}:end -->)",
+                  lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("report")
     ap.add_argument("--distill", help="a distill report.json to add")
+    ap.add_argument("--sweep", help="a sweep.json of bench_distill.py --sweep")
     ap.add_argument("--readme", default=README)
     a = ap.parse_args()
     report = json.load(open(a.report))
     report["_path"] = a.report
     distill = json.load(open(a.distill)) if a.distill else None
-    text = open(a.readme).read()
-    new = re.sub(r"(<!-- results:start -->\n).*?(\n<!-- results:end -->)",
-                 lambda m: m.group(1) + tables(report, distill) + m.group(2), text, flags=re.S)
+    text = fill(open(a.readme).read(), "results", tables(report, distill))
+    if a.sweep:
+        text = fill(text, "sweep", sweep_table(json.load(open(a.sweep))))
     with open(a.readme, "w") as f:
-        f.write(new)
+        f.write(text)
     print(f"updated {a.readme}")
 
 
