@@ -59,11 +59,10 @@ def default_outputs(net):
 
 
 class _Builder:
-    def __init__(self, net):
+    def __init__(self):
         from onnx import helper, numpy_helper
 
         self.helper, self.numpy_helper = helper, numpy_helper
-        self.net = net
         self.nodes, self.inits = [], []
         self.names = {}     # caffe blob name -> current onnx value name
         self.counter = 0
@@ -95,7 +94,7 @@ def _needed_layers(net, outputs):
                 if t not in net.bottom_names[layer.name]:
                     want.discard(t)
             want |= set(net.bottom_names[layer.name])
-    return sorted(needed), want
+    return sorted(needed)
 
 
 def _param(layer, k):
@@ -293,11 +292,11 @@ def export_onnx(net, path=None, outputs=None, model_name="tscaffe"):
     for o in outputs:
         if o not in net.blobs:
             raise ExportError(f"output blob '{o}' is not in the net (blobs: {list(net.blobs)})")
-    needed, _ = _needed_layers(net, outputs)
+    needed = _needed_layers(net, outputs)
     used = set(outputs)
     for i in needed:
         used |= set(net.bottom_names[net.layers[i].name])
-    b = _Builder(net)
+    b = _Builder()
     graph_inputs = []
     for i in needed:
         layer = net.layers[i]

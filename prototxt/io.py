@@ -235,7 +235,7 @@ def _make_error(path, text, err, message_class):
                    f"(missing '}}'): {open_blocks}")
     elif raw.startswith('Expected "}"'):
         block = stack[-1] if stack else None
-        message = f"expected '}}' here (unbalanced braces)"
+        message = "expected '}' here (unbalanced braces)"
         if block:
             message += f": the '{block.field or '?'}' block opened at line " \
                        f"{_where(text, block.offset)} is not closed"

@@ -17,10 +17,9 @@ run on the same data and teacher never runs the teacher on the training set agai
 """
 import contextlib
 import json
-import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 

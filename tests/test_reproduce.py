@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 import onnxruntime as ort
-import pytest
 
 from conftest import CAFFE_REF, need
 from prototxt import read_net, read_solver

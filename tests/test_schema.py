@@ -1,6 +1,5 @@
 """caffe_compat/proto: drift check, Caffe 1.0 schema facts, and real-file parsing."""
 import importlib.util
-import os
 import tempfile
 from pathlib import Path
 

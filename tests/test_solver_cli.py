@@ -1,7 +1,6 @@
 """``tscaffe time`` output, glog formatting details, the progress bar staying out of the log."""
 import re
 
-import pytest
 
 from conftest import CAFFE_REF, need
 

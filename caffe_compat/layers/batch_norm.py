@@ -24,7 +24,6 @@ the Net the same, and ``setup`` adds the ``param { lr_mult: 0 }`` entries as Caf
 caffe.proto defaults (BatchNormParameter): ``use_global_stats`` = (phase == TEST) when
 unset, ``moving_average_fraction: 0.999``, ``eps: 1e-5``.
 """
-import numpy as np
 
 from ..backend import get_array_module
 from ..blob import Blob

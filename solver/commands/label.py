@@ -47,6 +47,8 @@ def run(args):
     from tqdm import tqdm
 
     from caffe_compat.data.lmdb_source import LMDBSource, read_record
+    from caffe_compat.data.transformer import DataTransformer
+    from caffe_compat.proto import caffe_pb2
     from caffe_compat.errors import CaffeError
     from solver.teacher import CachedTeacher, build_ensemble, cache_path_for, open_cache
 
@@ -58,16 +60,16 @@ def run(args):
     path = cache_path_for(args.data, ensemble)
     cache = open_cache(path)
     teacher = CachedTeacher(ensemble, cache)
-    mean = None if not args.mean_value else np.asarray(args.mean_value, np.float32)
+    # The student's own Data-layer transform (TEST phase: deterministic), so the cache keys
+    # are the bytes the ONNXTeacher layer will see.
+    transform = caffe_pb2.TransformationParameter(scale=args.scale,
+                                                  mean_value=args.mean_value or [])
+    transformer = DataTransformer(transform, phase=1)
     start, runs0, n = time.time(), ensemble.runs, 0
     batch = []
 
     def flush():
-        data = np.stack(batch).astype(np.float32)
-        if mean is not None:
-            data -= mean.reshape((1, -1, 1, 1)) if mean.size > 1 else mean[0]
-        data *= np.float32(args.scale)
-        teacher.logits(data)
+        teacher.logits(transformer.transform(np.stack(batch)))
         batch.clear()
 
     with tqdm(total=len(source), unit="img", desc="labelling", disable=None) as bar:
