@@ -16,16 +16,36 @@ from conftest import CAFFE_REF, need
 VARIANTS = ["sgd_inv", "sgd_step_mult", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
             "sgd_itersize", "sgd_clip", "sgd_l1"]
 RTOL = 1e-4
+SPREAD_FACTOR = 10
+ULP_NOISE = 1.2e-7
 
 
-def close(ours, caffe, what):
+def close(ours, caffe, what, spread=None):
     """rtol 1e-4; the absolute floor (1e-5 of the array's scale) covers float32 rounding
-    of values that are nearly 0 compared to the rest of the array."""
+    of values that are nearly 0 compared to the rest of the array.
+
+    ``spread`` (same shape) widens the floor element by element: it is how far our own run
+    moves when its gradients are perturbed by float32-rounding-sized noise (see
+    ``perturbed_run``). The adaptive solvers divide every gradient by its own running
+    magnitude, so an element whose gradient is near the rounding floor (a few 1e-8 against a
+    largest one of 0.26 in adam's ip_s1) takes a step that depends on how the BLAS summed it:
+    another kernel or thread count moves it by ~1e-5 where its neighbours agree to 1e-8.
+    Such elements get SPREAD_FACTOR times their measured spread; the others stay tight."""
     caffe = np.asarray(caffe)
     ours = np.asarray(ours)
     assert ours.shape == caffe.shape, f"{what}: shape {ours.shape} != Caffe's {caffe.shape}"
     scale = float(np.max(np.abs(caffe))) if caffe.size else 0.0
-    np.testing.assert_allclose(ours, caffe, rtol=RTOL, atol=1e-5 * scale, err_msg=what)
+    atol = 1e-5 * scale
+    if spread is not None:
+        atol = atol + SPREAD_FACTOR * np.abs(np.asarray(spread, np.float64))
+    excess = np.abs(ours.astype(np.float64) - caffe) - atol - RTOL * np.abs(caffe.astype(np.float64))
+    if (excess > 0).any():
+        worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), caffe.shape)) if caffe.ndim else ()
+        allowed = atol[worst] if np.ndim(atol) else atol
+        raise AssertionError(
+            f"{what}: {int((excess > 0).sum())}/{caffe.size} elements differ from Caffe beyond "
+            f"rtol {RTOL} + atol; worst at {worst}: ours {ours[worst]!r}, Caffe {caffe[worst]!r} "
+            f"(allowed {float(allowed) + RTOL * abs(float(caffe[worst])):.3g})")
 
 
 def build(variant, tmp_path):
@@ -41,15 +61,24 @@ def build(variant, tmp_path):
     return s, folder
 
 
-def run_variant(variant, tmp_path):
+def run_variant(variant, tmp_path, shuffle_seed=None):
     s, folder = build(variant, tmp_path)
     batches = np.load(folder / "batches.npz")
     traj = np.load(folder / "trajectory.npz")
     fed = [0]
 
+    rng = np.random.default_rng(shuffle_seed)
+
     def feed():
-        s.net.blobs["data"].data[...] = batches["data"][fed[0]]
-        s.net.blobs["label"].data[...] = batches["label"][fed[0]]
+        data, label = batches["data"][fed[0]], batches["label"][fed[0]]
+        if shuffle_seed is not None:
+            order = rng.permutation(len(label))
+            data, label = data[order], label[order]
+            # and about one float32 ulp of noise on the pixels, which rounding everywhere
+            # downstream turns into rounding-sized differences in every sum
+            data = (data * (1 + ULP_NOISE * rng.standard_normal(data.shape))).astype(np.float32)
+        s.net.blobs["data"].data[...] = data
+        s.net.blobs["label"].data[...] = label
         fed[0] += 1
 
     s.add_callback(before_forward=feed)
@@ -71,10 +100,33 @@ def runs(tmp_path_factory):
 
     def get(variant):
         if variant not in cache:
-            cache[variant] = run_variant(variant, tmp_path_factory.mktemp(variant))
+            s, folder, traj, got = run_variant(variant, tmp_path_factory.mktemp(variant))
+            got["spread"] = perturbed_spread(variant, s, got, tmp_path_factory)
+            cache[variant] = s, folder, traj, got
         return cache[variant]
 
     return get
+
+
+def perturbed_spread(variant, s, got, tmp_path_factory, seeds=(1, 2, 3, 4)):
+    """How far each parameter and history element moves when our own run is repeated with
+    rounding-sized gradient noise: the largest move over ``seeds``. Keys: ``first/<param>``,
+    ``param/<param>``, ``history/<k>``."""
+    names = s.net.learnable_param_names
+    spread = {}
+
+    def widen(key, a, b):
+        d = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+        spread[key] = np.maximum(spread[key], d) if key in spread else d
+
+    for seed in seeds:
+        p, _, _, pgot = run_variant(variant, tmp_path_factory.mktemp(f"{variant}_noise"), shuffle_seed=seed)
+        for name, blob, pblob in zip(names, s.net.learnable_params, p.net.learnable_params):
+            widen(f"first/{name}", got["first"][name], pgot["first"][name])
+            widen(f"param/{name}", blob.data, pblob.data)
+        for k, (h, ph) in enumerate(zip(s.history, p.history)):
+            widen(f"history/{k}", h, ph)
+    return spread
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -88,15 +140,18 @@ def test_trajectory_matches_caffe(variant, runs, capfd):
     names = s.net.learnable_param_names
     assert names == ["conv_s1/0", "conv_s1/1", "conv_s2/0", "conv_s2/1",
                      "ip_s1/0", "ip_s1/1", "ip_s2/0", "ip_s2/1"]
+    spread = got["spread"]
     for name, blob in zip(names, s.net.learnable_params):
-        close(got["first"][name], traj[f"param_iter1/{name}"], f"{name} after update 1")
-        close(blob.data, traj[f"param/{name}"], f"{name} after update {n}")
+        close(got["first"][name], traj[f"param_iter1/{name}"], f"{name} after update 1",
+              spread[f"first/{name}"])
+        close(blob.data, traj[f"param/{name}"], f"{name} after update {n}", spread[f"param/{name}"])
     for k, name in enumerate(names):
-        close(s.history[k], traj[f"history/{name}"], f"history {name}")
+        close(s.history[k], traj[f"history/{name}"], f"history {name}", spread[f"history/{k}"])
     if f"history2/{names[0]}" in traj:
         assert len(s.history) == 2 * len(names)
         for k, name in enumerate(names):
-            close(s.history[len(names) + k], traj[f"history2/{name}"], f"history2 {name}")
+            k2 = len(names) + k
+            close(s.history[k2], traj[f"history2/{name}"], f"history2 {name}", spread[f"history/{k2}"])
     else:
         assert len(s.history) == len(names)
     assert s.current_step == int(traj["solverstate/current_step"])
@@ -122,7 +177,8 @@ def test_snapshot_files_equal_caffes(variant, runs, tmp_path):
     from caffe_compat.io import load_caffemodel_arrays, read_solverstate, solverstate_history
     from caffe_compat.proto import caffe_pb2
 
-    s, folder, traj, _ = runs(variant)
+    s, folder, traj, got = runs(variant)
+    spread = got["spread"]
     s.param.snapshot_prefix = str(tmp_path / "snap")
     model, state_path = s.snapshot()
     assert model == str(tmp_path / "snap_iter_30.caffemodel")
@@ -131,7 +187,7 @@ def test_snapshot_files_equal_caffes(variant, runs, tmp_path):
     assert list(ours) == list(caffe)
     for layer in caffe:
         for k, arr in enumerate(caffe[layer]):
-            close(ours[layer][k], arr, f"caffemodel {layer}/{k}")
+            close(ours[layer][k], arr, f"caffemodel {layer}/{k}", spread[f"param/{layer}/{k}"])
     # One entry per layer, parameter-less layers included, as Caffe writes.
     mine, theirs = caffe_pb2.NetParameter(), caffe_pb2.NetParameter()
     mine.ParseFromString(open(model, "rb").read())
@@ -143,7 +199,7 @@ def test_snapshot_files_equal_caffes(variant, runs, tmp_path):
     h_ours, h_caffe = solverstate_history(st_ours), solverstate_history(st_caffe)
     assert len(h_ours) == len(h_caffe)
     for k, (a, b) in enumerate(zip(h_ours, h_caffe)):
-        close(a, b, f"solverstate history {k}")
+        close(a, b, f"solverstate history {k}", spread[f"history/{k}"])
 
 
 @pytest.mark.parametrize("variant", ["sgd_step_mult", "adam"])
