@@ -12,13 +12,23 @@ Caffe 1.0's `caffe time` figures (CPU, OpenBLAS, one thread, this kind of machin
 ratios (ours / Caffe; < 1 is faster). A full solver iteration (clear diffs, forward,
 backward, the lenet_solver SGD update) is timed too.
 
-The machine is shared: the run also measures a reference SGEMM (conv2's forward product)
-interleaved with the iterations, so a slow run can be told from a loaded machine.
+Where real Caffe is installed (``caffe`` on PATH, or CAFFE_BIN=/path/to/caffe), the baseline is
+measured in the same run: ``caffe time`` on the very same prototxt, one OpenBLAS thread,
+interleaved with our rounds (Caffe, ours, Caffe, ours, ...; medians over rounds). Without it,
+the baseline is the performance notes' figures for this kind of machine, and the run measures
+a reference SGEMM (conv2's forward product) to tell a slow run from a loaded machine.
+On Debian 12, Debian 11's package of Caffe 1.0 (the same 99bd997 revision as our schema)
+installs beside everything else:
+    echo "deb http://deb.debian.org/debian bullseye main" > /etc/apt/sources.list.d/bullseye.list
+    apt-get update && apt-get install -t bullseye caffe libopenblas0-pthread
 """
 import argparse
 import os
+import re
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +54,8 @@ SOLVER = """base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 lr_policy: "inv"
 gamma: 0.0001 power: 0.75 display: 0 max_iter: 1000000 snapshot: 0 random_seed: 1
 type: "SGD" snapshot_prefix: "{prefix}" net: "{net}" """
 
-# Real Caffe 1.0, `caffe time`, 1 thread, this machine type: forward / backward ms.
+# Real Caffe 1.0, `caffe time`, 1 thread, this machine type (performance notes), used when
+# no caffe binary is installed: forward / backward ms.
 CAFFE_MS = {"conv1": (1.00, 1.07), "pool1": (0.89, 0.30), "conv2": (3.23, 6.06),
             "pool2": (0.55, 0.37), "ip1": (0.53, 1.01)}
 CAFFE_TOTAL = (6.0, 8.6)
@@ -169,20 +180,83 @@ def measure(iters, warmup, batch=BATCH):
     return ms, layers, gflops, faults, sys_ms
 
 
+def find_caffe():
+    """The real Caffe binary to time against: $CAFFE_BIN, else ``caffe`` on PATH, else None."""
+    path = os.environ.get("CAFFE_BIN") or shutil.which("caffe")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+CAFFE_TIME_LINE = re.compile(r"caffe\.cpp:\d+\]\s+(\S+)\s+(forward|backward): ([-+\d.e]+) ms")
+CAFFE_AVERAGE = re.compile(r"Average (Forward|Backward) pass: ([-+\d.e]+) ms")
+
+
+def caffe_time(caffe, prototxt, iters):
+    """``caffe time -model prototxt -iterations iters`` with one OpenBLAS thread:
+    ({layer: (fwd ms, bwd ms)}, fwd ms, bwd ms) parsed from its log, or None if it failed."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", GLOG_logtostderr="1",
+               GLOG_minloglevel="0",  # its INFO lines carry the times
+               OPENBLAS_VERBOSE="2")  # and OpenBLAS names the kernel it picked
+    proc = subprocess.run([caffe, "time", "-model", prototxt, "-iterations", str(iters)],
+                          capture_output=True, text=True, env=env, timeout=900)
+    log = proc.stdout + proc.stderr
+    layers = {}
+    for name, which, value in CAFFE_TIME_LINE.findall(log):
+        f, b = layers.get(name, (None, None))
+        layers[name] = (float(value), b) if which == "forward" else (f, float(value))
+    averages = dict(CAFFE_AVERAGE.findall(log))
+    if proc.returncode != 0 or set(averages) != {"Forward", "Backward"}:
+        return None
+    core = re.search(r"^Core: (\S+)", log, re.M)
+    return layers, float(averages["Forward"]), float(averages["Backward"]), core.group(1) if core else "?"
+
+
+def _median_results(results):
+    """Per-key medians over rounds of caffe_time results."""
+    layers = {n: tuple(statistics.median(r[0][n][k] for r in results) for k in (0, 1))
+              for n in results[0][0]}
+    return layers, statistics.median(r[1] for r in results), statistics.median(r[2] for r in results)
+
+
 def _row(name, ours, baseline, target=None):
     return _common.row(name, ours, baseline, "ms", target=target,
                        verdict=None if target is not None else "info")
 
 
-def main(quick=False, iters=None, warmup=None, batch=BATCH):
+def main(quick=False, iters=None, warmup=None, batch=BATCH, rounds=None):
     """Print the per-layer table; return result rows (name, ours, baseline, unit, ratio,
     target, verdict) for the bench runner."""
     iters = iters or (5 if quick else 50)
     warmup = warmup or (2 if quick else 5)
-    ms, layers, gflops, faults, sys_ms = measure(iters, warmup, batch)
+    rounds = rounds or (1 if quick else 3)
+    caffe = find_caffe()
+    ours, measured = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        prototxt = write_prototxt(tmp, batch)
+        for _ in range(rounds):  # interleaved: Caffe, ours, Caffe, ours, ...
+            if caffe:
+                result = caffe_time(caffe, prototxt, iters)
+                if result is not None:
+                    measured.append(result)
+            ours.append(measure(iters, warmup, batch))
+    ms = {k: statistics.median(r[0][k] for r in ours) for k in ours[0][0]}
+    layers = {n: tuple(statistics.median(r[1][n][k] for r in ours) for k in (0, 1)) for n in ours[0][1]}
+    gflops = statistics.median(r[2] for r in ours)
+    faults = statistics.median(r[3] for r in ours)
+    sys_ms = statistics.median(r[4] for r in ours)
+    if measured:
+        caffe_layers, cf, cb = _median_results(measured)
+        caffe_ms = {n: v for n, v in caffe_layers.items() if n in CAFFE_MS}
+        source = (f"real Caffe 1.0 measured in this run ({caffe} time, 1 OpenBLAS thread, "
+                  f"kernel={measured[0][3]}, {len(measured)} interleaved rounds of {iters} iterations)")
+    else:
+        caffe_ms, (cf, cb) = CAFFE_MS, CAFFE_TOTAL
+        source = ("the performance notes' figures for real Caffe 1.0 on this kind of machine "
+                  + ("(caffe time failed here)" if caffe else "(no caffe binary installed)"))
     from caffe_compat import _malloc
 
-    print(f"LeNet through the Net, batch {batch}, {iters} iterations (median ms); BLAS: {blas_info()}")
+    print(f"LeNet through the Net, batch {batch}, {iters} iterations x {rounds} rounds (median ms); "
+          f"BLAS: {blas_info()}")
+    print(f"Caffe baseline: {source}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
           f"mallopt thresholds raised: {_malloc.applied}; per round: {faults:.0f} minor page "
           f"faults, {sys_ms:.2f} ms system time; reference SGEMM (50x500x4096) {gflops:.0f} GF/s "
@@ -192,23 +266,25 @@ def main(quick=False, iters=None, warmup=None, batch=BATCH):
     rows = []
     for n, (f, b) in layers.items():
         line = f"{n:8} {f:7.3f} {b:7.3f}"
-        if n in CAFFE_MS:
-            cf, cb = CAFFE_MS[n]
-            line += f"   {cf:9.2f} {cb:9.2f}   {f / cf:9.2f} {b / cb:9.2f}"
+        if n in caffe_ms:
+            lf, lb = caffe_ms[n]
+            line += f"   {lf:9.2f} {lb:9.2f}   {f / lf:9.2f} {b / lb:9.2f}"
         print(line)
-    cf, cb = CAFFE_TOTAL
     tf, tb, tt, step = ms["fwd"], ms["bwd"], ms["total"], ms["step"]
     print(f"{'forward':8} {tf:7.3f} {'':7}   {cf:9.2f} {'':9}   {tf / cf:9.2f}")
     print(f"{'backward':8} {'':7} {tb:7.3f}   {'':9} {cb:9.2f}   {'':9} {tb / cb:9.2f}")
     print(f"total fwd+bwd {tt:.3f} ms vs Caffe {cf + cb:.1f} ms: ratio {tt / (cf + cb):.2f}")
     print(f"solver iteration (fwd+bwd+SGD update) {step:.3f} ms vs Caffe's fwd+bwd {cf + cb:.1f} ms: "
           f"ratio {step / (cf + cb):.2f}")
-    # Caffe's figures are from an idle core: on a loaded one, scale ours by the reference
+    # The notes' figures are from an idle core: on a loaded one, scale ours by the reference
     # SGEMM's slowdown for a rough like-for-like view (GEMMs are about half the time).
     scale = min(1.0, gflops / IDLE_SGEMM_GFLOPS)
-    print(f"scaled by the reference SGEMM's rate ({gflops:.0f} / {IDLE_SGEMM_GFLOPS} GF/s): fwd+bwd "
-          f"~{tt * scale:.1f} ms, solver iteration ~{step * scale:.1f} ms (rough: not every "
-          f"operation slows down like a GEMM)")
+    if not measured:
+            print(f"scaled by the reference SGEMM's rate ({gflops:.0f} / {IDLE_SGEMM_GFLOPS} GF/s): "
+              f"fwd+bwd ~{tt * scale:.1f} ms, solver iteration ~{step * scale:.1f} ms (rough: not "
+              f"every operation slows down like a GEMM)")
+    rows.append(_common.row("Caffe baseline", "measured" if measured else "notes' figures", None,
+                            "", verdict="info"))
     rows += [
         _row("LeNet forward (Net, b64, 1 thread) vs Caffe 1.0", tf, cf, 1.0),
         _row("LeNet backward (Net, b64, 1 thread) vs Caffe 1.0", tb, cb, 1.0),
@@ -246,6 +322,7 @@ if __name__ == "__main__":
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--batch", type=int, default=BATCH)
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
     ap.add_argument("--quick", action="store_true", help="a few iterations (a smoke test)")
     args = ap.parse_args()
-    main(quick=args.quick, iters=args.iters, warmup=args.warmup, batch=args.batch)
+    main(quick=args.quick, iters=args.iters, warmup=args.warmup, batch=args.batch, rounds=args.rounds)
