@@ -1,0 +1,80 @@
+"""Train the 2017 teacher-student nets for a few iterations in real Caffe 1.0 and record what
+it logs and snapshots (see tests/real_caffe_training.py for how each run is made).
+
+    python tests/tools/record_real_caffe_training.py [--out tests/data/real_caffe_training.json]
+
+Needs ``caffe`` on PATH (Debian 11's package: see bench/bench_lenet.py) and ../shared. For
+each case it records the solver's log lines (source file:line and message, no timestamps),
+and, of the final snapshot, every parameter blob's shape, sum, sum of squares and first 32
+values.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+REPO = os.path.dirname(TESTS)
+for path in (REPO, TESTS):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+GLOG = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ ((?:solver|sgd_solver)\.cpp:\d+)\] (.*)$")
+
+
+def solver_lines(log):
+    return [[m.group(1), m.group(2)] for m in map(GLOG.match, log.splitlines()) if m]
+
+
+def snapshot_summary(path):
+    import numpy as np
+
+    from caffe_compat.io import load_caffemodel_arrays
+
+    out = {}
+    for layer, blobs in load_caffemodel_arrays(path).items():
+        for k, arr in enumerate(blobs):
+            a = np.asarray(arr, np.float64)
+            out[f"{layer}/{k}"] = {"shape": list(arr.shape), "sum": float(a.sum()),
+                                   "sumsq": float((a * a).sum()),
+                                   "head": [float(x) for x in np.asarray(arr).ravel()[:32]]}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(TESTS, "data", "real_caffe_training.json"))
+    args = ap.parse_args()
+    if not shutil.which("caffe"):
+        sys.exit("caffe is not on PATH: install real Caffe 1.0 (see bench/bench_lenet.py)")
+    from real_caffe_training import CASES, prepare
+
+    record = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in CASES:
+            folder = prepare(case, os.path.join(tmp, case))
+            env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0", OPENBLAS_NUM_THREADS="1")
+            proc = subprocess.run(["caffe", "train", "-solver", "solver.prototxt", "-weights",
+                                   "init.caffemodel"], cwd=folder, env=env, capture_output=True,
+                                  text=True, timeout=1800)
+            log = proc.stdout + proc.stderr
+            if proc.returncode != 0:
+                sys.exit(f"{case}: caffe train failed:\n{log[-3000:]}")
+            iters = CASES[case][-1]
+            record[case] = {"solver_lines": solver_lines(log),
+                            "snapshot": snapshot_summary(os.path.join(folder, f"snap_iter_{iters}.caffemodel"))}
+            print(case, len(record[case]["solver_lines"]), "solver lines", file=sys.stderr)
+    with open(args.out + ".tmp", "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(args.out + ".tmp", args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
