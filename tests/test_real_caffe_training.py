@@ -94,3 +94,43 @@ def test_snapshot_equals_caffes(run, tmp_path_factory):
         np.testing.assert_allclose(a.sum(), want["sum"], rtol=1e-4,
                                    atol=1e-5 * rms * a.size + SPREAD_FACTOR * spread_sum,
                                    err_msg=f"{case} {name}: sum")
+
+
+TOOL = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ (caffe\.cpp:\d+)\] (.*)$")
+# caffe time's timing lines: their numbers are milliseconds, not results.
+TIMED = re.compile(r"(forward-backward time|forward|backward|pass|Forward-Backward|Total Time): ")
+
+
+def _tool_lines(log):
+    return [[m.group(1), m.group(2)] for m in map(TOOL.match, log.splitlines()) if m]
+
+
+def _same_lines(ours, caffe, what):
+    assert len(ours) == len(caffe), f"{what}: {len(ours)} lines, Caffe printed {len(caffe)}"
+    for (src_o, msg_o), (src_c, msg_c) in zip(ours, caffe):
+        assert src_o == src_c, (what, msg_o, msg_c)
+        assert NUMBER.sub("#", msg_o) == NUMBER.sub("#", msg_c), (what, msg_o, msg_c)
+        if TIMED.search(msg_c):
+            continue
+        a = np.array([float(x) for x in NUMBER.findall(msg_o)])
+        b = np.array([float(x) for x in NUMBER.findall(msg_c)])
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=f"{what}: {msg_c}")
+
+
+def test_train_tool_lines_equal_caffes(run):
+    case, _, log = run
+    _same_lines(_tool_lines(log), RECORD[case]["train_tool_lines"], f"{case} train")
+
+
+@pytest.mark.parametrize("command", ["test", "time"])
+def test_test_and_time_commands_print_caffes_lines(run, command):
+    """`tscaffe test` on the initial weights and `tscaffe time`: Caffe's caffe.cpp lines, in
+    order, with its file:line; test scores within 1e-4 of Caffe's."""
+    case, folder, _ = run
+    extra = ["-weights", "init.caffemodel"] if command == "test" else []
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "solver", command, "-model", "net.prototxt",
+                           "-iterations", "2"] + extra, cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _same_lines(_tool_lines(proc.stderr), RECORD[case][f"{command}_tool_lines"], f"{case} {command}")

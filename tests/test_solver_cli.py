@@ -59,19 +59,19 @@ def test_time_command_lines(capfd):
     err = capfd.readouterr().err
     msgs = [re.sub(r"^\S+ \S+ +\d+ (\S+)\] ", r"\1 ", l) for l in err.splitlines() if "caffe.cpp" in l]
     text = "\n".join(msgs)
-    for expected in ("caffe.cpp:360 Performing Forward", "caffe.cpp:366 Performing Backward",
-                     "caffe.cpp:374 *** Benchmark begins ***", "caffe.cpp:375 Testing for 2 iterations.",
-                     "caffe.cpp:406 Average time per layer: ", "caffe.cpp:424 *** Benchmark ends ***"):
+    for expected in ("caffe.cpp:351 Performing Forward", "caffe.cpp:357 Performing Backward",
+                     "caffe.cpp:365 *** Benchmark begins ***", "caffe.cpp:366 Testing for 2 iterations.",
+                     "caffe.cpp:397 Average time per layer: ", "caffe.cpp:415 *** Benchmark ends ***"):
         assert expected in msgs, expected
-    assert len(re.findall(r"caffe\.cpp:403 Iteration: \d forward-backward time: [\d.e+-]+ ms\.", text)) == 2
-    fwd = re.findall(r"caffe\.cpp:409 +(\S+)\tforward: [\d.e+-]+ ms\.", text)
-    bwd = re.findall(r"caffe\.cpp:412 +(\S+)\tbackward: [\d.e+-]+ ms\.", text)
+    assert len(re.findall(r"caffe\.cpp:394 Iteration: \d forward-backward time: [\d.e+-]+ ms\.", text)) == 2
+    fwd = re.findall(r"caffe\.cpp:400 +(\S+)\tforward: [\d.e+-]+ ms\.", text)
+    bwd = re.findall(r"caffe\.cpp:403 +(\S+)\tbackward: [\d.e+-]+ ms\.", text)
     assert fwd == bwd and len(fwd) >= 8 and fwd[0] == "input" and fwd[-1] == "loss"
-    assert re.search(r"caffe\.cpp:409      input\tforward: ", text)  # right-aligned in 10 columns
+    assert re.search(r"caffe\.cpp:400      input\tforward: ", text)  # right-aligned in 10 columns
     tail = msgs[-5:]
-    for line, start in zip(tail, ("caffe.cpp:417 Average Forward pass: ", "caffe.cpp:419 Average Backward pass: ",
-                                  "caffe.cpp:421 Average Forward-Backward: ", "caffe.cpp:423 Total Time: ",
-                                  "caffe.cpp:424 *** Benchmark ends ***")):
+    for line, start in zip(tail, ("caffe.cpp:408 Average Forward pass: ", "caffe.cpp:410 Average Backward pass: ",
+                                  "caffe.cpp:412 Average Forward-Backward: ", "caffe.cpp:414 Total Time: ",
+                                  "caffe.cpp:415 *** Benchmark ends ***")):
         assert line.startswith(start), line
 
 

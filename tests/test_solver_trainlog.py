@@ -149,7 +149,7 @@ def test_test_command_scores_the_snapshot(our_log, trained, capfd, monkeypatch):
     assert main(["test", "-model", "net.prototxt", "-weights", str(ref / "lenet_iter_60.caffemodel"),
                  "-iterations", "6"]) == 0
     err = capfd.readouterr().err
-    assert len(re.findall(r"caffe\.cpp:313\] Batch \d, accuracy = ", err)) == 6
+    assert len(re.findall(r"caffe\.cpp:304\] Batch \d, accuracy = ", err)) == 6
     # Caffe's final test pass at iteration 60 (train.log) covered the same 600 records.
-    assert re.search(r"caffe\.cpp:330\] accuracy = 0\.881667\n", err)
-    assert re.search(r"caffe\.cpp:330\] loss_aux = 0\.36971 \(\* 0\.5 = 0\.184855 loss\)\n", err)
+    assert re.search(r"caffe\.cpp:321\] accuracy = 0\.881667\n", err)
+    assert re.search(r"caffe\.cpp:321\] loss_aux = 0\.36971 \(\* 0\.5 = 0\.184855 loss\)\n", err)

@@ -67,7 +67,7 @@ def run(args):
     if args.iterations <= 0:
         raise CaffeError(f"-iterations: must be > 0, got {args.iterations}")
     log.install_glog_handler()
-    log.info(log.CAFFE_USE_CPU, "Use CPU.")
+    log.info(log.CAFFE_TIME_USE_CPU, "Use CPU.")
     stages = [s for s in args.stage.split(",") if s] if args.stage else []
     net = Net(read_net(args.model), 0 if args.phase == "TRAIN" else 1, level=args.level,
               stages=stages)

@@ -4,9 +4,10 @@ it logs and snapshots (see tests/real_caffe_training.py for how each run is made
     python tests/tools/record_real_caffe_training.py [--out tests/data/real_caffe_training.json]
 
 Needs ``caffe`` on PATH (Debian 11's package: see bench/bench_lenet.py) and ../shared. For
-each case it records the solver's log lines (source file:line and message, no timestamps),
-and, of the final snapshot, every parameter blob's shape, sum, sum of squares and first 32
-values.
+each case it records the solver's log lines (source file:line and message, no timestamps)
+and the caffe tool's own lines of `caffe train`, of `caffe test` on the initial weights and
+of `caffe time`, and, of the final snapshot, every parameter blob's shape, sum, sum of
+squares and first 32 values.
 """
 import argparse
 import json
@@ -25,10 +26,16 @@ for path in (REPO, TESTS):
         sys.path.insert(0, path)
 
 GLOG = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ ((?:solver|sgd_solver)\.cpp:\d+)\] (.*)$")
+TOOL = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ (caffe\.cpp:\d+)\] (.*)$")
 
 
 def solver_lines(log):
     return [[m.group(1), m.group(2)] for m in map(GLOG.match, log.splitlines()) if m]
+
+
+def tool_lines(log):
+    """The caffe tool's own lines (caffe.cpp), as (file:line, message)."""
+    return [[m.group(1), m.group(2)] for m in map(TOOL.match, log.splitlines()) if m]
 
 
 def snapshot_summary(path):
@@ -66,8 +73,15 @@ def main():
             if proc.returncode != 0:
                 sys.exit(f"{case}: caffe train failed:\n{log[-3000:]}")
             iters = CASES[case][-1]
-            record[case] = {"solver_lines": solver_lines(log),
+            record[case] = {"solver_lines": solver_lines(log), "train_tool_lines": tool_lines(log),
                             "snapshot": snapshot_summary(os.path.join(folder, f"snap_iter_{iters}.caffemodel"))}
+            # `caffe test` of the initial weights and `caffe time` of the net, 2 iterations each
+            for command, extra in (("test", ["-weights", "init.caffemodel"]), ("time", [])):
+                proc = subprocess.run(["caffe", command, "-model", "net.prototxt", "-iterations", "2"] + extra,
+                                      cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+                if proc.returncode != 0:
+                    sys.exit(f"{case}: caffe {command} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+                record[case][f"{command}_tool_lines"] = tool_lines(proc.stdout + proc.stderr)
             print(case, len(record[case]["solver_lines"]), "solver lines", file=sys.stderr)
     with open(args.out + ".tmp", "w") as f:
         json.dump(record, f, indent=1, sort_keys=True)
