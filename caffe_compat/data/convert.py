@@ -9,8 +9,8 @@
 * ``convert_imageset`` = convert_imageset: keys ``"%08d_%s" % (line, file)``; raw Datums are
   BGR channel-major with ``encoded: false``; ``encoded`` stores the file bytes themselves when
   the image needs no change (not resized, color as requested, extension matching), otherwise
-  the image re-encoded (PNG/JPEG via Pillow). Resizing uses Pillow's bilinear filter where
-  Caffe used OpenCV's INTER_LINEAR: values can differ slightly.
+  the image re-encoded (PNG/JPEG via Pillow). Resizing reproduces OpenCV's INTER_LINEAR
+  (``cv_resize.resize_linear``) bit for bit, as Caffe's ``cv::resize`` gives it.
 * ``compute_mean``     = compute_image_mean: the mean over every record, summed in float32
   record by record and divided by the count in float32, as Caffe does, written as a legacy
   1 x C x H x W BlobProto.
@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import CaffeError, FormatError
 from . import datasets
+from .cv_resize import resize_linear
 from .lmdb_source import LMDBSource, forget_env, parse_datum, datum_to_array
 
 log = logging.getLogger("caffe_compat.data")
@@ -187,8 +188,9 @@ def read_list_file(listfile):
 
 
 def read_image(path, height=0, width=0, is_color=True):
-    """Caffe's ReadImageToCVMat with Pillow: uint8 (C, H, W), BGR or gray, resized when both
-    ``height`` and ``width`` are positive. Returns None for a missing or unreadable file."""
+    """Caffe's ReadImageToCVMat: decoded with Pillow to uint8 (C, H, W), BGR or gray, then
+    resized as OpenCV's INTER_LINEAR does (``resize_linear``) when both ``height`` and
+    ``width`` are positive. Returns None for a missing or unreadable file."""
     from PIL import Image
 
     from .lmdb_source import pil_to_chw
@@ -199,10 +201,12 @@ def read_image(path, height=0, width=0, is_color=True):
     except Exception as e:
         log.error("Could not open or find file %s (%s)", path, e)
         return None
-    img = img.convert("RGB" if is_color else "L")
+    chw = pil_to_chw(img.convert("RGB" if is_color else "L"))
     if height > 0 and width > 0:
-        img = img.resize((width, height), Image.BILINEAR)
-    return pil_to_chw(img)
+        # Caffe resizes the decoded BGR/gray cv::Mat; channels are resized independently.
+        hwc = resize_linear(chw.transpose(1, 2, 0), height, width)
+        chw = np.ascontiguousarray(hwc.transpose(2, 0, 1))
+    return chw
 
 
 def _ext_matches(filename, enc):

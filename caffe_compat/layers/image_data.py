@@ -3,8 +3,9 @@
 ``image_data_param`` (caffe.proto defaults): ``source`` (lines "path label", the label after
 the last space), ``root_folder`` [""] (prefixed to every path), ``batch_size`` [1],
 ``shuffle`` [false] (shuffle at the start and at every pass), ``rand_skip`` [0],
-``new_height``/``new_width`` [0] (resize, with Pillow's bilinear filter, when both are
-positive), ``is_color`` [true] (3 BGR channels, else 1 gray channel).
+``new_height``/``new_width`` [0] (resize when both are positive, bit for bit as OpenCV's
+INTER_LINEAR: ``caffe_compat.data.cv_resize``), ``is_color`` [true] (3 BGR channels, else 1
+gray channel).
 ``transform_param``: see ``caffe_compat.data.transformer``. Tops: ``data`` (batch_size x C x
 h x w) and ``label`` (batch_size,). Loading runs ahead on a prefetch thread (depth 4).
 """
