@@ -2,7 +2,7 @@
 
 Caffe's ReadImageToCVMat resizes with ``cv::resize(img, out, cv::Size(w, h))`` (the default
 INTER_LINEAR). The facts reproduced here were checked against real Caffe 1.0 / OpenCV 4.5
-output (tests/tools/record_cv_resize.py; 750 random cases of sizes 1 to 80, gray
+output (tests/tools/record_cv_resize.py; 744 random cases of sizes 1 to 97, gray
 and BGR, all equal):
 
 * Mapping, per axis: ``scale = 1 / (dst / src)`` (double), ``f = float32((d + 0.5) * scale
