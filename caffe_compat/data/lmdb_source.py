@@ -20,6 +20,7 @@ import threading
 import numpy as np
 
 from ..errors import FormatError
+from ..proto import caffe_pb2
 
 
 # py-lmdb refuses to open one environment twice in a process, yet a TRAIN and a TEST Data
@@ -112,10 +113,10 @@ class LMDBSource:
         """Nothing to release: the environment is shared (see ``forget_env``)."""
 
 
-def parse_datum(value, key=b"?"):
-    from ..proto import caffe_pb2
-
-    datum = caffe_pb2.Datum()
+def parse_datum(value, key=b"?", datum=None):
+    """A serialized Datum -> the message (parsed into ``datum`` when given, to reuse it)."""
+    if datum is None:
+        datum = caffe_pb2.Datum()
     try:
         datum.ParseFromString(value)
     except Exception as e:  # protobuf's DecodeError has no stable import path

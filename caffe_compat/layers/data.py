@@ -15,7 +15,8 @@ import logging
 
 import numpy as np
 
-from ..data.lmdb_source import LMDBSource, read_record
+from ..data.lmdb_source import LMDBSource, datum_to_array, parse_datum, read_record
+from ..proto import caffe_pb2
 from ..data.prefetch import Prefetcher
 from ..data.transformer import DataTransformer
 from ..errors import FormatError, LayerSetupError
@@ -47,23 +48,42 @@ class LMDBBatchReader:
 
     def __call__(self):
         t = self.transformer
-        arrays, labels = [], np.empty(self.batch_size, dtype=np.float32)
+        labels = np.empty(self.batch_size, dtype=np.float32)
+        # Raw uint8 records of the expected shape (the usual case) are joined as bytes and
+        # viewed as one batch: this runs on the prefetch thread and holds the GIL, so the
+        # fewer Python-level steps per record, the less it slows the training thread.
+        raw, arrays = [], None
+        expected = self.fixed_shape
+        nbytes = int(np.prod(expected)) if expected is not None else -1
+        datum = caffe_pb2.Datum()
         for i in range(self.batch_size):
             key, value = next(self._records)
-            arr, labels[i] = read_record(key, value, t.force_color, t.force_gray)
-            if self.fixed_shape is not None and arr.shape != self.fixed_shape:
-                raise FormatError(
-                    f"Layer '{self.layer_name}': record {key.decode('utf-8', 'replace')!r} of "
-                    f"'{self.source.path}' has shape {_chw(arr.shape)} but the other records "
-                    f"have {_chw(self.fixed_shape)}")
-            arrays.append(arr)
+            parse_datum(value, key, datum)
+            labels[i] = datum.label
+            if (arrays is None and not datum.encoded and len(datum.data) == nbytes
+                    and (datum.channels, datum.height, datum.width) == expected):
+                raw.append(datum.data)
+            else:
+                if arrays is None:  # leave the fast path: the records so far as arrays
+                    arrays = [np.frombuffer(b, np.uint8).reshape(expected) for b in raw]
+                arr, _ = datum_to_array(datum, key, t.force_color, t.force_gray)
+                if expected is not None and arr.shape != expected:
+                    raise FormatError(
+                        f"Layer '{self.layer_name}': record {key.decode('utf-8', 'replace')!r} of "
+                        f"'{self.source.path}' has shape {_chw(arr.shape)} but the other records "
+                        f"have {_chw(expected)}")
+                arrays.append(arr)
             # DataLayer::Next: the cursor moves on right after a record is read; passing the
             # last record logs the restart then (not when the next record is requested).
             self.pos = (self.pos + 1) % len(self.source)
             if self.pos == 0:
                 log.info("Restarting data prefetching from start.",
                          extra={"caffe_src": SRC_RESTARTING})
-        data = t.transform(np.stack(arrays))
+        if arrays is None:
+            batch = np.frombuffer(b"".join(raw), np.uint8).reshape((self.batch_size,) + expected)
+        else:
+            batch = np.stack(arrays)
+        data = t.transform(batch)
         return data, labels, self.state()
 
     def state(self):
