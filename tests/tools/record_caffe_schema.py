@@ -9,7 +9,6 @@ tests/test_schema_facts.py.
 layout: no part of the generated module is stored.
 """
 import ast
-import json
 import os
 import re
 import sys
@@ -17,6 +16,8 @@ import sys
 from google.protobuf import descriptor_pb2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _record import write_json  # noqa: E402
 OUT = os.path.join(os.path.dirname(HERE), "data", "caffe_schema_facts.json")
 
 
@@ -49,10 +50,7 @@ def main():
         sys.exit(f"{sys.argv[1]}: no serialized descriptor found")
     fd = descriptor_pb2.FileDescriptorProto()
     fd.ParseFromString(ast.literal_eval(m.group(1)))
-    with open(OUT + ".tmp", "w") as f:
-        json.dump({"package": fd.package, "facts": facts(fd)}, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(OUT + ".tmp", OUT)
+    write_json(OUT, {"package": fd.package, "facts": facts(fd)})
     print(f"wrote {OUT}: {len(facts(fd))} messages and enums")
 
 

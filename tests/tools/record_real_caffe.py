@@ -17,7 +17,6 @@ compare our parser, printer and Net with real Caffe's answers on machines withou
 """
 import argparse
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -26,6 +25,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _record import write_json  # noqa: E402
 TESTS = os.path.dirname(HERE)
 REPO = os.path.dirname(TESTS)
 ORIGINAL = os.path.join(os.path.dirname(REPO), "shared", "original")
@@ -170,11 +171,7 @@ def main():
                 record["nets"][key] = dict(batch=batch, sample_shape=list(shape),
                                            **caffe_net(net, tmp, f"{config}_{name}"))
                 print(key, record["nets"][key]["ran"], file=sys.stderr)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(record, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(args.out + ".tmp", args.out)
+    write_json(args.out, record)
     print(f"wrote {args.out}: {len(record['parse'])} files parsed, {len(record['nets'])} nets built")
 
 

@@ -10,7 +10,6 @@ of `caffe time`, and, of the final snapshot, every parameter blob's shape, sum, 
 squares and first 32 values.
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -19,6 +18,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _record import write_json  # noqa: E402
 TESTS = os.path.dirname(HERE)
 REPO = os.path.dirname(TESTS)
 for path in (REPO, TESTS):
@@ -83,10 +84,7 @@ def main():
                     sys.exit(f"{case}: caffe {command} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
                 record[case][f"{command}_tool_lines"] = tool_lines(proc.stdout + proc.stderr)
             print(case, len(record[case]["solver_lines"]), "solver lines", file=sys.stderr)
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(record, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(args.out + ".tmp", args.out)
+    write_json(args.out, record)
     print(f"wrote {args.out}")
 
 
