@@ -132,11 +132,35 @@ def _c_float(v, dtype, short, full):
 
 # ----------------------------------------------------------------------------------- reading
 def read_net_text(path):
-    """A NetParameter from a prototxt file, upgraded (prototxt.read_net; lazy: the text side
-    depends on caffe_compat, not the other way round)."""
-    from prototxt.io import read_net
+    """A NetParameter from a prototxt file, upgraded from legacy formats (as Caffe's
+    ReadNetParamsFromTextFileOrDie): protobuf's own text parser, whose errors become
+    ``file:line:column: message``. The text side (``prototxt.read_net``, what the tscaffe
+    commands use) explains errors further (the layer, the valid enum values); caffe_compat
+    does not import it, so dependencies point one way (solver -> prototxt -> caffe_compat)."""
+    from google.protobuf import text_format
 
-    return read_net(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise NetError(f"{path}: file not found") from None
+    except UnicodeDecodeError:
+        raise NetError(f"{path}: not a text prototxt (binary data: a .caffemodel is weights, "
+                       "given to Net(model_file, weights_file, phase))") from None
+    except OSError as e:
+        raise NetError(f"{path}: cannot read: {e.strerror}") from None
+    param = caffe_pb2.NetParameter()
+    try:
+        text_format.Parse(text, param)
+    except text_format.ParseError as e:
+        message = str(e)
+        line, col = e.GetLine(), e.GetColumn()
+        prefix = f"{line}:{col} : "
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+        raise FormatError(f"{path}:{line}:{col}: {message}") from None
+    upgrade_net(param, path)
+    return param
 
 
 def _phase_value(phase):

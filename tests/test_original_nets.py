@@ -90,9 +90,15 @@ def _learnable_need(net):
 
 def test_original_with_caffe_parse_error_is_refused_with_location():
     """ts_vgg16_train_val.prototxt puts 'param' inside convolution_param: Caffe cannot read it
-    either; the message gives file:line:column."""
-    from prototxt.io import PrototxtError
+    either; the message gives file:line:column (protobuf's words through caffe_compat.Net,
+    explained further, with the layer, by prototxt.read_net, which the commands use)."""
+    from caffe_compat.errors import FormatError
+    from prototxt.io import PrototxtError, read_net
 
     path = need(ORIGINAL / "imagenet/alexnet-VGG/ts_vgg16_train_val.prototxt")
-    with pytest.raises(PrototxtError, match=r"ts_vgg16_train_val.prototxt:368:5: unknown field 'param'"):
+    with pytest.raises(FormatError, match=r'ts_vgg16_train_val.prototxt:368:5: Message type '
+                                          r'"caffe.ConvolutionParameter" has no field named "param"'):
         caffe.Net(str(path), caffe.TRAIN)
+    with pytest.raises(PrototxtError, match=r"ts_vgg16_train_val.prototxt:368:5: unknown field "
+                                            r"'param' in caffe.ConvolutionParameter \(in layer 'conv_st_1_1'\)"):
+        read_net(str(path))
