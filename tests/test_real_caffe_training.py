@@ -136,3 +136,21 @@ def test_test_and_time_commands_print_caffes_lines(run, command):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _same_lines(_tool_lines(proc.stderr), RECORD[case][f"{command}_tool_lines"], f"{case} {command}")
+
+
+def test_bench_reads_real_caffe_time_logs(monkeypatch):
+    """bench/bench_lenet.py parses `caffe time` output: fed the lines real Caffe printed
+    (recorded), its patterns find every layer's forward and backward time and both averages."""
+    # importing the benchmark sets OPENBLAS_NUM_THREADS: restore it afterwards
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    from bench_lenet import CAFFE_AVERAGE, CAFFE_TIME_LINE
+
+    for case in RECORD:
+        lines = RECORD[case]["time_tool_lines"]
+        log = "\n".join(f"I1127 15:00:00.000000  1234 {src}] {msg}" for src, msg in lines)
+        per_layer = CAFFE_TIME_LINE.findall(log)
+        layers = {name for name, _, _ in per_layer}
+        assert len(per_layer) == 2 * len(layers) > 0, case
+        assert sum(1 for _, which, _ in per_layer if which == "forward") == len(layers)
+        assert set(dict(CAFFE_AVERAGE.findall(log))) == {"Forward", "Backward"}, case
