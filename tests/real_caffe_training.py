@@ -11,6 +11,7 @@ the teacher's random weights give soft labels that are as good as any for compar
 arithmetic).
 """
 import os
+import re
 
 import numpy as np
 
@@ -21,6 +22,17 @@ CASES = {
     "ts_lenet": ("mnist/ts_lenet.prototxt", "mnist/ts_lenet_solver.prototxt", "mnist", 640, 200, 30),
     "ts_cifar10": ("cifar10/ts_cifar10.prototxt", "cifar10/ts_cifar10_solver.prototxt", "cifar", 400, 200, 20),
 }
+# glog lines as (file:line, message): the solver's, and the caffe tool's own.
+_GLOG = r"^[IWEF]\d{{4}} [\d:.]+ +\d+ ({})\] (.*)$"
+SOLVER_LINE = re.compile(_GLOG.format(r"(?:solver|sgd_solver)\.cpp:\d+"))
+TOOL_LINE = re.compile(_GLOG.format(r"caffe\.cpp:\d+"))
+
+
+def log_lines(log, pattern):
+    """[[file:line, message]] of the lines of ``log`` that ``pattern`` matches, in order."""
+    return [[m.group(1), m.group(2)] for m in map(pattern.match, log.splitlines()) if m]
+
+
 SOLVER_OVERRIDES = dict(test_iter=[2], test_interval=10, display=1, snapshot_prefix="snap",
                         solver_mode=0, random_seed=1)
 

@@ -66,8 +66,10 @@ def spread_of(ours, others):
 
 
 def assert_within(ours, caffe, spread, what, rtol=1e-4, scale_atol=1e-5):
-    """|ours - caffe| <= scale_atol * max|caffe| + SPREAD_FACTOR * spread + rtol * |caffe|."""
+    """|ours - caffe| <= scale_atol * max|caffe| + SPREAD_FACTOR * spread + rtol * |caffe|,
+    element by element; ``spread`` is a number or an array of ``caffe``'s shape."""
     ours, caffe = np.asarray(ours, np.float64), np.asarray(caffe, np.float64)
+    spread = np.broadcast_to(np.asarray(spread, np.float64), caffe.shape)
     scale = float(np.abs(caffe).max()) if caffe.size else 0.0
     allowed = scale_atol * scale + SPREAD_FACTOR * spread + rtol * np.abs(caffe)
     excess = np.abs(ours - caffe) - allowed
@@ -75,4 +77,4 @@ def assert_within(ours, caffe, spread, what, rtol=1e-4, scale_atol=1e-5):
         i = tuple(int(k) for k in np.unravel_index(int(np.argmax(excess)), caffe.shape))
         raise AssertionError(f"{what}: {int((excess > 0).sum())}/{caffe.size} elements differ from "
                              f"Caffe's; worst at {i}: ours {ours[i]:.8g}, Caffe {caffe[i]:.8g}, "
-                             f"allowed {allowed[i]:.3g} (spread of our perturbed runs {spread:.3g})")
+                             f"allowed {allowed[i]:.3g} (spread of our perturbed runs {spread[i]:.3g})")

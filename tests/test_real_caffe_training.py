@@ -17,10 +17,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED, ORIGINAL, need
+from conftest import ORIGINAL, REPO, SHARED, need
+from real_caffe_training import SOLVER_LINE, TOOL_LINE, log_lines
 
 RECORD = json.loads((REPO / "tests" / "data" / "real_caffe_training.json").read_text())
-GLOG = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ ((?:solver|sgd_solver)\.cpp:\d+)\] (.*)$")
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")
 # Lines whose numbers are timings or paths, not results.
 TIMING = re.compile(r"\(.* iter/s, .*s/\d+ iters?\)")
@@ -42,13 +42,9 @@ def run(request, tmp_path_factory):
     return case, folder, proc.stderr
 
 
-def _solver_lines(log):
-    return [[m.group(1), m.group(2)] for m in map(GLOG.match, log.splitlines()) if m]
-
-
 def test_solver_log_equals_caffes(run):
     case, _, log = run
-    ours, caffe = _solver_lines(log), RECORD[case]["solver_lines"]
+    ours, caffe = log_lines(log, SOLVER_LINE), RECORD[case]["solver_lines"]
     assert len(ours) == len(caffe), f"{len(ours)} solver lines, Caffe logged {len(caffe)}"
     for (src_o, msg_o), (src_c, msg_c) in zip(ours, caffe):
         assert src_o == src_c, (msg_o, msg_c)
@@ -96,15 +92,10 @@ def test_snapshot_equals_caffes(run, tmp_path_factory):
                                    err_msg=f"{case} {name}: sum")
 
 
-TOOL = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ (caffe\.cpp:\d+)\] (.*)$")
 # caffe time's lines whose numbers are not results: milliseconds, and the initial loss of
 # weights its own fillers drew at random (caffe time loads no weights).
 TIMED = re.compile(r"(forward-backward time|forward|backward|pass|Forward-Backward|Total Time|"
                    r"Initial loss): ")
-
-
-def _tool_lines(log):
-    return [[m.group(1), m.group(2)] for m in map(TOOL.match, log.splitlines()) if m]
 
 
 def _same_lines(ours, caffe, what):
@@ -121,7 +112,7 @@ def _same_lines(ours, caffe, what):
 
 def test_train_tool_lines_equal_caffes(run):
     case, _, log = run
-    _same_lines(_tool_lines(log), RECORD[case]["train_tool_lines"], f"{case} train")
+    _same_lines(log_lines(log, TOOL_LINE), RECORD[case]["train_tool_lines"], f"{case} train")
 
 
 @pytest.mark.parametrize("command", ["test", "time"])
@@ -135,7 +126,7 @@ def test_test_and_time_commands_print_caffes_lines(run, command):
                            "-iterations", "2"] + extra, cwd=folder, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    _same_lines(_tool_lines(proc.stderr), RECORD[case][f"{command}_tool_lines"], f"{case} {command}")
+    _same_lines(log_lines(proc.stderr, TOOL_LINE), RECORD[case][f"{command}_tool_lines"], f"{case} {command}")
 
 
 def test_bench_reads_real_caffe_time_logs(monkeypatch):

@@ -16,7 +16,6 @@ from conftest import CAFFE_REF, need
 VARIANTS = ["sgd_inv", "sgd_step_mult", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
             "sgd_itersize", "sgd_clip", "sgd_l1"]
 RTOL = 1e-4
-SPREAD_FACTOR = 10
 ULP_NOISE = 1.2e-7
 
 
@@ -25,27 +24,18 @@ def close(ours, caffe, what, spread=None):
     of values that are nearly 0 compared to the rest of the array.
 
     ``spread`` (same shape) widens the floor element by element: it is how far our own run
-    moves when its gradients are perturbed by float32-rounding-sized noise (see
-    ``perturbed_run``). The adaptive solvers divide every gradient by its own running
+    moves when its batches are reordered and its pixels carry an ulp of noise (see
+    ``perturbed_spread``). The adaptive solvers divide every gradient by its own running
     magnitude, so an element whose gradient is near the rounding floor (a few 1e-8 against a
     largest one of 0.26 in adam's ip_s1) takes a step that depends on how the BLAS summed it:
     another kernel or thread count moves it by ~1e-5 where its neighbours agree to 1e-8.
-    Such elements get SPREAD_FACTOR times their measured spread; the others stay tight."""
-    caffe = np.asarray(caffe)
-    ours = np.asarray(ours)
+    Such elements get SPREAD_FACTOR times their measured spread (rounding_spread.py); the
+    others stay tight."""
+    from rounding_spread import assert_within
+
+    ours, caffe = np.asarray(ours), np.asarray(caffe)
     assert ours.shape == caffe.shape, f"{what}: shape {ours.shape} != Caffe's {caffe.shape}"
-    scale = float(np.max(np.abs(caffe))) if caffe.size else 0.0
-    atol = 1e-5 * scale
-    if spread is not None:
-        atol = atol + SPREAD_FACTOR * np.abs(np.asarray(spread, np.float64))
-    excess = np.abs(ours.astype(np.float64) - caffe) - atol - RTOL * np.abs(caffe.astype(np.float64))
-    if (excess > 0).any():
-        worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), caffe.shape)) if caffe.ndim else ()
-        allowed = atol[worst] if np.ndim(atol) else atol
-        raise AssertionError(
-            f"{what}: {int((excess > 0).sum())}/{caffe.size} elements differ from Caffe beyond "
-            f"rtol {RTOL} + atol; worst at {worst}: ours {ours[worst]!r}, Caffe {caffe[worst]!r} "
-            f"(allowed {float(allowed) + RTOL * abs(float(caffe[worst])):.3g})")
+    assert_within(ours, caffe, 0.0 if spread is None else spread, what, rtol=RTOL)
 
 
 def build(variant, tmp_path):

@@ -11,7 +11,6 @@ squares and first 32 values.
 """
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -25,19 +24,6 @@ REPO = os.path.dirname(TESTS)
 for path in (REPO, TESTS):
     if path not in sys.path:
         sys.path.insert(0, path)
-
-GLOG = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ ((?:solver|sgd_solver)\.cpp:\d+)\] (.*)$")
-TOOL = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ (caffe\.cpp:\d+)\] (.*)$")
-
-
-def solver_lines(log):
-    return [[m.group(1), m.group(2)] for m in map(GLOG.match, log.splitlines()) if m]
-
-
-def tool_lines(log):
-    """The caffe tool's own lines (caffe.cpp), as (file:line, message)."""
-    return [[m.group(1), m.group(2)] for m in map(TOOL.match, log.splitlines()) if m]
-
 
 def snapshot_summary(path):
     import numpy as np
@@ -60,7 +46,7 @@ def main():
     args = ap.parse_args()
     if not shutil.which("caffe"):
         sys.exit("caffe is not on PATH: install real Caffe 1.0 (see bench/bench_lenet.py)")
-    from real_caffe_training import CASES, prepare
+    from real_caffe_training import CASES, SOLVER_LINE, TOOL_LINE, log_lines, prepare
 
     record = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +60,8 @@ def main():
             if proc.returncode != 0:
                 sys.exit(f"{case}: caffe train failed:\n{log[-3000:]}")
             iters = CASES[case][-1]
-            record[case] = {"solver_lines": solver_lines(log), "train_tool_lines": tool_lines(log),
+            record[case] = {"solver_lines": log_lines(log, SOLVER_LINE),
+                            "train_tool_lines": log_lines(log, TOOL_LINE),
                             "snapshot": snapshot_summary(os.path.join(folder, f"snap_iter_{iters}.caffemodel"))}
             # `caffe test` of the initial weights and `caffe time` of the net, 2 iterations each
             for command, extra in (("test", ["-weights", "init.caffemodel"]), ("time", [])):
@@ -82,7 +69,7 @@ def main():
                                       cwd=folder, env=env, capture_output=True, text=True, timeout=600)
                 if proc.returncode != 0:
                     sys.exit(f"{case}: caffe {command} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-                record[case][f"{command}_tool_lines"] = tool_lines(proc.stdout + proc.stderr)
+                record[case][f"{command}_tool_lines"] = log_lines(proc.stdout + proc.stderr, TOOL_LINE)
             print(case, len(record[case]["solver_lines"]), "solver lines", file=sys.stderr)
     write_json(args.out, record)
     print(f"wrote {args.out}")
