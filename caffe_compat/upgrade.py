@@ -110,15 +110,16 @@ def net_needs_v0_upgrade(net):
     return any(layer.HasField("layer") for layer in net.layers)
 
 
-def net_needs_data_upgrade(net):
+def _v1_data_params(net):
+    """(layer, its data parameter message) of each V1 data layer (DATA, IMAGE_DATA, ...)."""
     for layer in net.layers:
         field = _DATA_TRANSFORM_PARAMS.get(_V1.LayerType.Name(layer.type))
-        if field is None:
-            continue
-        param = getattr(layer, field)
-        if any(param.HasField(f) for f in _TRANSFORM_FIELDS):
-            return True
-    return False
+        if field is not None:
+            yield layer, getattr(layer, field)
+
+
+def net_needs_data_upgrade(net):
+    return any(param.HasField(f) for _, param in _v1_data_params(net) for f in _TRANSFORM_FIELDS)
 
 
 def net_needs_v1_upgrade(net):
@@ -148,11 +149,7 @@ def solver_needs_upgrade(solver):
 
 def upgrade_data_transformation(net):
     """Move V1 data layers' scale/mean_file/crop_size/mirror into transform_param."""
-    for layer in net.layers:
-        field = _DATA_TRANSFORM_PARAMS.get(_V1.LayerType.Name(layer.type))
-        if field is None:
-            continue
-        param = getattr(layer, field)
+    for layer, param in _v1_data_params(net):
         for name in _TRANSFORM_FIELDS:
             if param.HasField(name):
                 setattr(layer.transform_param, name, getattr(param, name))

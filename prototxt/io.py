@@ -169,24 +169,21 @@ def _explain(raw, text, tokens, offset, message_class):
         where = f" for field '{field}'" if field else ""
         msg = f"invalid value '{value}'{where} (enum {enum}"
         return msg + (f"; valid: {', '.join(values)})" if values else ")")
+    where = f"field '{field}'" if field else "this field"
     m = re.match(r"Expected string but found: (.*)$", raw)
     if m:
-        where = f"field '{field}'" if field else "this field"
         return f"{where} expects a quoted string, got {m.group(1)}"
     m = re.match(r"Couldn't parse (integer|float|double|bool\w*): (.*)$", raw)
     if m:
         kind, value = m.groups()
         kind = "an integer" if kind == "integer" else ("true or false" if kind.startswith("bool")
                                                         else "a number")
-        where = f"field '{field}'" if field else "this field"
         return f"{where} expects {kind}, got {value}"
     m = re.match(r"Expected (integer|double|float|identifier|bool\w*)(?:,| but) (?:got|found):? (.*)$", raw)
     if m and m.group(1) != "identifier":
-        where = f"field '{field}'" if field else "this field"
         return f"{where} expects a {m.group(1)}, got {m.group(2)}"
     m = re.match(r"Value out of range: (.*)$", raw)
     if m:
-        where = f"field '{field}'" if field else "this field"
         return f"value {m.group(1)} out of range for {where}"
     m = re.match(r'Message type "([\w.]+)" should not have multiple "(\w+)" fields', raw)
     if m:
