@@ -26,6 +26,10 @@ class SolverError(CaffeError):
     """A solver parameter is invalid, or training cannot continue."""
 
 
+class DivergenceError(SolverError):
+    """The training loss became NaN/inf (or exploded): the weights are no longer usable."""
+
+
 def fmt_shape(shape):
     """Caffe's way of printing a shape: ``64 1 28 28 (50176)``."""
     shape = tuple(int(d) for d in shape)

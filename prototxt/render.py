@@ -22,8 +22,8 @@ fillers), params (false drops param blocks), dropout, num_classes, bottom, and a
 (vgg16: blocks, classifier). A teacher may instead be ``{onnx: PATH, ...}`` (or
 ``{teachers: [...], blend: ...}``): a Python layer ``solver.teacher.ONNXTeacher`` named
 "teacher", bottom the data blob, top "teacher_logits", whose param_str is the mapping as
-JSON (keys onnx, input, output, scale, unscale, mean, resize, crop, channel_order, threads,
-num_classes, cache...; see solver/teacher.py).
+JSON (keys onnx, input, output, scale, std, unscale, mean, resize, crop, channel_order,
+layout, threads, outputs, logit_scale, num_classes, cache...; see solver/teacher.py).
 
 Heads (the layers after the members), each ``null`` to leave it out:
 ``accuracy`` (a list of {name, top, top_k}), ``loss`` ({name, top, weight}),
@@ -62,9 +62,9 @@ ARCHS = {
 MEMBER_KEYS = {"arch", "tag", "frozen", "fillers", "params", "dropout", "num_classes", "bottom",
                "blocks", "classifier", "bn", "filler"}
 # The param_str keys of solver.teacher.ONNXTeacher (see its docstring).
-ONNX_KEYS = {"onnx", "input", "output", "unscale", "scale", "mean", "resize", "crop",
-             "channel_order", "threads", "teachers", "blend", "num_classes", "cache", "data",
-             "cache_file"}
+ONNX_KEYS = {"onnx", "input", "output", "unscale", "scale", "std", "mean", "resize", "crop",
+             "channel_order", "layout", "threads", "outputs", "teachers", "blend",
+             "num_classes", "cache", "data", "cache_file", "logit_scale"}
 NET_KEYS = {"name", "data", "model", "student", "teacher", "members_order", "lambda", "ts_loss",
             "loss", "accuracy", "fidelity", "order", "quirks", "extra_layers"}
 DATA_KEYS_LAYER = {"name", "phase", "tops", "transform", "type"}

@@ -25,14 +25,15 @@ import numpy as np
 
 from caffe_compat.errors import CaffeError
 
-# Found by experiment (README "Choosing the distillation defaults"): the shared client
-# teacher teaching a LeNet student on all 60,000 MNIST training images without labels
-# (bench/bench_distill.py --sweep). Top-1 agreement on the 10,000 test images after 3,000
-# iterations: T=1 0.9905, T=2 0.9928, T=4 0.9946, T=8 0.9945 (lr 0.01); T=4 with lr 0.005
-# 0.9947, with lr 0.02 the loss diverges. After 6,000 iterations: T=4 0.9952, T=8 0.9956.
+# Iterations and lr found by experiment (README "Choosing the distillation defaults"): the
+# shared client teacher teaching a LeNet student on all 60,000 MNIST training images without
+# labels (bench/bench_distill.py --sweep): T=4..8 best, lr 0.02 diverges. The temperature and
+# the logit scale are not fixed numbers: solver.teacher_profile derives them from each
+# teacher's logits, in units that reproduce the sweep's best point (T=8 at spread 7).
 DEFAULTS = {
     "iterations": 6000,
-    "temperature": 8.0,
+    "temperature": "auto",    # solver.teacher_profile.choose: from the teacher's logits
+    "logit_scale": "auto",
     "base_lr": 0.01,
     "batch_size": 64,
     "soft_weight": 1.0,
@@ -160,6 +161,67 @@ def teacher_config(teachers, spec, teacher_params=None, blend="prob", cache=True
     return cfg
 
 
+def _sample_training_data(spec, count):
+    """The first ``count`` training samples as the student's data blob sees them (its
+    transform, deterministic), and their labels."""
+    from caffe_compat.data.lmdb_source import LMDBSource, read_record
+    from caffe_compat.data.transformer import DataTransformer
+    from caffe_compat.proto import caffe_pb2
+
+    images, labels = [], []
+    for key, value in LMDBSource(spec.train_lmdb).items():
+        image, label = read_record(key, value)
+        images.append(image)
+        labels.append(label)
+        if len(images) >= count:
+            break
+    transform = caffe_pb2.TransformationParameter(
+        scale=spec.transform.get("scale", 1.0), mean_value=spec.transform.get("mean_value", []))
+    blob = DataTransformer(transform, phase=caffe_pb2.TEST, seed=0).transform(np.stack(images))
+    return blob, np.asarray(labels)
+
+
+def _teacher_specs(tcfg):
+    return tcfg["teachers"] if "teachers" in tcfg else [tcfg]
+
+
+def probe_teacher(tcfg, spec, samples=None):
+    """Run the teacher(s) of ``tcfg`` on a sample of the training data (through the logit
+    cache the training will use) before training. Returns (tcfg, profile, logits, labels):
+    ``tcfg`` with ``"outputs": "probabilities"`` set for a teacher whose outputs on the data
+    turn out to be probabilities."""
+    from solver import teacher as T
+    from solver import teacher_profile as TP
+
+    blob, labels = _sample_training_data(spec, samples or TP.PROBE_SAMPLES)
+    layer_keys = {k: v for k, v in tcfg.items() if k in ("num_classes", "blend")}
+    try:
+        for one in _teacher_specs(tcfg):
+            if one.get("outputs", "auto") == "auto":
+                t = T.build_ensemble({**one, **layer_keys}).teachers[0]
+                t.check_input(spec.sample_shape)
+                if t.outputs == "logits" and TP.looks_like_probabilities(t.logits(blob[:256])):
+                    one["outputs"] = "probabilities"
+        ensemble = T.build_ensemble(tcfg)
+        width = ensemble.check_input(spec.sample_shape)
+    except T.TeacherError as e:
+        raise CaffeError(f"teacher: {e}") from None
+    if width != spec.num_classes:
+        raise CaffeError(f"teacher: it gives {width} classes (output shape [N, {width}]) but the "
+                         f"data has {spec.num_classes} (student output [N, {spec.num_classes}])")
+    cache = None
+    if tcfg.get("data"):
+        cache = T.open_cache(T.cache_path_for(tcfg["data"], ensemble))
+    logits = T.CachedTeacher(ensemble, cache).logits(blob)
+    if cache is not None:
+        cache.save()
+    outputs = sorted({t.outputs for t in ensemble.teachers})
+    prof = TP.profile(logits, "/".join(outputs), labels)
+    TP.check_contract(prof, labels, hint=" (--teacher-params: 'scale', 'mean', 'std', "
+                                          "'channel_order', 'layout')")
+    return tcfg, prof, logits, labels
+
+
 def _test_batch(n):
     """The largest batch <= 100 that divides the test set, so one pass sees each sample once."""
     return max(b for b in range(1, min(100, n) + 1) if n % b == 0)
@@ -234,17 +296,23 @@ def logging_to(log_path, mode="a"):
         yield
 
 
-def train(solver_path, log_path):
-    """Run ``solver_path`` with the numpy solver, its log in ``log_path``. Returns the solver,
-    the final test outputs {name: value} and the training seconds."""
+def train(solver_path, log_path, mode="w", recover=False):
+    """Run ``solver_path`` with the numpy solver, its log in ``log_path`` (``mode`` "a":
+    after lines already there). ``recover``: a DivergenceGuard rolls a diverging run back
+    and lowers the rate instead of stopping. Returns the solver, the final test outputs
+    {name: value} and the training seconds."""
     from prototxt.io import read_solver
     from solver import log as glog
     from solver.solvers import get_solver
 
     param = read_solver(solver_path)
-    with logging_to(log_path, "w"):
+    with logging_to(log_path, mode):
         glog.info(glog.CAFFE_USE_CPU, "Use CPU.")
         solver = get_solver(param)
+        if recover:
+            from solver.recovery import DivergenceGuard
+
+            DivergenceGuard(solver)
         glog.info(glog.CAFFE_STARTING, "Starting Optimization")
         start = time.time()
         solver.solve()
@@ -341,24 +409,50 @@ def splice_student(student_prototxt, student_path, ts_path):
 def distill(teachers, student="lenet", data=None, out="distill_out", labels=True, loss="kd",
             temperature=None, iterations=None, base_lr=None, batch_size=None, soft_weight=None,
             teacher_params=None, blend="prob", student_prototxt=None, subset=None,
-            test_interval=None, display=None, seed=1, name="distill"):
-    """Run the whole porting job; returns the report dict (also written to ``out``)."""
+            test_interval=None, display=None, seed=1, name="distill", logit_scale=None,
+            teacher_output=None, recover=True, echo=None):
+    """Run the whole porting job; returns the report dict (also written to ``out``).
+
+    ``temperature`` and ``logit_scale`` None: derived from the teacher's logits on a sample
+    of the training data (solver.teacher_profile). ``teacher_output``: the graph output
+    holding the logits. ``recover``: roll back and lower the rate when the loss diverges.
+    ``echo``: called with each line saying what was chosen (the command prints them)."""
+    from solver import log as glog
+    from solver import teacher_profile as TP
+
     if not teachers:
         raise CaffeError("distill needs at least one --teacher ONNX model")
     if student not in STUDENTS:
         raise CaffeError(f"--student {student!r}: known student architectures: {', '.join(STUDENTS)}")
     iterations = DEFAULTS["iterations"] if iterations is None else int(iterations)
-    temperature = DEFAULTS["temperature"] if temperature is None else float(temperature)
     base_lr = DEFAULTS["base_lr"] if base_lr is None else float(base_lr)
     batch_size = DEFAULTS["batch_size"] if batch_size is None else int(batch_size)
     soft_weight = DEFAULTS["soft_weight"] if soft_weight is None else float(soft_weight)
     if iterations <= 0:
         raise CaffeError(f"--iterations must be positive, got {iterations}")
     os.makedirs(out, exist_ok=True)
+    if logit_scale is not None and not float(logit_scale) > 0:
+        raise CaffeError(f"--logit-scale must be positive, got {logit_scale}")
+    if temperature is not None and not float(temperature) > 0:
+        raise CaffeError(f"--temperature must be positive, got {temperature}")
     spec = prepare_data(data, out, subset)
+    if teacher_output:
+        teacher_params = dict(teacher_params or {}, output=teacher_output)
     tcfg = teacher_config(teachers, spec, teacher_params, blend)
+    log_path = os.path.join(out, f"{name}.log")
+    with logging_to(log_path, "w"):
+        tcfg, prof, sample_logits, _ = probe_teacher(tcfg, spec)
+        logit_scale, temperature, reasons = TP.choose(prof, sample_logits, loss, temperature,
+                                                      logit_scale)
+        choices = [TP.describe(prof)] + [f"Chose {r}" for r in reasons]
+        for line in choices:
+            glog.info(glog.DISTILL_SETUP, line)
+    for line in choices:
+        (echo or (lambda _: None))(line)
+    if logit_scale != 1.0:
+        tcfg["logit_scale"] = float(f"{logit_scale:.6g}")
     student_net, ts_net, test_batch = net_configs(
-        spec, student, tcfg, loss, temperature, soft_weight, labels, batch_size)
+        spec, student, tcfg, loss, temperature or 1.0, soft_weight, labels, batch_size)
     test_iter = spec.num_test // test_batch
     test_interval = test_interval or max(iterations // 5, 1)
     display = display or max(iterations // 20, 1)
@@ -374,8 +468,7 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     if student_prototxt:
         splice_student(student_prototxt, student_path, ts_path)
     solver_path = os.path.join(out, f"{name}_solver.prototxt")
-    log_path = os.path.join(out, f"{name}.log")
-    solver, scores, secs = train(solver_path, log_path)
+    solver, scores, secs = train(solver_path, log_path, mode="a", recover=recover)
     caffemodel = os.path.join(out, f"{name}_student.caffemodel")
     onnx_path = os.path.join(out, f"{name}_student.onnx")
     with logging_to(log_path):
@@ -387,7 +480,12 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
         "labels_used": bool(labels) and soft_weight < 1.0, "loss": loss,
         "temperature": temperature if loss == "kd" else None,
         "soft_weight": soft_weight if labels else 1.0, "iterations": iterations,
-        "base_lr": base_lr, "batch_size": batch_size, "train_samples": spec.num_train,
+        "base_lr": base_lr, "logit_scale": logit_scale, "teacher_profile": prof.as_dict(),
+        "choices": choices,
+        "rollbacks": [{"iteration": it, "reason": why, "lr_from": a, "lr_to": b}
+                      for it, why, a, b in (solver.guard.rollbacks if solver.guard else [])],
+        "final_base_lr": solver.param.base_lr,
+        "batch_size": batch_size, "train_samples": spec.num_train,
         "test_samples": spec.num_test, "train_seconds": round(secs, 1),
         "agreement": scores.get("agreement_top1"), "agreement_top5": scores.get("agreement_top5"),
         "kl": scores.get("kl"), "accuracy": scores.get("accuracy"),

@@ -69,6 +69,11 @@ CAFFE_TIME_AVG_FB = "caffe.cpp:412"
 CAFFE_TIME_TOTAL = "caffe.cpp:414"
 CAFFE_TIME_ENDS = "caffe.cpp:415"
 
+# tscaffe's own lines (no Caffe counterpart): the teacher's setup and the distill loop.
+TEACHER_CACHE = "teacher.py:1"
+DISTILL_SETUP = "distill.py:1"
+DISTILL_RECOVERY = "distill.py:2"
+
 _LEVELS = {"I": 0, "W": 1, "E": 2, "F": 3}
 _bar_lock = threading.Lock()
 _active_bar = None
@@ -170,6 +175,12 @@ class progress:
     def update(self, n=1):
         if self.bar is not None:
             self.bar.update(n)
+
+    def reset_to(self, n):
+        """Move the bar back to ``n`` (a rollback of the divergence guard)."""
+        if self.bar is not None:
+            self.bar.n = n
+            self.bar.refresh()
 
     def __exit__(self, *exc):
         global _active_bar

@@ -53,7 +53,7 @@ import time
 import numpy as np
 
 from caffe_compat import rng as _rng
-from caffe_compat.errors import CaffeError, SolverError
+from caffe_compat.errors import CaffeError, DivergenceError, SolverError
 from caffe_compat.proto import caffe_pb2
 
 from . import log
@@ -163,6 +163,9 @@ class Solver:
         self.loss = None
         self.pass_losses = []
         self.last_test_scores = {}  # test net id -> (iteration, [(output, mean)])
+        # None: step() as Caffe's; else an object whose run(solver, iters) steps instead
+        # (solver.recovery.DivergenceGuard: roll back and lower the rate on divergence).
+        self.guard = None
 
     # -- construction -------------------------------------------------------------------
     def _check_snapshot_prefix(self):
@@ -311,8 +314,8 @@ class Solver:
             if not math.isfinite(float(loss)):
                 what = "nan" if math.isnan(float(loss)) else "inf"
                 log.error(log.SOLVER_ITERATION, f"loss became {what} at iteration {self.iter}")
-                raise SolverError(f"loss became {what} at iteration {self.iter}; training "
-                                  "stopped (the last snapshot written is still valid)")
+                raise DivergenceError(f"loss became {what} at iteration {self.iter}; training "
+                                      "stopped (the last snapshot written is still valid)")
             self._call(1)
             self.apply_update()
             self.iter += 1
@@ -541,7 +544,10 @@ class Solver:
         with _SignalHandlers(self), log.progress(total=p.max_iter, initial=self.iter) as bar:
             self._bar = bar
             try:
-                self.step(p.max_iter - self.iter)
+                if self.guard is None:
+                    self.step(p.max_iter - self.iter)
+                else:
+                    self.guard.run(self, p.max_iter - self.iter)
             finally:
                 self._bar = None
             if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):

@@ -20,26 +20,43 @@ param_str (JSON):
 ``blend``           ``"prob"`` (default): the top is log(mean_k softmax(z_k)) — the log of the
                     averaged probabilities, whose softmax is that average; ``"logit"``: the
                     top is mean_k z_k
-``input``/``output``  graph input / output names (default: the first of each)
+``input``/``output``  graph input / output names (default: the first input; the output
+                    whose width is the class count when there are several, else an error
+                    listing them)
 ``unscale``         multiplies the student's data blob first, to undo the student's own
                     transform (e.g. 256 when the student's Data layer scales by 1/256 and
                     the teacher wants raw pixels); default 1
 ``mean``            per-channel values subtracted next (one value or one per channel)
-``scale``           multiplies after the mean (Caffe's transform order); default 1
+``scale``           multiplies after the mean (Caffe's transform order); one value or one
+                    per channel; default 1
+``std``             divides after the mean instead of ``scale`` (one value or one per channel):
+                    a torchvision ``Normalize(m, s)`` teacher on [0, 1] input is
+                    ``{"mean": [255 m], "std": [255 s]}``; a [0, 1] teacher is
+                    ``{"scale": 0.00392156862745098}``
 ``channel_order``   ``"BGR"`` (default: the blob's own order, Caffe's) or ``"RGB"`` (reverse)
+``layout``          ``"NCHW"`` (Caffe's), ``"NHWC"`` (transposed last) or ``"auto"`` (default:
+                    NHWC when the graph's input shape says so and NCHW does not fit)
 ``resize``          ``[h, w]``: bilinear resize to the teacher's input size
 ``crop``            ``[h, w]``: centre crop (after resize)
 ``threads``         onnxruntime intra-op threads (default: onnxruntime's choice)
+``outputs``         what the graph outputs: ``"logits"``, ``"probabilities"`` (their log is
+                    used: softmax of it gives the probabilities back) or ``"auto"`` (default:
+                    probabilities when the outputs at setup are in [0, 1] and sum to 1)
+``logit_scale``     multiplies the teacher's logits after the cache (the standardisation that
+                    ``tscaffe distill`` derives from the teacher's logit spread); default 1
 ``num_classes``     the student's class count: a teacher with another output width is an
                     error at setup, naming both shapes
 ``cache``           ``true`` (default): memoise logits per input sample; ``false``: always
                     run the teacher (use it when the data transform is random: crop/mirror)
 ``data``            the dataset's path: the cache file is stored next to it, named by the
-                    model's, the transform's and the dataset's hashes
+                    model's, the transform's and the dataset's hashes (where that folder is
+                    read-only or another user's: in the user's cache directory, see
+                    ``cache_root``)
 ``cache_file``      an explicit cache file instead (overrides ``data``)
 ==================  =========================================================================
 
-The teacher is never part of the student's backward pass (its bottom gets no gradient)
+A graph with a fixed batch dimension (e.g. 1) is run in chunks of that size (the last one
+zero-padded). The teacher is never part of the student's backward pass (its bottom gets no gradient)
 and its activations live in onnxruntime, not in the Net: the Net holds only the logits top.
 
 The logit cache maps a sample's bytes (the student's data blob for that sample) to the
@@ -50,6 +67,7 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 
 import numpy as np
 
@@ -58,9 +76,14 @@ from caffe_compat.io import atomic_write_bytes
 from caffe_compat.layers.base import Layer
 from caffe_compat.layers.distillation import log_softmax
 
-_TEACHER_KEYS = ("onnx", "input", "output", "unscale", "mean", "scale", "channel_order",
-                 "resize", "crop", "threads")
-_LAYER_KEYS = _TEACHER_KEYS + ("teachers", "blend", "num_classes", "cache", "data", "cache_file")
+_TEACHER_KEYS = ("onnx", "input", "output", "unscale", "mean", "scale", "std", "channel_order",
+                 "layout", "resize", "crop", "threads", "outputs")
+_LAYER_KEYS = _TEACHER_KEYS + ("teachers", "blend", "num_classes", "cache", "data", "cache_file",
+                               "logit_scale")
+OUTPUT_KINDS = ("auto", "logits", "probabilities")
+# log(p) of a probability output: p below this (float32 underflow) is floored, so a
+# confident probability teacher still gives finite log-probabilities.
+PROB_FLOOR = 1e-30
 
 
 class TeacherError(CaffeError):
@@ -114,11 +137,51 @@ def resize_bilinear(x, height, width):
     return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
 
 
+def _per_channel(value, name, path):
+    """One value or one per channel, as float32 (1, C, 1, 1)-broadcastable, or None."""
+    if value is None:
+        return None
+    try:
+        arr = np.asarray(value, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise TeacherError(f"teacher {path}: '{name}' must be a number or a list of numbers, "
+                           f"got {value!r}") from None
+    return arr
+
+
+def _graph_ends_in_softmax(path, output_name):
+    """Whether ``output_name`` is made by a Softmax (through shape-only ops): probabilities."""
+    import onnx
+
+    try:
+        graph = onnx.load(path, load_external_data=False).graph
+    except Exception:
+        return False
+    producer = {o: n for n in graph.node for o in n.output}
+    name = output_name
+    for _ in range(16):
+        node = producer.get(name)
+        if node is None:
+            return False
+        if node.op_type == "Softmax":
+            return True
+        if node.op_type not in ("Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast"):
+            return False
+        name = node.input[0]
+    return False
+
+
+def _dims(shape):
+    dims = [str(d) if isinstance(d, int) else "N" if i == 0 else "?" for i, d in enumerate(shape)]
+    return "[" + ", ".join(dims) + "]"
+
+
 class OnnxTeacher:
     """One ONNX model in an onnxruntime session, with its own input transform."""
 
     def __init__(self, onnx, input=None, output=None, unscale=1.0, mean=None, scale=1.0,
-                 channel_order="BGR", resize=None, crop=None, threads=None):
+                 std=None, channel_order="BGR", layout="auto", resize=None, crop=None,
+                 threads=None, outputs="auto", num_classes=None):
         import onnxruntime as ort
 
         if not onnx or not os.path.isfile(onnx):
@@ -133,43 +196,86 @@ class OnnxTeacher:
             self.session = ort.InferenceSession(onnx, opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own types for bad files
             raise TeacherError(f"cannot load teacher {onnx}: {e}") from None
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        inputs, outputs_meta = self.session.get_inputs(), self.session.get_outputs()
         self.input_name = input or inputs[0].name
-        self.output_name = output or outputs[0].name
         if self.input_name not in [i.name for i in inputs]:
             raise TeacherError(f"teacher {onnx} has no input '{self.input_name}' "
                                f"(inputs: {[i.name for i in inputs]})")
-        if self.output_name not in [o.name for o in outputs]:
+        self.output_name = output or self._pick_output(outputs_meta, num_classes)
+        if self.output_name not in [o.name for o in outputs_meta]:
             raise TeacherError(f"teacher {onnx} has no output '{self.output_name}' "
-                               f"(outputs: {[o.name for o in outputs]})")
+                               f"(outputs: {[o.name for o in outputs_meta]})")
         self.input_shape = next(i.shape for i in inputs if i.name == self.input_name)
+        batch_dim = self.input_shape[0] if self.input_shape else None
+        self.fixed_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
         self.unscale = float(unscale)
-        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32).reshape(-1)
-        self.scale = float(scale)
+        self.mean = _per_channel(mean, "mean", onnx)
+        if std is not None:
+            if scale != 1.0:
+                raise TeacherError(f"teacher {onnx}: give 'scale' or 'std', not both")
+            std = _per_channel(std, "std", onnx)
+            if np.any(std <= 0):
+                raise TeacherError(f"teacher {onnx}: 'std' must be > 0, got {std.tolist()}")
+            scale = (1.0 / std.astype(np.float64)).astype(np.float32)
+        self.scale = _per_channel(scale, "scale", onnx)
         if channel_order not in ("BGR", "RGB"):
             raise TeacherError(f"channel_order must be 'BGR' or 'RGB', got {channel_order!r}")
+        if layout not in ("auto", "NCHW", "NHWC"):
+            raise TeacherError(f"layout must be 'auto', 'NCHW' or 'NHWC', got {layout!r}")
+        if outputs not in OUTPUT_KINDS:
+            raise TeacherError(f"outputs must be one of {', '.join(OUTPUT_KINDS)}, got {outputs!r}")
         self.reverse_channels = channel_order == "RGB"
+        self.layout = layout
         self.resize = tuple(resize) if resize else None
         self.crop = tuple(crop) if crop else None
+        if outputs == "auto":
+            outputs = ("probabilities" if _graph_ends_in_softmax(onnx, self.output_name)
+                       else "logits")
+        self.outputs = outputs
         self.runs = 0            # onnxruntime calls (tests and benchmarks count them)
         self.samples_run = 0
         self.transform_key = json.dumps(
-            [self.unscale, None if self.mean is None else self.mean.tolist(), self.scale,
-             channel_order, self.resize, self.crop], sort_keys=True)
+            [self.unscale, None if self.mean is None else self.mean.tolist(),
+             self.scale.tolist(), channel_order, self.resize, self.crop, layout,
+             self.outputs, self.output_name], sort_keys=True)
+
+    def _pick_output(self, outputs, num_classes):
+        """The graph's output when none is named: the only one, or the only one whose last
+        dimension is the class count; otherwise a clear error listing them."""
+        if len(outputs) == 1:
+            return outputs[0].name
+        listing = ", ".join(f"{o.name} {_dims(o.shape)}" for o in outputs)
+        if num_classes is not None:
+            fits = [o for o in outputs if o.shape and o.shape[-1] == int(num_classes)]
+            if len(fits) == 1:
+                return fits[0].name
+        raise TeacherError(f"teacher {self.path} has {len(outputs)} outputs ({listing}); name "
+                           "the logits with --teacher-output NAME (param_str 'output')")
+
+    def _nhwc(self, c):
+        """Whether the graph wants channels last, for data with ``c`` channels."""
+        if self.layout != "auto":
+            return self.layout == "NHWC"
+        shape = self.input_shape
+        if len(shape) != 4:
+            return False
+        return shape[1] != c and shape[3] == c and isinstance(shape[1], int)
 
     def transform(self, x):
         """The student's data blob (N, C, H, W) -> the teacher's input."""
         x = np.asarray(x, dtype=np.float32)
+        c = x.shape[1]
         if self.unscale != 1.0:
             x = x * np.float32(self.unscale)
-        if self.mean is not None:
-            c = x.shape[1]
-            if self.mean.size not in (1, c):
-                raise TeacherError(f"teacher {self.path}: {self.mean.size} mean values for "
+        channel_shape = (1, -1) + (1,) * (x.ndim - 2)
+        for name, values in (("mean", self.mean), ("scale", self.scale)):
+            if values is not None and values.size not in (1, c):
+                raise TeacherError(f"teacher {self.path}: {values.size} {name} values for "
                                    f"{c} channels")
-            x = x - self.mean.reshape((1, -1) + (1,) * (x.ndim - 2))
-        if self.scale != 1.0:
-            x = x * np.float32(self.scale)
+        if self.mean is not None:
+            x = x - self.mean.reshape(channel_shape)
+        if self.scale.size > 1 or self.scale[0] != 1.0:
+            x = x * self.scale.reshape(channel_shape)
         if self.reverse_channels:
             x = x[:, ::-1]
         if self.resize:
@@ -181,6 +287,8 @@ class OnnxTeacher:
                 raise TeacherError(f"teacher {self.path}: crop {ch}x{cw} larger than input {h}x{w}")
             top, left = (h - ch) // 2, (w - cw) // 2
             x = x[:, :, top:top + ch, left:left + cw]
+        if x.ndim == 4 and self._nhwc(c):
+            x = x.transpose(0, 2, 3, 1)
         return np.ascontiguousarray(x, dtype=np.float32)
 
     def check_input(self, sample_shape):
@@ -194,18 +302,39 @@ class OnnxTeacher:
                 f"teacher {self.path} expects input {self.input_name} of shape "
                 f"{['N' if f is None else f for f in fixed]}, but the data gives "
                 f"{list(got)} after the teacher's transform (data sample shape "
-                f"{list(sample_shape)}); set 'resize'/'crop'/'channel_order' in param_str")
+                f"{list(sample_shape)}); set 'resize'/'crop'/'channel_order'/'layout' in "
+                "param_str (--teacher-params)")
         return self.run(probe)
 
-    def run(self, teacher_input):
+    def _session_run(self, teacher_input):
         self.runs += 1
-        self.samples_run += teacher_input.shape[0]
         try:
             out = self.session.run([self.output_name], {self.input_name: teacher_input})[0]
         except Exception as e:
             raise TeacherError(f"teacher {self.path} failed on input of shape "
                                f"{fmt_shape(teacher_input.shape)}: {e}") from None
         return np.asarray(out, dtype=np.float32).reshape(teacher_input.shape[0], -1)
+
+    def run(self, teacher_input):
+        """The graph's outputs for a transformed batch, as logits (log of probabilities)."""
+        n = teacher_input.shape[0]
+        self.samples_run += n
+        k = self.fixed_batch
+        if k is None or k == n:
+            out = self._session_run(teacher_input)
+        else:  # a graph exported with a fixed batch: chunks of k, the last one padded
+            parts = []
+            for i in range(0, n, k):
+                chunk = teacher_input[i:i + k]
+                m = chunk.shape[0]
+                if m < k:
+                    pad = np.zeros((k - m,) + chunk.shape[1:], chunk.dtype)
+                    chunk = np.concatenate([chunk, pad])
+                parts.append(self._session_run(chunk)[:m])
+            out = np.concatenate(parts)
+        if self.outputs == "probabilities":
+            out = np.log(np.maximum(out, np.float32(PROB_FLOOR)))
+        return out
 
     def logits(self, data, batch_size=None):
         """Logits for a student data blob; large inputs go through in batches."""
@@ -318,26 +447,63 @@ def open_cache(path):
     return _OPEN_CACHES[key]
 
 
-def _writable_dir(folder):
+CACHE_ENV = "TSCAFFE_CACHE_DIR"
+
+
+def user_cache_root():
+    """The user's cache directory for tscaffe: ``$TSCAFFE_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/tscaffe``, else ``~/.cache/tscaffe``."""
+    if os.environ.get(CACHE_ENV):
+        return os.path.abspath(os.environ[CACHE_ENV])
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(os.path.abspath(xdg), "tscaffe")
+
+
+def folder_is_ours(folder):
+    """Whether tscaffe may write into ``folder``: it exists, this user owns it, its mode
+    lets its owner write (root honours the mode bits too: a folder marked read-only is
+    somebody's data, even where root could write), and a file can really be created in it
+    (a read-only mount says no here). A folder owned by another user counts as shared."""
     try:
-        os.makedirs(folder, exist_ok=True)
-        return os.access(folder, os.W_OK)
+        st = os.stat(folder)
     except OSError:
         return False
+    if st.st_uid != os.geteuid() or not st.st_mode & 0o200:
+        return False
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tscaffe-probe-"):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def cache_folder_for(data_path):
+    """(folder, why) for the logit cache of the dataset at ``data_path``:
+    ``$TSCAFFE_CACHE_DIR/teacher-cache`` when that is set; else ``.tscaffe-teacher-cache``
+    next to the data when the data's folder is the user's to write; else the user's cache
+    directory (``cache_root``), so a read-only or shared data folder is never written."""
+    data_path = os.path.abspath(data_path)
+    base = os.path.dirname(data_path) if os.path.isfile(data_path) else data_path
+    if os.environ.get(CACHE_ENV):
+        return (os.path.join(user_cache_root(), "teacher-cache"),
+                f"${CACHE_ENV} is set")
+    beside = os.path.join(base, ".tscaffe-teacher-cache")
+    if os.path.isdir(beside) and folder_is_ours(beside):
+        return beside, "next to the data"
+    if not os.path.isdir(beside) and folder_is_ours(base):
+        return beside, "next to the data"
+    return (os.path.join(user_cache_root(), "teacher-cache"),
+            f"the data folder {base} is read-only or not this user's")
 
 
 def cache_path_for(data_path, ensemble):
-    """Where the cache of ``ensemble`` on the dataset at ``data_path`` lives: in a
-    ``.tscaffe-teacher-cache`` folder next to the data, named by the teachers' hash and the
-    dataset's hash; where the data's folder is read-only, in ~/.cache/tscaffe instead."""
+    """Where the cache of ``ensemble`` on the dataset at ``data_path`` lives (see
+    ``cache_folder_for``), named by the teachers' hash and the dataset's hash."""
     if not os.path.exists(data_path):
         raise TeacherError(f"teacher cache: dataset {data_path!r} not found")
     data_path = os.path.abspath(data_path)
-    base = os.path.dirname(data_path) if os.path.isfile(data_path) else data_path
-    folder = os.path.join(base, ".tscaffe-teacher-cache")
-    if not _writable_dir(folder):
-        folder = os.path.join(os.path.expanduser("~"), ".cache", "tscaffe", "teacher-cache")
-        os.makedirs(folder, exist_ok=True)
+    folder, _ = cache_folder_for(data_path)
     name = (f"{os.path.basename(data_path.rstrip(os.sep))}-teacher-{ensemble.key[:16]}"
             f"-data-{dataset_sha256(data_path)[:16]}.npz")
     return os.path.join(folder, name)
@@ -356,7 +522,7 @@ def build_ensemble(params, error=TeacherError):
             raise error(f"unknown teacher key(s) {unknown}; known: {list(_TEACHER_KEYS)}")
         if "onnx" not in spec:
             raise error("a teacher needs an 'onnx' model path")
-        teachers.append(OnnxTeacher(**spec))
+        teachers.append(OnnxTeacher(**spec, num_classes=params.get("num_classes")))
     return TeacherEnsemble(teachers, params.get("blend", "prob"))
 
 
@@ -384,6 +550,19 @@ class CachedTeacher:
         return self.cache.get(found)
 
 
+_ANNOUNCED = set()
+
+
+def _announce_cache(path, why):
+    """Say once per process where a teacher's logit cache lives, and why there."""
+    if path in _ANNOUNCED:
+        return
+    _ANNOUNCED.add(path)
+    from solver import log
+
+    log.info(log.TEACHER_CACHE, f"Teacher logit cache: {path} ({why})")
+
+
 class ONNXTeacher(Layer):
     """Python layer: top = the teacher's logits for the bottom's samples (no backward)."""
 
@@ -406,11 +585,19 @@ class ONNXTeacher(Layer):
                              teacher_output=(bottom[0].shape[0], width),
                              student_output=(bottom[0].shape[0], int(classes)))
         self.num_classes = width
+        try:
+            self.logit_scale = np.float32(params.get("logit_scale", 1.0))
+        except (TypeError, ValueError):
+            raise self.error(f"logit_scale must be a number, got {params['logit_scale']!r}")
+        if not (np.isfinite(self.logit_scale) and self.logit_scale > 0):
+            raise self.error(f"logit_scale must be a positive number, got {params['logit_scale']!r}")
         cache = None
         if params.get("cache", True):
             path = params.get("cache_file")
             if path is None and params.get("data"):
                 path = cache_path_for(params["data"], ensemble)
+                _, why = cache_folder_for(params["data"])
+                _announce_cache(path, why)
             cache = open_cache(path)
         self.teacher = CachedTeacher(ensemble, cache)
 
@@ -421,7 +608,10 @@ class ONNXTeacher(Layer):
         return False
 
     def forward(self, bottom, top):
-        top[0].data[...] = self.teacher.logits(bottom[0].data)
+        logits = self.teacher.logits(bottom[0].data)
+        if self.logit_scale != 1:
+            logits = logits * self.logit_scale
+        top[0].data[...] = logits
 
     def backward(self, top, propagate_down, bottom):
         if propagate_down and propagate_down[0]:

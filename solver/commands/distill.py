@@ -26,7 +26,14 @@ def add_arguments(p):
                    help="kd: Hinton's KL at temperature T (default); 2017: Softmax -> "
                         "SigmoidCrossEntropyLoss as the original nets")
     p.add_argument("--temperature", type=float, default=None,
-                   help=f"KD temperature (default {d['temperature']:g})")
+                   help="KD temperature, applied to the scaled logits (default: from the "
+                        "teacher's logits on a training sample, see --logit-scale)")
+    p.add_argument("--logit-scale", type=float, default=None,
+                   help="multiply the teacher's logits by this (default: standardise their "
+                        "spread; 1 keeps the raw logits)")
+    p.add_argument("--teacher-output", default=None,
+                   help="the teacher graph's output that holds the logits (or probabilities) "
+                        "when it has several")
     p.add_argument("--soft-weight", type=float, default=None,
                    help="λ: weight of the teacher loss; 1-λ goes to the label loss "
                         f"(default {d['soft_weight']:g}; ignored with --no-labels)")
@@ -38,7 +45,9 @@ def add_arguments(p):
                    help=f"training batch (default {d['batch_size']})")
     p.add_argument("--teacher-params", default=None,
                    help="JSON: the teacher's own input transform relative to raw pixels "
-                        "(mean, scale, resize, crop, channel_order, threads)")
+                        "(mean, scale or std, resize, crop, channel_order, layout NCHW/NHWC, "
+                        "outputs logits/probabilities, threads); e.g. a teacher wanting [0, 1] "
+                        "input: '{\"scale\": 0.00392156862745098}'")
     p.add_argument("--blend", choices=["prob", "logit"], default="prob",
                    help="several teachers: average probabilities (default) or logits")
     p.add_argument("--subset", default=None,
@@ -69,7 +78,8 @@ def run(args):
         labels=not args.no_labels, loss=args.loss, temperature=args.temperature,
         iterations=args.iterations, base_lr=args.lr, batch_size=args.batch_size,
         soft_weight=args.soft_weight, teacher_params=teacher_params, blend=args.blend,
-        student_prototxt=args.student_prototxt, subset=subset, seed=args.seed)
+        student_prototxt=args.student_prototxt, subset=subset, seed=args.seed,
+        logit_scale=args.logit_scale, teacher_output=args.teacher_output, echo=print)
     files = report["files"]
     print(f"log: {files['log']}")
     print(f"student: {files['caffemodel']}  {files['onnx']}")
