@@ -31,7 +31,8 @@ setup(
         "mlxtend>=0.22",
     ],
     extras_require={
-        "test": ["pytest>=7", "grpcio-tools>=1.50"],
+        "test": ["pytest>=7", "grpcio-tools>=1.50", "dask[distributed]>=2023.1"],
+        "cluster": ["dask[distributed]>=2023.1"],
         "bench": ["threadpoolctl>=3"],
     },
     entry_points={"console_scripts": ["tscaffe = solver.cli:main"]},

@@ -12,6 +12,11 @@ empty cache: the teacher really runs); runs alternate baseline / ours and the me
 img/s are compared. Two figures for ours: the labelling loop (the command's own img/s,
 measured after the session is built and the dataset hashed) and end to end (wall time of
 the whole command, setup included).
+
+With dask[distributed] installed, the same digits are also labelled by `tscaffe label
+--scheduler local:N` (solver.labelling.label_on_dask, shards of 16 batches) with 1 and 2
+worker processes, the cluster started beforehand; rows compare them with the
+single-process loop and with each other (the 2-worker / 1-worker scaling ratio).
 """
 import argparse
 import contextlib
@@ -56,7 +61,7 @@ def label_images_per_second(images, labels, onnx, folder):
         write_datum_lmdb(images, labels, db)
     args = argparse.Namespace(teacher=[onnx], data=db, scale=0.00390625, mean_value=None,
                               unscale=None, teacher_params="{}", blend="prob", batch=BATCH,
-                              threads=None)
+                              threads=None, scheduler=None, shard_size=None)
     out = io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
@@ -67,6 +72,60 @@ def label_images_per_second(images, labels, onnx, folder):
         raise RuntimeError(f"unexpected `tscaffe label` output: {out.getvalue()!r}")
     samples, runs, rate = (int(g) for g in match.groups())
     return rate, len(images) / wall, runs, samples
+
+
+def dask_images_per_second(images, labels, onnx, folder, workers, client):
+    """img/s of `tscaffe label --scheduler local:N`'s labelling (cluster already started,
+    as a user's would be; a fresh database, so every shard really runs)."""
+    from caffe_compat.data.convert import write_datum_lmdb
+    from solver.labelling import label_on_dask
+
+    db = os.path.join(folder, "mnist_test_lmdb")
+    with contextlib.redirect_stderr(io.StringIO()):
+        write_datum_lmdb(images, labels, db)
+    r = label_on_dask(client, db, {"onnx": onnx, "unscale": 256.0}, 0.00390625, None, BATCH,
+                      shard_size=16 * BATCH, progress=False)
+    assert r["workers"] == workers and r["shards_run"] == r["shards"]
+    return r["img_per_s"]
+
+
+def dask_rows(images, labels, reps, single_rate):
+    """LocalCluster with 1 and 2 worker processes against the single-process loop."""
+    try:
+        from solver.labelling import connect
+    except ImportError:
+        return []
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return [row("teacher labelling on Dask", None, None, "img/s",
+                    verdict="dask[distributed] not installed (pip install -e '.[cluster]')")]
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in (1, 2):
+            with contextlib.redirect_stderr(io.StringIO()):
+                client = connect(f"local:{workers}")
+            try:
+                runs = []
+                for rep in range(reps):
+                    folder = os.path.join(tmp, f"w{workers}_{rep}")
+                    os.makedirs(folder)
+                    runs.append(dask_images_per_second(images, labels, _common.TEACHER_ONNX,
+                                                       folder, workers, client))
+                rates[workers] = statistics.median(runs)
+            finally:
+                client.close()
+                client.cluster.close()
+    print(f"Dask LocalCluster: 1 worker {rates[1]:,.0f} img/s, 2 workers {rates[2]:,.0f} img/s "
+          f"(scaling 2/1 = {rates[2] / rates[1]:.2f}); single process {single_rate:,.0f} img/s")
+    return [
+        row("teacher labelling, Dask 1 worker / single process", rates[1], single_rate, "img/s",
+            target="none set (info)"),
+        row("teacher labelling, Dask 2 workers / single process", rates[2], single_rate, "img/s",
+            target="none set (info)"),
+        row("teacher labelling, Dask 2 workers / 1 worker", rates[2], rates[1], "img/s",
+            target="none set (info)"),
+    ]
 
 
 def main(quick=False):
@@ -95,7 +154,8 @@ def main(quick=False):
           f"{statistics.median(loop):,.0f} img/s, end to end {statistics.median(end_to_end):,.0f} "
           f"img/s; last run: {runs} teacher runs, {samples} samples cached")
     base = statistics.median(raw)
-    return [
+    cluster = dask_rows(images, labels, reps, statistics.median(loop))
+    return cluster + [
         row("teacher labelling loop (tscaffe label) / raw onnxruntime", statistics.median(loop),
             base, "img/s", target="none set (info)"),
         row("teacher labelling end to end (setup incl.) / raw onnxruntime",

@@ -109,6 +109,22 @@ class LMDBSource:
             for key, value in txn.cursor():
                 yield key, value
 
+    def keys(self):
+        """Every key once, in key order (values are not read)."""
+        with self.env.begin(buffers=False) as txn:
+            return list(txn.cursor().iternext(keys=True, values=False))
+
+    def span(self, first_key, count):
+        """``count`` records in key order from ``first_key`` on (a shard of the database)."""
+        with self.env.begin(buffers=False) as txn:
+            cur = txn.cursor()
+            if not cur.set_key(first_key):
+                raise FormatError(f"LMDB database '{self.path}' has no record {_k(first_key)}")
+            for _ in range(count):
+                yield cur.key(), cur.value()
+                if not cur.next():
+                    break
+
     def close(self):
         """Nothing to release: the environment is shared (see ``forget_env``)."""
 

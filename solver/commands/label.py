@@ -1,4 +1,5 @@
-"""tscaffe label --teacher T.onnx --data DB: precompute a teacher's logits (the logit cache).
+"""tscaffe label --teacher T.onnx --data DB: precompute a teacher's logits (the logit cache),
+in this process or on a Dask cluster (``--scheduler``, see solver/labelling.py).
 
 The cache is the one the ONNXTeacher layer reads: stored next to the dataset, named by the
 teachers' and the dataset's hashes, keyed per sample by the bytes of the student's data blob.
@@ -26,6 +27,13 @@ def add_arguments(p):
     p.add_argument("--blend", choices=["prob", "logit"], default="prob")
     p.add_argument("--batch", type=int, default=256, help="onnxruntime batch (default 256)")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+    p.add_argument("--scheduler", default=None,
+                   help="label on a Dask cluster: a scheduler address (tcp://host:8786; the "
+                        "data and the cache folder must be on storage every worker reads) or "
+                        "local:N for a LocalCluster of N worker processes (needs the cluster "
+                        "extra: pip install 'tscaffe[cluster]')")
+    p.add_argument("--shard-size", type=int, default=None,
+                   help="records per Dask task, a multiple of --batch (default 16 x --batch)")
 
 
 def teacher_params(args):
@@ -43,50 +51,54 @@ def teacher_params(args):
 
 
 def run(args):
-    import numpy as np
     from tqdm import tqdm
 
     from caffe_compat.data.lmdb_source import LMDBSource, read_record
-    from caffe_compat.data.transformer import DataTransformer
-    from caffe_compat.proto import caffe_pb2
     from caffe_compat.errors import CaffeError
+    from solver import labelling
     from solver.teacher import CachedTeacher, build_ensemble, cache_path_for, open_cache
 
     if not os.path.isdir(args.data):
         raise CaffeError(f"--data {args.data!r}: not an LMDB folder")
-    params = teacher_params(args)
-    ensemble = build_ensemble(params)
-    source = LMDBSource(args.data)
-    path = cache_path_for(args.data, ensemble)
-    cache = open_cache(path)
-    teacher = CachedTeacher(ensemble, cache)
-    # The student's own Data-layer transform (TEST phase: deterministic), so the cache keys
-    # are the bytes the ONNXTeacher layer will see.
-    transform = caffe_pb2.TransformationParameter(scale=args.scale,
-                                                  mean_value=args.mean_value or [])
-    transformer = DataTransformer(transform, phase=1)
-    start, runs0, n = time.time(), ensemble.runs, 0
-    batch = []
-
-    def flush():
-        teacher.logits(transformer.transform(np.stack(batch)))
-        batch.clear()
-
-    with tqdm(total=len(source), unit="img", desc="labelling", disable=None) as bar:
-        for key, value in source.items():
-            image, _ = read_record(key, value)
-            batch.append(image)
-            n += 1
-            if len(batch) == args.batch:
-                flush()
-                bar.update(args.batch)
-        if batch:
-            left = len(batch)
-            flush()
-            bar.update(left)
-    cache.save()
-    secs = time.time() - start
-    print(f"cache {path}: {len(cache)} samples, {ensemble.runs - runs0} teacher runs, "
-          f"{n / max(secs, 1e-9):.0f} img/s")
+    try:
+        params = teacher_params(args)
+    except json.JSONDecodeError as e:
+        raise CaffeError(f"--teacher-params is not valid JSON: {e}") from None
+    if args.batch < 1:
+        raise CaffeError(f"--batch must be >= 1, got {args.batch}")
+    if args.scheduler:
+        client = labelling.connect(args.scheduler)
+        try:
+            r = labelling.label_on_dask(client, args.data, params, args.scale, args.mean_value,
+                                        args.batch, args.shard_size)
+        finally:
+            client.close()
+            if args.scheduler.startswith("local:") and client.cluster is not None:
+                client.cluster.close()
+        path = r["cache"]
+        if r["shards_run"] == 0:
+            print(f"cache {path}: complete already ({r['records']} samples, "
+                  f"{r['shards']} shards); nothing to label")
+        else:
+            print(f"cache {path}: {r['cached']} samples; {r['shards_run']} of {r['shards']} "
+                  f"shards labelled on {r['workers']} workers, {r['img_per_s']:.0f} img/s")
+    else:
+        ensemble = build_ensemble(params)
+        source = LMDBSource(args.data)
+        ensemble.check_input(read_record(*source.first())[0].shape)
+        path = cache_path_for(args.data, ensemble)
+        cache = open_cache(path)
+        teacher = CachedTeacher(ensemble, cache)
+        # The student's own Data-layer transform (TEST phase: deterministic), so the cache
+        # keys are the bytes the ONNXTeacher layer will see.
+        transformer = labelling.student_transformer(args.scale, args.mean_value)
+        start, runs0 = time.time(), ensemble.runs
+        with tqdm(total=len(source), unit="img", desc="labelling", disable=None) as bar:
+            n = labelling.label_records(source.items(), transformer, teacher, args.batch,
+                                        on_batch=bar.update)
+        cache.save()
+        secs = time.time() - start
+        print(f"cache {path}: {len(cache)} samples, {ensemble.runs - runs0} teacher runs, "
+              f"{n / max(secs, 1e-9):.0f} img/s")
     print("param_str for the ONNXTeacher layer:", json.dumps({**params, "data": args.data}))
     return 0
