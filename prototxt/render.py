@@ -60,7 +60,7 @@ ARCHS = {
     "vgg16_msra": ("arch/vgg16.j2", {"num_classes": 1000, "bn": False, "filler": "msra"}),
 }
 MEMBER_KEYS = {"arch", "tag", "frozen", "fillers", "params", "dropout", "num_classes", "bottom",
-               "blocks", "classifier", "bn", "filler"}
+               "blocks", "classifier", "bn", "filler", "width", "stem"}
 # The param_str keys of solver.teacher.ONNXTeacher (see its docstring).
 ONNX_KEYS = {"onnx", "input", "output", "unscale", "scale", "std", "mean", "resize", "crop",
              "channel_order", "layout", "threads", "outputs", "teachers", "blend",
@@ -311,6 +311,8 @@ def _env():
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["q"] = lambda s: '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
     env.filters["num"] = fmt_float
+    # A width multiplier applied to a layer width: rounded, never below 1 channel.
+    env.filters["multiply"] = lambda n, k, step=1: max(int(round(n * float(k) / step)) * step, step)
     return env
 
 

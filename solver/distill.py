@@ -38,7 +38,7 @@ DEFAULTS = {
     "batch_size": 64,
     "soft_weight": 1.0,
 }
-STUDENTS = ("lenet", "cifar10_quick", "cifar10_full", "cifar10_mini", "nin")
+STUDENTS = ("lenet", "cifar10_quick", "cifar10_full", "cifar10_mini", "nin", "vgg16", "alexnet")
 
 
 @dataclass
@@ -228,7 +228,7 @@ def _test_batch(n):
 
 
 def net_configs(spec, student, teacher_cfg, loss="kd", temperature=4.0, soft_weight=1.0,
-                labels=True, batch_size=64, tag="_s"):
+                labels=True, batch_size=64, tag="_s", student_opts=None):
     """Configs of the student net (standalone) and the teacher-student net."""
     test_batch = _test_batch(spec.num_test)
     tf = spec.transform
@@ -241,7 +241,8 @@ def net_configs(spec, student, teacher_cfg, loss="kd", temperature=4.0, soft_wei
              "batch_size": test_batch, "backend": "LMDB", "transform": tf},
         ]
 
-    member = {"arch": student, "tag": tag, "num_classes": spec.num_classes}
+    member = dict({"arch": student, "tag": tag, "num_classes": spec.num_classes},
+                  **(student_opts or {}))
     student_net = {"name": f"{student}_student", "data": data(["data", "label"]),
                    "model": dict(member)}
     # Labels enter the TRAIN net only when a hard loss uses them: an unused label top would
@@ -410,13 +411,15 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
             temperature=None, iterations=None, base_lr=None, batch_size=None, soft_weight=None,
             teacher_params=None, blend="prob", student_prototxt=None, subset=None,
             test_interval=None, display=None, seed=1, name="distill", logit_scale=None,
-            teacher_output=None, recover=True, echo=None):
+            teacher_output=None, recover=True, echo=None, student_opts=None, solver_opts=None):
     """Run the whole porting job; returns the report dict (also written to ``out``).
 
     ``temperature`` and ``logit_scale`` None: derived from the teacher's logits on a sample
     of the training data (solver.teacher_profile). ``teacher_output``: the graph output
     holding the logits. ``recover``: roll back and lower the rate when the loss diverges.
-    ``echo``: called with each line saying what was chosen (the command prints them)."""
+    ``echo``: called with each line saying what was chosen (the command prints them).
+    ``student_opts``: template options of the student (width, bn, filler, ...);
+    ``solver_opts``: solver fields over the defaults (lr_policy, stepsize, ...)."""
     from solver import log as glog
     from solver import teacher_profile as TP
 
@@ -452,7 +455,8 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     if logit_scale != 1.0:
         tcfg["logit_scale"] = float(f"{logit_scale:.6g}")
     student_net, ts_net, test_batch = net_configs(
-        spec, student, tcfg, loss, temperature or 1.0, soft_weight, labels, batch_size)
+        spec, student, tcfg, loss, temperature or 1.0, soft_weight, labels, batch_size,
+        student_opts=student_opts)
     test_iter = spec.num_test // test_batch
     test_interval = test_interval or max(iterations // 5, 1)
     display = display or max(iterations // 20, 1)
@@ -460,9 +464,9 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     student_path = os.path.join(out, f"{name}_student.prototxt")
     configs = {
         "nets": {f"{name}_ts": ts_net, f"{name}_student": student_net},
-        "solvers": {f"{name}_solver": solver_config(
+        "solvers": {f"{name}_solver": dict(solver_config(
             ts_path, os.path.join(out, f"{name}_ts"), iterations, base_lr, test_iter,
-            test_interval, display, seed)},
+            test_interval, display, seed), **(solver_opts or {}))},
     }
     render_files(configs, out)
     if student_prototxt:

@@ -1,0 +1,264 @@
+"""Forward + backward per iteration of every net users run, against real Caffe 1.0, in one run.
+
+    python bench/bench_nets.py [--nets lenet nin ...] [--threads 1 2] [--rounds 5]
+                               [--iters N] [--quick] [--json OUT]
+
+Nets (rendered from the templates, data layers swapped for Input layers, phase TRAIN, so
+the same prototxt file goes to both): LeNet (MNIST, batch 64), cifar10_quick and
+cifar10_full (batch 100, Caffe's examples), NIN (CIFAR-10, batch 128) and the VGG-16 student
+(13 convolutions + 3 inner products at width 0.25, 1x28x28 MNIST input, batch 64).
+
+For each net and each thread count, rounds alternate: ``caffe time`` (its own OpenBLAS with
+that many threads, Average Forward + Backward pass), then ours in a fresh process (numpy's
+OpenBLAS with that many threads, set before numpy loads; the Net's forward_backward, median
+over the round's iterations). Medians over rounds are compared; min and max are printed.
+Where torch is installed, PyTorch CPU runs the same net (built from the same prototxt,
+``torch.set_num_threads``) as a second peer. The SGEMM bound is the net's GEMM FLOPs
+(convolutions and inner products, forward and backward, no gradient into the data) at the
+SGEMM rate measured in the same child process (a 256x2304x4096 product).
+Targets (issue 13): median ratio vs Caffe <= 0.8 on every net at 1 and 2 threads, and ours
+<= 2x the SGEMM bound.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+# name -> (arch, member options, sample shape, batch)
+NETS = {
+    "lenet": ("lenet", {}, (1, 28, 28), 64),
+    "cifar10_quick": ("cifar10_quick", {}, (3, 32, 32), 100),
+    "cifar10_full": ("cifar10_full", {}, (3, 32, 32), 100),
+    "nin": ("nin", {}, (3, 32, 32), 128),
+    "vgg16_w0.25": ("vgg16", {"width": 0.25, "dropout": False}, (1, 28, 28), 64),
+}
+TARGET_CAFFE = 0.8
+TARGET_BOUND = 2.0
+
+
+def write_net(name, folder):
+    """The net's TRAIN prototxt with Input layers; its path."""
+    sys.path.insert(0, REPO)
+    from caffe_compat.proto import caffe_pb2
+    from google.protobuf import text_format
+    from prototxt.netedit import swap_data_for_input
+    from prototxt.io import to_text
+    from prototxt.render import render_config
+
+    arch, opts, shape, batch = NETS[name]
+    cfg = {"nets": {name: {
+        "name": name,
+        "data": [{"name": "data", "phase": "TRAIN", "source": "unused", "batch_size": batch,
+                  "backend": "LMDB", "transform": {}}],
+        "model": dict({"arch": arch, "tag": "", "num_classes": 10}, **opts)}}}
+    text = render_config(cfg)[f"{name}.prototxt"]
+    param = text_format.Parse(text, caffe_pb2.NetParameter())
+    param = swap_data_for_input(param, shape, batch, phase=caffe_pb2.TRAIN)
+    path = os.path.join(folder, f"{name}.prototxt")
+    with open(path, "w") as f:
+        f.write(to_text(param))
+    return path
+
+
+def gemm_flops(path):
+    """Forward + backward GEMM FLOPs of one iteration of the net at ``path``."""
+    import numpy as np
+
+    sys.path.insert(0, REPO)
+    from caffe_compat import TRAIN, Net
+
+    net = Net(path, TRAIN)
+    total = 0
+    first = True
+    for layer, name in zip(net.layers, net._layer_names):
+        t = layer.layer_param.type
+        if t not in ("Convolution", "InnerProduct"):
+            continue
+        w = layer.blobs[0].shape
+        macs_per_out = int(np.prod(w[1:]))
+        outs = int(np.prod(net.blobs[net.top_names[name][0]].shape))
+        fwd = 2 * macs_per_out * outs
+        total += fwd * (2 if first else 3)  # weight grad always; data grad not for the input
+        first = False
+    return total
+
+
+# ------------------------------------------------------------------------ child: ours
+
+def child(path, iters, warmup, threads):
+    """Runs in a fresh process with OPENBLAS_NUM_THREADS set: prints JSON of ms."""
+    import numpy as np
+
+    sys.path.insert(0, REPO)
+    from caffe_compat import TRAIN, Net
+    from caffe_compat import _malloc  # noqa: F401  (the project's malloc settings)
+
+    net = Net(path, TRAIN)
+    rng = np.random.default_rng(0)
+    data = net.blobs["data"]
+    data.data[...] = rng.uniform(0, 1, size=data.shape)
+    net.blobs["label"].data[...] = rng.integers(0, 10, size=net.blobs["label"].shape)
+    for _ in range(warmup):
+        net.forward_backward()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        net.forward_backward()
+        times.append(time.perf_counter() - t0)
+    a = rng.standard_normal((256, 2304), dtype=np.float32)
+    b = rng.standard_normal((2304, 4096), dtype=np.float32)
+    c = np.empty((256, 4096), np.float32)
+    g = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=c)
+        g.append(time.perf_counter() - t0)
+    gflops = 2 * 256 * 2304 * 4096 / min(g) / 1e9
+    print(json.dumps({"ms": 1000 * statistics.median(times), "gflops": gflops}))
+
+
+def ours(path, iters, warmup, threads):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               PYTHONPATH=REPO)
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", path,
+                           "--iters", str(iters), "--warmup", str(warmup),
+                           "--threads", str(threads)],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def caffe(path, iters, threads):
+    """Real Caffe's Average Forward + Backward pass ms, or None (no binary, or it failed)."""
+    import bench_lenet
+
+    binary = bench_lenet.find_caffe()
+    return None if binary is None else caffe_time(binary, path, iters, threads)
+
+
+def caffe_time(binary, path, iters, threads):
+    import re
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               GLOG_logtostderr="1", GLOG_minloglevel="0")
+    proc = subprocess.run([binary, "time", "-model", path, "-iterations", str(iters)],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    log = proc.stdout + proc.stderr
+    avg = dict(re.findall(r"Average (Forward|Backward) pass: ([-+\d.e]+) ms", log))
+    if proc.returncode != 0 or set(avg) != {"Forward", "Backward"}:
+        return None
+    return float(avg["Forward"]) + float(avg["Backward"])
+
+
+def torch_ms(path, iters, warmup, threads):
+    """PyTorch CPU on the same net, in its own process; None when torch is not installed."""
+    script = os.path.join(HERE, "bench_torch_net.py")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.run([sys.executable, script, path, "--iters", str(iters), "--warmup",
+                           str(warmup), "--threads", str(threads)],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return None
+    return json.loads(lines[-1]).get("ms")
+
+
+def spread(values):
+    return f"{min(values):.1f}-{max(values):.1f}"
+
+
+def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_json=None):
+    sys.path.insert(0, HERE)
+    import _common
+
+    rounds = rounds or (1 if quick else 5)
+    nets = nets or list(NETS)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in nets:
+            path = write_net(name, tmp)
+            flops = gemm_flops(path)
+            n_iter = iters or (2 if quick else max(5, min(50, int(3e11 / flops))))
+            for t in threads:
+                mine, theirs, peer, rates = [], [], [], []
+                for _ in range(rounds):
+                    c = caffe(path, n_iter, t)
+                    if c is not None:
+                        theirs.append(c)
+                    o = ours(path, n_iter, 2 if quick else 3, t)
+                    mine.append(o["ms"])
+                    rates.append(o["gflops"])
+                p = torch_ms(path, n_iter, 2 if quick else 3, t)
+                bound = 1000 * flops / (statistics.median(rates) * 1e9)
+                r = {"net": name, "threads": t, "rounds": rounds, "iters": n_iter,
+                     "ours_ms": statistics.median(mine), "ours_range": spread(mine),
+                     "caffe_ms": statistics.median(theirs) if theirs else None,
+                     "caffe_range": spread(theirs) if theirs else None,
+                     "torch_ms": p, "gemm_gflop": flops / 1e9, "sgemm_gflops": statistics.median(rates),
+                     "bound_ms": bound}
+                results.append(r)
+                print(format_result(r), flush=True)
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d"), "results": results}, f, indent=2)
+    print()
+    print(markdown_table(results))
+    rows = []
+    for r in results:
+        label = f"{r['net']} fwd+bwd ({r['threads']} thread{'s' if r['threads'] > 1 else ''}) vs Caffe 1.0"
+        if r["caffe_ms"] is None:
+            rows.append(_common.row(label, r["ours_ms"], "no caffe binary", "ms", verdict="not run"))
+        else:
+            rows.append(_common.row(label, r["ours_ms"], r["caffe_ms"], "ms", target=TARGET_CAFFE))
+        rows.append(_common.row(f"{r['net']} fwd+bwd ({r['threads']} thr) vs SGEMM bound",
+                                r["ours_ms"], r["bound_ms"], "ms", target=TARGET_BOUND))
+    return rows
+
+
+def format_result(r):
+    text = (f"{r['net']:14} {r['threads']} thr: ours {r['ours_ms']:.1f} ms [{r['ours_range']}]")
+    if r["caffe_ms"]:
+        text += (f", Caffe {r['caffe_ms']:.1f} ms [{r['caffe_range']}], ratio "
+                 f"{r['ours_ms'] / r['caffe_ms']:.2f}")
+    if r["torch_ms"]:
+        text += f", PyTorch {r['torch_ms']:.1f} ms"
+    text += (f", SGEMM bound {r['bound_ms']:.1f} ms ({r['gemm_gflop']:.2f} GFLOP at "
+             f"{r['sgemm_gflops']:.0f} GF/s), x{r['ours_ms'] / r['bound_ms']:.2f}")
+    return text
+
+
+def markdown_table(results):
+    lines = ["| net | threads | ours ms | real Caffe 1.0 ms | ours / Caffe | PyTorch CPU ms | "
+             "SGEMM bound ms | ours / bound |", "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        c, t = r["caffe_ms"], r["torch_ms"]
+        caffe_cells = f"{c:.1f} ({r['caffe_range']}) | {r['ours_ms'] / c:.2f}" if c else "- | -"
+        lines.append(f"| {r['net']} | {r['threads']} | {r['ours_ms']:.1f} ({r['ours_range']}) | "
+                     f"{caffe_cells} | {f'{t:.1f}' if t else '-'} | {r['bound_ms']:.1f} | "
+                     f"{r['ours_ms'] / r['bound_ms']:.2f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--nets", nargs="*", choices=list(NETS))
+    ap.add_argument("--threads", type=int, nargs="*", default=None)
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--iters", type=int)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", help="write the results here")
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, a.iters, a.warmup, (a.threads or [1])[0])
+    else:
+        main(a.quick, a.nets, tuple(a.threads or (1, 2)), a.rounds, a.iters, a.json)
