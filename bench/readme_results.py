@@ -1,7 +1,8 @@
 """Fill README.md's results section from a ``tscaffe reproduce`` report.json.
 
-    python bench/readme_results.py runs/mnist/report.json [--distill bench_report.json]
+    python bench/readme_results.py [runs/mnist/report.json] [--distill bench_report.json]
                                    [--sweep bench_distill_sweep/sweep.json]
+                                   [--teachers DIR/bench_distill.json]
 
 Everything between ``<!-- results:start -->`` and ``<!-- results:end -->`` (and between the
 ``sweep`` markers) is replaced by tables generated from the reports, with the date and the
@@ -61,6 +62,23 @@ def sweep_table(sweep):
     return "\n".join(lines)
 
 
+def teachers_table(bench):
+    """bench_distill.py's rows: every teacher from the defaults, no labels."""
+    lines = [f"Measured {bench['date']} (`python bench/bench_distill.py`, {bench['machine']}; "
+             f"LeNet student, no labels, {bench['rows'][0].get('iterations', '?'):,} iterations, defaults only):", "",
+             "| teacher | what it is | chosen logit scale | chosen T | rollbacks | top-1 agreement "
+             "| KL | accuracy | train s |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in bench["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['teacher']} | {r.get('note', '')} | - | - | - | error: "
+                         f"{r['error']} | - | - | - |")
+            continue
+        lines.append(f"| {r['teacher']} | {r.get('note', '')} | {r['logit_scale']:.4g} | "
+                     f"{r['temperature']:g} | {r['rollbacks']} | {fmt(r['agreement'])} | "
+                     f"{fmt(r['kl'])} | {fmt(r['accuracy'])} | {r['train_seconds']:.0f} |")
+    return "\n".join(lines)
+
+
 def fill(text, section, body):
     return re.sub(rf"(<!-- {section}:start -->\n).*?(\n<!-- {section}:end -->)",
                   lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
@@ -68,15 +86,20 @@ def fill(text, section, body):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("report")
+    ap.add_argument("report", nargs="?", help="a reproduce report.json (results section)")
     ap.add_argument("--distill", help="a distill report.json to add")
     ap.add_argument("--sweep", help="a sweep.json of bench_distill.py --sweep")
+    ap.add_argument("--teachers", help="bench_distill.py's bench_distill.json")
     ap.add_argument("--readme", default=README)
     a = ap.parse_args()
-    report = json.load(open(a.report))
-    report["_path"] = a.report
-    distill = json.load(open(a.distill)) if a.distill else None
-    text = fill(open(a.readme).read(), "results", tables(report, distill))
+    text = open(a.readme).read()
+    if a.report:
+        report = json.load(open(a.report))
+        report["_path"] = a.report
+        distill = json.load(open(a.distill)) if a.distill else None
+        text = fill(text, "results", tables(report, distill))
+    if a.teachers:
+        text = fill(text, "teachers", teachers_table(json.load(open(a.teachers))))
     if a.sweep:
         text = fill(text, "sweep", sweep_table(json.load(open(a.sweep))))
     with open(a.readme, "w") as f:

