@@ -27,12 +27,9 @@ SHARED = os.environ.get("TSCAFFE_SHARED", os.path.join(REPO, "..", "shared"))
 TEACHER = os.path.join(SHARED, "teachers", "advertorch_lenet5_clean.onnx")
 MNIST = os.path.join(SHARED, "datasets", "mnist")
 
-# The 2017 ts_vgg16 recipe (../shared/original/imagenet/alexnet-VGG): xavier fillers, no
-# BatchNorm, Softmax -> SigmoidCrossEntropyLoss against the teacher's softmax, base_lr 0.003
-# with a step policy whose first step (100,000 iterations) never comes in these runs.
-RECIPE_2017 = {"loss": "2017", "student_opts": {"filler": "xavier", "bn": False},
-               "base_lr": 0.003,
-               "solver_opts": {"lr_policy": "step", "gamma": 0.5, "stepsize": 100000}}
+sys.path.insert(0, REPO)
+from solver.distill import VGG_2017_RECIPE as RECIPE_2017  # noqa: E402
+
 ABLATION = [
     ("2017 recipe (xavier, 2017 loss, lr 0.003)", RECIPE_2017),
     ("2017 recipe, msra fillers", {**RECIPE_2017, "student_opts": {"filler": "msra", "bn": False}}),

@@ -44,6 +44,12 @@ STUDENTS = ("lenet", "cifar10_quick", "cifar10_full", "cifar10_mini", "nin", "vg
 # --bn/--no-bn and --filler change them.
 VGG_DEFAULTS = {"student_opts": {"width": 0.125, "filler": "msra", "bn": True, "dropout": False},
                 "solver_opts": {}}
+# The 2017 ts_vgg16 recipe (../shared/original/imagenet/alexnet-VGG): xavier fillers, no
+# BatchNorm, Softmax -> SigmoidCrossEntropyLoss against the teacher's softmax, base_lr 0.003
+# with a step policy (gamma 0.5 every 100,000 iterations). distill(**VGG_2017_RECIPE).
+VGG_2017_RECIPE = {"loss": "2017", "student_opts": {"filler": "xavier", "bn": False},
+                   "base_lr": 0.003,
+                   "solver_opts": {"lr_policy": "step", "gamma": 0.5, "stepsize": 100000}}
 ALEXNET_DEFAULTS = {"student_opts": {"width": 0.25, "dropout": False}, "solver_opts": {}}
 
 
@@ -475,9 +481,12 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     if logit_scale != 1.0:
         tcfg["logit_scale"] = float(f"{logit_scale:.6g}")
     student_opts = student_defaults(student, spec.sample_shape, student_opts)
+    # The deep students keep Caffe's own layer names (conv1_1 ... fc8: a model-zoo
+    # caffemodel loads into them by name); the ONNX teacher has no layers to clash with.
+    tag = "" if student in ("vgg16", "alexnet") else "_s"
     student_net, ts_net, test_batch = net_configs(
         spec, student, tcfg, loss, temperature or 1.0, soft_weight, labels, batch_size,
-        student_opts=student_opts)
+        tag=tag, student_opts=student_opts)
     test_iter = spec.num_test // test_batch
     test_interval = test_interval or max(iterations // 5, 1)
     display = display or max(iterations // 20, 1)

@@ -244,3 +244,45 @@ def reproduce_cifar10(out, data, teacher_iterations=4000, student_iterations=200
     return _experiment("tscaffe reproduce cifar10", out, data, spec, data_desc, "cifar10_full",
                        teacher_iterations, 0.001, plan, student_iterations, 0.001, temperature,
                        subset, start)
+
+
+def reproduce_vgg16(out, data=None, teacher=None, teacher_params=None, iterations=3000,
+                    width=None, teacher_iterations=3000, subset=None):
+    """The 2017 failure and its fix side by side: a VGG-16-depth student (no labels) with
+    the 2017 recipe and with distill's defaults, from ``teacher`` (an ONNX model taking
+    raw pixels unless ``teacher_params`` say otherwise) or, without one, from a LeNet
+    teacher trained here on the data's labels."""
+    os.makedirs(out, exist_ok=True)
+    start = time.time()
+    spec = D.prepare_data(data, out, subset)
+    data_desc = (f"{spec.num_train} training / {spec.num_test} test images from "
+                 + (data if data else "the embedded MNIST digits"))
+    if teacher is None:
+        scores, secs, teacher = train_teacher(spec, out, "lenet", teacher_iterations, 0.01,
+                                              member_opts={"dropout": True})
+        teacher_params = own_transform(spec)
+        teacher_info = {"arch": "lenet + dropout", "accuracy": scores.get("accuracy"),
+                        "seconds": secs, "iterations": teacher_iterations, "onnx": teacher}
+    else:
+        teacher_info = {"arch": os.path.basename(teacher), "accuracy": None, "seconds": 0.0,
+                        "iterations": 0, "onnx": teacher}
+    recipe_2017 = json.loads(json.dumps(D.VGG_2017_RECIPE))
+    plan = [("vgg16_2017_recipe", recipe_2017), ("vgg16_tscaffe", {})]
+    students = []
+    with _progress(len(plan), "tscaffe reproduce vgg16") as bar:
+        for name, recipe in plan:
+            bar.set_postfix_str(name)
+            opts = dict(recipe.pop("student_opts", {}))
+            if width is not None:
+                opts["width"] = width
+            rep = D.distill([teacher], "vgg16", data, out, labels=False, iterations=iterations,
+                            teacher_params=teacher_params, subset=subset, name=name,
+                            student_opts=opts, **recipe)
+            rep["name"] = name
+            rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
+            students.append(rep)
+            bar.update(1)
+    plots = _plots(out, students)
+    write_report(out, "tscaffe reproduce vgg16", data_desc, teacher_info, students, plots,
+                 time.time() - start)
+    return teacher_info, students

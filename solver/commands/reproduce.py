@@ -1,10 +1,12 @@
-"""tscaffe reproduce mnist|cifar10: the 2017 experiments end to end (see solver.reproduce)."""
+"""tscaffe reproduce mnist|cifar10|vgg16: the 2017 experiments end to end (see solver.reproduce)."""
 
 
 def add_arguments(p):
-    p.add_argument("experiment", choices=["mnist", "cifar10"],
+    p.add_argument("experiment", choices=["mnist", "cifar10", "vgg16"],
                    help="mnist: LeNet on the embedded digits (or --data); cifar10: the CIFAR-10 "
-                        "nets (needs --data with the CIFAR-10 binary batches)")
+                        "nets (needs --data with the CIFAR-10 binary batches); vgg16: the "
+                        "VGG-16 student of 2017 (its recipe vs tscaffe's), no labels, from "
+                        "--teacher or a LeNet teacher trained here")
     p.add_argument("--data", default=None,
                    help="mnist: a folder of MNIST / Fashion-MNIST IDX files; cifar10: the "
                         "folder of data_batch_*.bin and test_batch.bin")
@@ -17,6 +19,10 @@ def add_arguments(p):
                    help="comma-separated λ sweep (teacher-loss weight; default 0,0.25,0.5,0.75,1)")
     p.add_argument("--temperature", type=float, default=None, help="KD temperature")
     p.add_argument("--subset", default=None, help="TRAIN,TEST: only the first samples")
+    p.add_argument("--teacher", default=None,
+                   help="vgg16: an ONNX teacher taking raw pixels (default: train a LeNet)")
+    p.add_argument("--width", type=float, default=None,
+                   help="vgg16: the student's width multiplier (default 0.125)")
 
 
 def run(args):
@@ -41,14 +47,21 @@ def run(args):
             kwargs["subset"] = tuple(int(v) for v in args.subset.split(","))
         except ValueError:
             raise CaffeError(f"--subset {args.subset!r}: expected TRAIN,TEST counts") from None
-    if args.experiment == "mnist":
+    if args.experiment == "vgg16":
+        kwargs.pop("lambdas", None)
+        if "student_iterations" in kwargs:
+            kwargs["iterations"] = kwargs.pop("student_iterations")
+        teacher, students = R.reproduce_vgg16(out, data=args.data, teacher=args.teacher,
+                                              width=args.width, **kwargs)
+    elif args.experiment == "mnist":
         teacher, students = R.reproduce_mnist(out, data=args.data, temperature=args.temperature,
                                               **kwargs)
     else:
         teacher, students = R.reproduce_cifar10(out, args.data, temperature=args.temperature,
                                                 **kwargs)
     print(f"report: {out}/report.md")
-    print(f"teacher accuracy={teacher['accuracy']:.4f}")
+    if teacher["accuracy"] is not None:
+        print(f"teacher accuracy={teacher['accuracy']:.4f}")
     for s in students:
         acc = "-" if s["accuracy"] is None else f"{s['accuracy']:.4f}"
         print(f"{s['name']}: accuracy={acc} agreement={s['agreement']:.4f} kl={s['kl']:.4f}")

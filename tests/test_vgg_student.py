@@ -1,0 +1,114 @@
+"""The VGG-16 student of 2017, made to learn: its full depth at a width multiplier, the
+AlexNet student for small inputs, the warm-up policy in a run, and `tscaffe reproduce
+vgg16` end to end on a tiny budget (the deep student's loss must fall; the 2017 recipe's
+barely moves)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import DATASETS, REPO, TEACHERS, need
+
+
+@pytest.fixture(scope="module")
+def client():
+    return str(need(TEACHERS / "advertorch_lenet5_clean.onnx"))
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return str(need(DATASETS / "mnist"))
+
+
+def layers_of(path):
+    from prototxt.io import read_net
+
+    return read_net(path).layer
+
+
+def ts_losses(log_path):
+    from solver.parse_log import parse_log
+
+    train, _ = parse_log(log_path)
+    return [r["ts_loss"] for r in train if "ts_loss" in r]
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory, client, mnist):
+    """`tscaffe reproduce vgg16` with the client teacher, 640 training images, 40 iterations."""
+    out = tmp_path_factory.mktemp("reproduce_vgg16")
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "solver", "reproduce", "vgg16", "--teacher",
+                           client, "--data", mnist, "--subset", "640,100", "--iterations", "40",
+                           "-o", str(out)], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc.stdout
+
+
+def test_vgg16_student_has_the_full_depth_at_width(reproduced):
+    out, _ = reproduced
+    layers = layers_of(str(out / "vgg16_tscaffe_student.prototxt"))
+    convs = [l for l in layers if l.type == "Convolution"]
+    ips = [l for l in layers if l.type == "InnerProduct"]
+    assert [l.name for l in convs] == [f"conv{b}_{i}" for b, n in
+                                       ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+                                       for i in range(1, n + 1)]
+    assert [l.name for l in ips] == ["fc6", "fc7", "fc8"]   # Caffe's VGG-16 names
+    # width 0.125: 8-16-32-64-64 channels, fc 512; msra fillers; BatchNorm + Scale.
+    assert [l.convolution_param.num_output for l in convs] == [8, 8, 16, 16, 32, 32, 32,
+                                                              64, 64, 64, 64, 64, 64]
+    assert [l.inner_product_param.num_output for l in ips] == [512, 512, 10]
+    assert {l.convolution_param.weight_filler.type for l in convs} == {"msra"}
+    assert sum(l.type == "BatchNorm" for l in layers) == 13
+    assert sum(l.type == "Scale" for l in layers) == 13
+    # The 2017 recipe's student: plain convolutions with xavier fillers.
+    old = layers_of(str(out / "vgg16_2017_recipe_student.prototxt"))
+    assert not any(l.type == "BatchNorm" for l in old)
+    assert {l.convolution_param.weight_filler.type for l in old if l.type == "Convolution"} == {"xavier"}
+
+
+def test_deep_student_loss_falls_and_2017_recipe_barely_moves(reproduced):
+    out, stdout = reproduced
+    fixed = ts_losses(str(out / "vgg16_tscaffe.log"))
+    old = ts_losses(str(out / "vgg16_2017_recipe.log"))
+    assert fixed[-1] < 0.5 * fixed[0], fixed
+    assert abs(old[-1] - old[0]) < 0.05 * old[0], old    # the 2017 plateau near 7.34
+    report = (out / "report.md").read_text()
+    assert "vgg16_2017_recipe" in report and "vgg16_tscaffe" in report
+    assert "vgg16_tscaffe: accuracy=" in stdout
+
+
+def test_alexnet_student_for_small_inputs(tmp_path, client, mnist):
+    from solver.distill import distill
+
+    rep = distill([client], "alexnet", mnist, str(tmp_path), labels=False, iterations=4,
+                  subset=(256, 100), test_interval=4, display=2)
+    layers = layers_of(rep["files"]["student_prototxt"])
+    conv1 = next(l for l in layers if l.name == "conv1")
+    assert list(conv1.convolution_param.kernel_size) == [5]      # the small-input stem
+    assert conv1.convolution_param.num_output == 24              # 96 x 0.25
+    assert rep["student_options"]["stem"] == "small"
+
+
+def test_warmup_policy_runs_in_distill(tmp_path, client, mnist):
+    from solver.distill import distill
+
+    rep = distill([client], "lenet", mnist, str(tmp_path), labels=False, iterations=6,
+                  subset=(256, 100), test_interval=6, display=1,
+                  solver_opts={"lr_policy": "warmup_inv", "stepsize": 4})
+    import re
+
+    rates = dict(re.findall(r"Iteration (\d+), lr = ([\d.e-]+)", open(rep["files"]["log"]).read()))
+    for it in range(6):   # 0.01 * (1 + 1e-4 it)^-0.75 (inv), times (it + 1) / 4 while it < 4
+        inv = 0.01 * (1 + 1e-4 * it) ** -0.75
+        assert float(rates[str(it)]) == pytest.approx(inv * min(1, (it + 1) / 4), rel=1e-5)
+
+
+def test_width_options_only_for_deep_students(tmp_path, client, mnist):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "solver", "distill", "--teacher", client,
+                           "--student", "lenet", "--width", "0.5", "--data", mnist,
+                           "-o", str(tmp_path)], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "--width/--bn/--filler apply to the vgg16 and alexnet students" in proc.stderr
