@@ -110,7 +110,7 @@ def original_entries():
 
 # Sample shape (C, H, W) of the data each rendered config's nets read, where the Data layer
 # does not say it (Data layers read LMDBs); ImageNet crops are taken from transform_param.
-SAMPLE = {"mnist_lenet": (1, 28, 28), "cifar10_ts": (3, 32, 32), "cifar10_mini": (3, 32, 32),
+SAMPLE = {"mnist_lenet": (1, 28, 28), "mnist_deep_students": (1, 28, 28), "cifar10_ts": (3, 32, 32), "cifar10_mini": (3, 32, 32),
           "cifar10_nin": (3, 32, 32), "examples": (3, 32, 32), "imagenet_alexnet_vgg16": (3, 256, 256)}
 
 
