@@ -188,7 +188,7 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
             flops = gemm_flops(path)
             n_iter = iters or (2 if quick else max(5, min(50, int(3e11 / flops))))
             for t in threads:
-                mine, theirs, peer, rates = [], [], [], []
+                mine, theirs, rates = [], [], []
                 for _ in range(rounds):
                     c = caffe(path, n_iter, t)
                     if c is not None:

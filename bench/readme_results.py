@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,6 +80,16 @@ def teachers_table(bench):
     return "\n".join(lines)
 
 
+def vgg_table(bench):
+    """bench_vgg.py's ablation (and final) rows."""
+    sys.path.insert(0, HERE)
+    import bench_vgg
+
+    lines = [f"Measured {bench['date']} (`python bench/bench_vgg.py`, width {bench['width']:g}):", ""]
+    rows = bench.get("ablation", []) + bench.get("final", [])
+    return "\n".join(lines) + bench_vgg.markdown(rows)
+
+
 def fill(text, section, body):
     return re.sub(rf"(<!-- {section}:start -->\n).*?(\n<!-- {section}:end -->)",
                   lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
@@ -90,6 +101,7 @@ def main():
     ap.add_argument("--distill", help="a distill report.json to add")
     ap.add_argument("--sweep", help="a sweep.json of bench_distill.py --sweep")
     ap.add_argument("--teachers", help="bench_distill.py's bench_distill.json")
+    ap.add_argument("--vgg", help="bench_vgg.py's bench_vgg.json")
     ap.add_argument("--readme", default=README)
     a = ap.parse_args()
     text = open(a.readme).read()
@@ -100,6 +112,8 @@ def main():
         text = fill(text, "results", tables(report, distill))
     if a.teachers:
         text = fill(text, "teachers", teachers_table(json.load(open(a.teachers))))
+    if a.vgg:
+        text = fill(text, "vgg", vgg_table(json.load(open(a.vgg))))
     if a.sweep:
         text = fill(text, "sweep", sweep_table(json.load(open(a.sweep))))
     with open(a.readme, "w") as f:

@@ -7,8 +7,9 @@ imports (torch, onnxruntime's threads, numpy's allocator state) never colour ano
 numbers, with OPENBLAS_NUM_THREADS=1 where the issues ask for one thread (the LeNet, TS and
 data benchmarks). A benchmark module has ``main(quick=False)`` returning rows (see
 bench/_common.py). ``--quick`` makes every benchmark tiny (a smoke test: timings are then
-meaningless); ``--full`` adds the lead's full distillation benchmark (bench_distill.py: all
-60,000 MNIST training images, many minutes).
+meaningless); ``--full`` adds the long ones: bench_nets.py (every net against real Caffe, 1 and 2
+threads), bench_distill.py (every kind of teacher on all 60,000 training images) and
+bench_vgg.py (the VGG-16 student), an hour or more in all.
 
 The machine these run on is shared and noisy: compare ratios measured in one run, never
 absolute times across runs.
@@ -37,7 +38,9 @@ BENCHMARKS = [
     ("bench_ts", "teacher-student iteration vs student-only; Net memory", ONE_THREAD, False),
     ("bench_data", "Data layer (LMDB) vs in-memory", ONE_THREAD, False),
     ("bench_label", "teacher labelling vs raw onnxruntime", {}, False),
-    ("bench_distill", "full MNIST distillation, no labels (issue 6)", {}, True),
+    ("bench_nets", "every net's fwd+bwd vs real Caffe 1.0, 1 and 2 threads (issue 13)", {}, True),
+    ("bench_distill", "every teacher (scales, softmax, Fashion-MNIST), no labels (issue 11)", {}, True),
+    ("bench_vgg", "the VGG-16 student's agreement (issue 12)", {}, True),
 ]
 
 

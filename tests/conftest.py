@@ -47,6 +47,18 @@ def trainlog_run(tmp_path_factory):
     return ref, work, proc.stderr
 
 
+@pytest.fixture(scope="session")
+def client():
+    """The shared client teacher (ONNX, raw pixels in, logits out)."""
+    return str(need(TEACHERS / "advertorch_lenet5_clean.onnx"))
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The full MNIST IDX folder."""
+    return str(need(DATASETS / "mnist"))
+
+
 @pytest.fixture
 def caffe_ref():
     return need(CAFFE_REF)

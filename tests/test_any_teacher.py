@@ -13,19 +13,9 @@ import onnxruntime as ort
 import pytest
 
 import teacher_variants as tv
-from conftest import DATASETS, TEACHERS, need
+from conftest import DATASETS, need
 
 QUICK = dict(subset=(3200, 500), iterations=100, test_interval=100, display=50)
-
-
-@pytest.fixture(scope="module")
-def client():
-    return str(need(TEACHERS / "advertorch_lenet5_clean.onnx"))
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return str(need(DATASETS / "mnist"))
 
 
 @pytest.fixture(scope="module")

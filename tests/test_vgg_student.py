@@ -8,17 +8,7 @@ import sys
 
 import pytest
 
-from conftest import DATASETS, REPO, TEACHERS, need
-
-
-@pytest.fixture(scope="module")
-def client():
-    return str(need(TEACHERS / "advertorch_lenet5_clean.onnx"))
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return str(need(DATASETS / "mnist"))
+from conftest import REPO
 
 
 def layers_of(path):
