@@ -140,6 +140,11 @@ def write_report(out, title, data_desc, teacher, students, plots, total_seconds=
             f"{r['soft_weight']:g} | {'yes' if r['labels_used'] else 'no'} | {_fmt(r['accuracy'])} | "
             f"{_fmt(r['agreement'])} | {_fmt(r['agreement_top5'])} | {_fmt(r['kl'])} | {trace} | "
             f"{r['train_seconds']:.1f} |")
+    choices = [(r["name"], r.get("choices") or []) for r in students]
+    if any(c for _, c in choices):
+        lines += ["", "## What each run chose from its teacher (solver/teacher_profile.py)", ""]
+        for name, lines_of_run in choices:
+            lines += [f"- **{name}**"] + [f"  - {c}" for c in lines_of_run]
     lines += ["", "## Why the 2017 loss barely falls and the KD loss falls to 0", "",
               LOSS_EXPLANATION, ""]
     if total_seconds is not None:
