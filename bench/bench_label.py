@@ -1,6 +1,6 @@
 """Teacher labelling throughput (`tscaffe label`) vs raw onnxruntime on the same images.
 
-    python bench/bench_label.py [--quick]
+    python bench/bench_label.py [--quick] [--json OUT]
 
 The MNIST test digits (10,000; 512 with --quick) are written to an LMDB; `tscaffe label`'s
 code path (solver.commands.label.run: LMDB read, Datum decode, the student's 1/256 scale,
@@ -163,5 +163,24 @@ def main(quick=False):
     ]
 
 
+def markdown(rows):
+    """The rows as README's table (bench/readme_results.py --label)."""
+    lines = ["| what | img/s | against | img/s | ratio |", "|---|---|---|---|---|"]
+    for r in rows:
+        if r["ratio"] is None:
+            continue
+        what, against = r["name"].split(" / ")
+        lines.append(f"| {what} | {r['ours']:,.0f} | {against} | {r['baseline']:,.0f} | "
+                     f"{r['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(_common.format_table(main(quick="--quick" in sys.argv)))
+    rows = main(quick="--quick" in sys.argv)
+    print(_common.format_table(rows))
+    if "--json" in sys.argv:
+        import json
+
+        path = sys.argv[sys.argv.index("--json") + 1]
+        with open(path, "w") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d"), "rows": rows}, f, indent=2)

@@ -90,6 +90,25 @@ def vgg_table(bench):
     return "\n".join(lines) + bench_vgg.markdown(rows)
 
 
+def nets_table(bench):
+    """bench_nets.py's results."""
+    sys.path.insert(0, HERE)
+    import bench_nets
+
+    return (f"Measured {bench['date']} (`python bench/bench_nets.py`):\n\n"
+            + bench_nets.markdown_table(bench["results"]))
+
+
+def label_table(bench):
+    """bench_label.py --json's rows."""
+    sys.path.insert(0, HERE)
+    import bench_label
+
+    return (f"Measured {bench['date']} (`python bench/bench_label.py`, medians of 3 runs each; "
+            "the Dask rows start their LocalCluster before timing):\n\n"
+            + bench_label.markdown(bench["rows"]))
+
+
 def fill(text, section, body):
     return re.sub(rf"(<!-- {section}:start -->\n).*?(\n<!-- {section}:end -->)",
                   lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
@@ -102,6 +121,8 @@ def main():
     ap.add_argument("--sweep", help="a sweep.json of bench_distill.py --sweep")
     ap.add_argument("--teachers", help="bench_distill.py's bench_distill.json")
     ap.add_argument("--vgg", help="bench_vgg.py's bench_vgg.json")
+    ap.add_argument("--nets", help="bench_nets.py --json's file")
+    ap.add_argument("--label", help="bench_label.py --json's file")
     ap.add_argument("--readme", default=README)
     a = ap.parse_args()
     text = open(a.readme).read()
@@ -114,6 +135,10 @@ def main():
         text = fill(text, "teachers", teachers_table(json.load(open(a.teachers))))
     if a.vgg:
         text = fill(text, "vgg", vgg_table(json.load(open(a.vgg))))
+    if a.nets:
+        text = fill(text, "nets", nets_table(json.load(open(a.nets))))
+    if a.label:
+        text = fill(text, "label", label_table(json.load(open(a.label))))
     if a.sweep:
         text = fill(text, "sweep", sweep_table(json.load(open(a.sweep))))
     with open(a.readme, "w") as f:
