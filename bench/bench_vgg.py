@@ -40,6 +40,9 @@ ABLATION = [
     ("KD, msra, BatchNorm+Scale", {"student_opts": {"filler": "msra", "bn": True}}),
     ("KD, xavier, BatchNorm+Scale", {"student_opts": {"filler": "xavier", "bn": True}}),
     ("2017 loss, msra, BatchNorm+Scale", {**RECIPE_2017, "student_opts": {"filler": "msra", "bn": True}}),
+    ("KD, msra, BatchNorm+Scale, poly lr (linear decay to 0)",
+     {"student_opts": {"filler": "msra", "bn": True},
+      "solver_opts": {"lr_policy": "poly", "power": 1.0}}),
 ]
 
 

@@ -323,11 +323,31 @@ def logging_to(log_path, mode="a"):
         yield
 
 
-def train(solver_path, log_path, mode="w", recover=False):
+def recalibrate_batchnorm(net, passes=200):
+    """Re-estimate every training-mode BatchNorm's statistics with the final weights: zero
+    its moving sums and run ``passes`` TRAIN-phase forward passes (no update). With Caffe's
+    moving_average_fraction 0.999 the estimate then weighs those batches almost equally,
+    instead of averaging over ~1,000 iterations of changing weights. Beyond Caffe (which
+    keeps the moving averages). Returns the number of BatchNorm layers re-estimated."""
+    layers = [l for l in net.layers
+              if l.layer_param.type == "BatchNorm" and not l.use_global_stats]
+    if not layers:
+        return 0
+    for layer in layers:
+        for blob in layer.blobs:
+            blob.data[...] = 0
+    for _ in range(passes):
+        net.forward()
+    return len(layers)
+
+
+def train(solver_path, log_path, mode="w", recover=False, bn_passes=0):
     """Run ``solver_path`` with the numpy solver, its log in ``log_path`` (``mode`` "a":
     after lines already there). ``recover``: a DivergenceGuard rolls a diverging run back
-    and lowers the rate instead of stopping. Returns the solver, the final test outputs
-    {name: value} and the training seconds."""
+    and lowers the rate instead of stopping. ``bn_passes``: re-estimate the BatchNorm
+    statistics over that many training batches before the final test
+    (``recalibrate_batchnorm``). Returns the solver, the final test outputs {name: value}
+    and the training seconds."""
     from prototxt.io import read_solver
     from solver import log as glog
     from solver.solvers import get_solver
@@ -345,9 +365,18 @@ def train(solver_path, log_path, mode="w", recover=False):
         solver.solve()
         secs = time.time() - start
         scores = {}
+        recalibrated = 0
+        if bn_passes:
+            recalibrated = recalibrate_batchnorm(solver.net, bn_passes)
+            if recalibrated:
+                glog.info(glog.DISTILL_SETUP,
+                          f"BatchNorm statistics of {recalibrated} layers re-estimated over "
+                          f"{bn_passes} training batches with the final weights")
         if solver.test_nets:
             it, means = solver.last_test_scores.get(0, (None, None))
-            if it != solver.iter:  # the final test only runs when test_interval divides max_iter
+            # The final test only runs when test_interval divides max_iter; after a
+            # re-estimation the statistics changed since.
+            if it != solver.iter or recalibrated:
                 means = solver.test(0)
             scores = dict(means)
         glog.info(glog.CAFFE_DONE, "Optimization Done.")
@@ -437,7 +466,8 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
             temperature=None, iterations=None, base_lr=None, batch_size=None, soft_weight=None,
             teacher_params=None, blend="prob", student_prototxt=None, subset=None,
             test_interval=None, display=None, seed=1, name="distill", logit_scale=None,
-            teacher_output=None, recover=True, echo=None, student_opts=None, solver_opts=None):
+            teacher_output=None, recover=True, echo=None, student_opts=None, solver_opts=None,
+            bn_passes=200):
     """Run the whole porting job; returns the report dict (also written to ``out``).
 
     ``temperature`` and ``logit_scale`` None: derived from the teacher's logits on a sample
@@ -445,7 +475,9 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     holding the logits. ``recover``: roll back and lower the rate when the loss diverges.
     ``echo``: called with each line saying what was chosen (the command prints them).
     ``student_opts``: template options of the student (width, bn, filler, ...);
-    ``solver_opts``: solver fields over the defaults (lr_policy, stepsize, ...)."""
+    ``solver_opts``: solver fields over the defaults (lr_policy, stepsize, ...).
+    ``bn_passes``: training batches over which a student's BatchNorm statistics are
+    re-estimated after training (0: keep Caffe's moving averages)."""
     from solver import log as glog
     from solver import teacher_profile as TP
 
@@ -502,7 +534,8 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     if student_prototxt:
         splice_student(student_prototxt, student_path, ts_path)
     solver_path = os.path.join(out, f"{name}_solver.prototxt")
-    solver, scores, secs = train(solver_path, log_path, mode="a", recover=recover)
+    solver, scores, secs = train(solver_path, log_path, mode="a", recover=recover,
+                                 bn_passes=bn_passes)
     caffemodel = os.path.join(out, f"{name}_student.caffemodel")
     onnx_path = os.path.join(out, f"{name}_student.onnx")
     with logging_to(log_path):

@@ -102,3 +102,28 @@ def test_width_options_only_for_deep_students(tmp_path, client, mnist):
                            "-o", str(tmp_path)], capture_output=True, text=True, env=env)
     assert proc.returncode != 0
     assert "--width/--bn/--filler apply to the vgg16 and alexnet students" in proc.stderr
+
+
+def test_batchnorm_recalibration_gives_the_final_weights_statistics():
+    """After recalibrate_batchnorm the stored statistics are the batches' own (numpy's mean
+    and unbiased variance of the input), whatever the moving sums held before."""
+    import numpy as np
+    from google.protobuf import text_format
+
+    import caffe_compat as caffe
+    from caffe_compat.proto import caffe_pb2
+    from solver.distill import recalibrate_batchnorm
+
+    param = text_format.Parse("""
+      layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 8 dim: 3 dim: 4 dim: 4 } } }
+      layer { name: "bn" type: "BatchNorm" bottom: "x" top: "y" }""", caffe_pb2.NetParameter())
+    net = caffe.Net(param, caffe.TRAIN)
+    rng = np.random.default_rng(0)
+    net.blobs["x"].data[...] = rng.normal(5.0, 3.0, size=(8, 3, 4, 4))
+    for blob in net.params["bn"]:
+        blob.data[...] = 123.0                       # stale moving sums
+    assert recalibrate_batchnorm(net, passes=3) == 1
+    x = net.blobs["x"].data.astype(np.float64)
+    mean, var, factor = (b.data for b in net.params["bn"])
+    np.testing.assert_allclose(mean / factor, x.mean(axis=(0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(var / factor, x.var(axis=(0, 2, 3), ddof=1), rtol=1e-4)
