@@ -85,9 +85,10 @@ def vgg_table(bench):
     sys.path.insert(0, HERE)
     import bench_vgg
 
-    lines = [f"Measured {bench['date']} (`python bench/bench_vgg.py`, width {bench['width']:g}):", ""]
+    lines = [f"Measured {bench['date']} (`python bench/bench_vgg.py`, width {bench['width']:g}, "
+             "the client teacher, no labels, full MNIST):", ""]
     rows = bench.get("ablation", []) + bench.get("final", [])
-    return "\n".join(lines) + bench_vgg.markdown(rows)
+    return "\n".join(lines) + "\n" + bench_vgg.markdown(rows)
 
 
 def nets_table(bench):
@@ -120,7 +121,8 @@ def main():
     ap.add_argument("--distill", help="a distill report.json to add")
     ap.add_argument("--sweep", help="a sweep.json of bench_distill.py --sweep")
     ap.add_argument("--teachers", help="bench_distill.py's bench_distill.json")
-    ap.add_argument("--vgg", help="bench_vgg.py's bench_vgg.json")
+    ap.add_argument("--vgg", help="bench_vgg.py --ablation's bench_vgg.json")
+    ap.add_argument("--vgg-final", help="bench_vgg.py --final's bench_vgg.json")
     ap.add_argument("--nets", help="bench_nets.py --json's file")
     ap.add_argument("--label", help="bench_label.py --json's file")
     ap.add_argument("--readme", default=README)
@@ -135,6 +137,8 @@ def main():
         text = fill(text, "teachers", teachers_table(json.load(open(a.teachers))))
     if a.vgg:
         text = fill(text, "vgg", vgg_table(json.load(open(a.vgg))))
+    if a.vgg_final:
+        text = fill(text, "vggfinal", vgg_table(json.load(open(a.vgg_final))))
     if a.nets:
         text = fill(text, "nets", nets_table(json.load(open(a.nets))))
     if a.label:
