@@ -110,6 +110,20 @@ def label_table(bench):
             + bench_label.markdown(bench["rows"]))
 
 
+def vgg_reproduce_line(report, what):
+    """One line from a `tscaffe reproduce vgg16` report.json."""
+    t = report["teacher"]
+    parts = []
+    for s in report["students"]:
+        parts.append(f"`{s['name']}` agreement {fmt(s['agreement'])}, accuracy "
+                     f"{fmt(s['accuracy'])}")
+    teacher = (f"a {t['arch']} teacher trained here ({t['iterations']:,} iterations, test "
+               f"accuracy {fmt(t['accuracy'])})" if t.get("iterations") else f"`{t['arch']}`")
+    its = report["students"][0]["iterations"]
+    return (f"{what}, from {teacher}, {its:,} iterations per student, no labels: "
+            + "; ".join(parts) + ".")
+
+
 def fill(text, section, body):
     return re.sub(rf"(<!-- {section}:start -->\n).*?(\n<!-- {section}:end -->)",
                   lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
@@ -124,6 +138,7 @@ def main():
     ap.add_argument("--vgg", help="bench_vgg.py --ablation's bench_vgg.json")
     ap.add_argument("--vgg-final", help="bench_vgg.py --final's bench_vgg.json")
     ap.add_argument("--nets", help="bench_nets.py --json's file")
+    ap.add_argument("--vgg-fashion", help="`tscaffe reproduce vgg16` report.json on Fashion-MNIST")
     ap.add_argument("--label", help="bench_label.py --json's file")
     ap.add_argument("--readme", default=README)
     a = ap.parse_args()
@@ -141,6 +156,10 @@ def main():
         text = fill(text, "vggfinal", vgg_table(json.load(open(a.vgg_final))))
     if a.nets:
         text = fill(text, "nets", nets_table(json.load(open(a.nets))))
+    if a.vgg_fashion:
+        text = fill(text, "vggfashion", vgg_reproduce_line(
+            json.load(open(a.vgg_fashion)), "`tscaffe reproduce vgg16 --data fashion-mnist "
+            "--iterations 2000 --teacher-iterations 2000` on all of Fashion-MNIST"))
     if a.label:
         text = fill(text, "label", label_table(json.load(open(a.label))))
     if a.sweep:

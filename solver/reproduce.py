@@ -288,6 +288,15 @@ def reproduce_vgg16(out, data=None, teacher=None, teacher_params=None, iteration
             students.append(rep)
             bar.update(1)
     plots = _plots(out, students)
+    try:
+        from solver.plot import plot_logs
+    except ImportError:
+        pass
+    else:  # the agreement curves, the porting job's measure
+        path = os.path.join(out, "agreement.png")
+        plot_logs([r["files"]["log"] for r in students], path,
+                  labels=[r["name"] for r in students], y=["agreement_top1"])
+        plots.append(path)
     write_report(out, "tscaffe reproduce vgg16", data_desc, teacher_info, students, plots,
                  time.time() - start)
     return teacher_info, students
