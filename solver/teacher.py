@@ -41,7 +41,9 @@ param_str (JSON):
 ``threads``         onnxruntime intra-op threads (default: onnxruntime's choice)
 ``outputs``         what the graph outputs: ``"logits"``, ``"probabilities"`` (their log is
                     used: softmax of it gives the probabilities back) or ``"auto"`` (default:
-                    probabilities when the outputs at setup are in [0, 1] and sum to 1)
+                    probabilities when the output comes from a Softmax node of the graph;
+                    ``tscaffe distill`` also checks the outputs on training data: rows in
+                    [0, 1] summing to 1 count as probabilities)
 ``logit_scale``     multiplies the teacher's logits after the cache (the standardisation that
                     ``tscaffe distill`` derives from the teacher's logit spread); default 1
 ``num_classes``     the student's class count: a teacher with another output width is an
@@ -51,7 +53,7 @@ param_str (JSON):
 ``data``            the dataset's path: the cache file is stored next to it, named by the
                     model's, the transform's and the dataset's hashes (where that folder is
                     read-only or another user's: in the user's cache directory, see
-                    ``cache_root``)
+                    ``cache_folder_for``)
 ``cache_file``      an explicit cache file instead (overrides ``data``)
 ==================  =========================================================================
 
