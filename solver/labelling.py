@@ -7,7 +7,8 @@ path (``solver.teacher.cache_path_for``), same per-sample keys, bit-identical lo
 shard starts at a multiple of ``batch``, so every onnxruntime call sees the same batch).
 
 On Dask (``label_on_dask``) the database is split into shards of consecutive keys
-(``shard_size`` records, a multiple of ``batch``); each task opens the database on the
+(``shard_size`` records, a multiple of ``batch``; by default at least 4 shards per worker,
+at most 16 batches each); each task opens the database on the
 worker (the path must be readable there: shared storage), builds its own onnxruntime
 session once per worker process, and returns the shard's keys and logits. The client saves
 each shard as it lands (``<cache>.parts-.../shard-NNNNNN.npz``, atomically), so a rerun after
@@ -67,11 +68,18 @@ def label_records(records, transformer, teacher, batch, on_batch=None):
 _WORKER_TEACHERS = {}
 
 
-def _worker_ensemble(params_json):
-    """One onnxruntime session per teacher per worker process, reused across shards."""
-    if params_json not in _WORKER_TEACHERS:
-        _WORKER_TEACHERS[params_json] = T.build_ensemble(json.loads(params_json))
-    return _WORKER_TEACHERS[params_json]
+def _worker_ensemble(params_json, threads):
+    """One onnxruntime session per teacher per worker process, reused across shards. Unless
+    the teacher params name ``threads``, onnxruntime gets the worker's own thread count, so
+    N workers on a machine do not each start a thread per core."""
+    key = (params_json, threads)
+    if key not in _WORKER_TEACHERS:
+        params = json.loads(params_json)
+        for spec in params.get("teachers", [params]):
+            if threads and "threads" not in spec:
+                spec["threads"] = threads
+        _WORKER_TEACHERS[key] = T.build_ensemble(params)
+    return _WORKER_TEACHERS[key]
 
 
 def label_shard(db, first_key, count, params_json, scale, mean_values, batch):
@@ -82,11 +90,12 @@ def label_shard(db, first_key, count, params_json, scale, mean_values, batch):
     try:
         from distributed import get_worker
 
-        where = get_worker().address
-    except (ImportError, ValueError):
-        where = "local"
+        worker = get_worker()
+        where, threads = worker.address, worker.state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        where, threads = "local", None
     cache = T.LogitCache(None)
-    teacher = T.CachedTeacher(_worker_ensemble(params_json), cache)
+    teacher = T.CachedTeacher(_worker_ensemble(params_json, threads), cache)
     label_records(LMDBSource(db).span(first_key, count), student_transformer(scale, mean_values),
                   teacher, batch)
     keys = np.frombuffer(b"".join(cache.index), np.uint8).reshape(-1, 16)
@@ -141,8 +150,7 @@ def label_on_dask(client, db, params, scale, mean_values, batch=256, shard_size=
 
     from caffe_compat.data.lmdb_source import LMDBSource
 
-    shard_size = shard_size or 16 * batch
-    if shard_size % batch:
+    if shard_size is not None and shard_size % batch:
         raise CaffeError(f"--shard-size {shard_size} must be a multiple of --batch {batch} "
                          "(so the logits equal the single-process run's bit for bit)")
     ensemble = T.build_ensemble(params)
@@ -154,6 +162,12 @@ def label_on_dask(client, db, params, scale, mean_values, batch=256, shard_size=
     cache_path = T.cache_path_for(db, ensemble)
     keys = source.keys()
     n = len(keys)
+    if shard_size is None:
+        # At least 4 shards per worker (so a slow or lost worker's share is small), at most
+        # 16 batches each.
+        workers = max(len(client.scheduler_info()["workers"]), 1)
+        per_shard = -(-n // (4 * workers * batch))
+        shard_size = batch * min(max(per_shard, 1), 16)
     starts = list(range(0, n, shard_size))
     done_file = cache_path + ".done.json"
     if os.path.exists(done_file) and os.path.exists(cache_path):

@@ -33,7 +33,8 @@ def add_arguments(p):
                         "local:N for a LocalCluster of N worker processes (needs the cluster "
                         "extra: pip install 'tscaffe[cluster]')")
     p.add_argument("--shard-size", type=int, default=None,
-                   help="records per Dask task, a multiple of --batch (default 16 x --batch)")
+                   help="records per Dask task, a multiple of --batch (default: at least 4 shards "
+                        "per worker, at most 16 batches each)")
 
 
 def teacher_params(args):
