@@ -5,8 +5,9 @@
 
 Nets (rendered from the templates, data layers swapped for Input layers, phase TRAIN, so
 the same prototxt file goes to both): LeNet (MNIST, batch 64), cifar10_quick and
-cifar10_full (batch 100, Caffe's examples), NIN (CIFAR-10, batch 128) and the VGG-16 student
-(13 convolutions + 3 inner products at width 0.25, 1x28x28 MNIST input, batch 64).
+cifar10_full (batch 100, Caffe's examples), NIN (CIFAR-10, batch 128) and VGG-16 (13
+convolutions + 3 inner products, 1x28x28 MNIST input, batch 64) at width 0.25, and as the
+distill student trains it (width 0.125 with BatchNorm + Scale).
 
 For each net and each thread count, rounds alternate: ``caffe time`` (its own OpenBLAS with
 that many threads, Average Forward + Backward pass), then ours in a fresh process (numpy's
@@ -38,6 +39,10 @@ NETS = {
     "cifar10_full": ("cifar10_full", {}, (3, 32, 32), 100),
     "nin": ("nin", {}, (3, 32, 32), 128),
     "vgg16_w0.25": ("vgg16", {"width": 0.25, "dropout": False}, (1, 28, 28), 64),
+    # The VGG-16 student as `tscaffe distill --student vgg16` trains it: width 0.125,
+    # BatchNorm + Scale after every convolution.
+    "vgg16_student": ("vgg16", {"width": 0.125, "dropout": False, "bn": True, "filler": "msra"},
+                      (1, 28, 28), 64),
 }
 TARGET_CAFFE = 0.8
 TARGET_BOUND = 2.0
