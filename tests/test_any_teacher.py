@@ -260,3 +260,20 @@ def test_another_users_folder_counts_as_shared(tmp_path, monkeypatch):
     monkeypatch.delenv("TSCAFFE_CACHE_DIR", raising=False)
     folder, _ = cache_folder_for(str(shared))
     assert folder == str(tmp_path / "xdg" / "tscaffe" / "teacher-cache")
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--logit-scale", "0", "--logit-scale must be positive, got 0.0"),
+    ("--temperature", "-2", "--temperature must be positive, got -2.0"),
+])
+def test_bad_distill_values_are_named(tmp_path, client, flag, value, message):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "solver", "distill", "--teacher", client, flag,
+                           value, "-o", str(tmp_path)], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-500:]
+    assert "Traceback" not in proc.stderr

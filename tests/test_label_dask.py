@@ -171,3 +171,12 @@ def test_missing_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(CaffeError, match=r"tscaffe\[cluster\]"):
         connect("local:1")
+
+
+@pytest.mark.parametrize("scheduler", ["local:0", "local:two"])
+def test_bad_local_scheduler_is_named(scheduler):
+    from caffe_compat.errors import CaffeError
+    from solver.labelling import connect
+
+    with pytest.raises(CaffeError, match=rf"--scheduler '{scheduler}': local:N needs a worker count >= 1"):
+        connect(scheduler)
