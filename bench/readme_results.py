@@ -139,6 +139,7 @@ def main():
     ap.add_argument("--vgg-final", help="bench_vgg.py --final's bench_vgg.json")
     ap.add_argument("--nets", help="bench_nets.py --json's file")
     ap.add_argument("--vgg-fashion", help="`tscaffe reproduce vgg16` report.json on Fashion-MNIST")
+    ap.add_argument("--vgg-mnist", help="`tscaffe reproduce vgg16 --teacher client` report.json")
     ap.add_argument("--label", help="bench_label.py --json's file")
     ap.add_argument("--readme", default=README)
     a = ap.parse_args()
@@ -156,6 +157,10 @@ def main():
         text = fill(text, "vggfinal", vgg_table(json.load(open(a.vgg_final))))
     if a.nets:
         text = fill(text, "nets", nets_table(json.load(open(a.nets))))
+    if a.vgg_mnist:
+        text = fill(text, "vggmnist", vgg_reproduce_line(
+            json.load(open(a.vgg_mnist)), "`tscaffe reproduce vgg16 --teacher "
+            "advertorch_lenet5_clean.onnx --data mnist --iterations 3000` on all of MNIST"))
     if a.vgg_fashion:
         text = fill(text, "vggfashion", vgg_reproduce_line(
             json.load(open(a.vgg_fashion)), "`tscaffe reproduce vgg16 --data fashion-mnist "
