@@ -152,3 +152,62 @@ def test_setup_errors(params, shape, ntop, pattern):
     with pytest.raises(LayerSetupError, match=pattern) as info:
         setup(pool(params, name="bad_pool"), shape, ntop)
     assert "bad_pool" in str(info.value)
+
+
+def _caffe_max_pool_loop(x, k, s, p):
+    """Caffe's MAX pooling forward (pooling_layer.cpp's loops): value and mask (h * W + w)
+    of the first strict maximum, windows clipped to the image."""
+    import math
+
+    n, c, h, w = x.shape
+    oh = int(math.ceil((h + 2 * p - k) / s)) + 1
+    if p and (oh - 1) * s >= h + p:
+        oh -= 1
+    y = np.zeros((n, c, oh, oh), np.float32)
+    m = np.zeros((n, c, oh, oh), np.float32)
+    for a in range(n):
+        for b in range(c):
+            for i in range(oh):
+                for j in range(oh):
+                    hs, ws = i * s - p, j * s - p
+                    he, we = min(hs + k, h), min(ws + k, w)
+                    best, idx = -np.inf, -1
+                    for r in range(max(hs, 0), he):
+                        for q in range(max(ws, 0), we):
+                            if x[a, b, r, q] > best:
+                                best, idx = x[a, b, r, q], r * w + q
+                    y[a, b, i, j], m[a, b, i, j] = best, idx
+    return y, m
+
+
+@pytest.mark.parametrize("k, s, p, size", [(3, 2, 0, 32), (3, 2, 1, 16), (3, 1, 1, 7),
+                                           (5, 3, 2, 11), (3, 3, 0, 9), (4, 2, 1, 10),
+                                           (3, 2, 0, 15)])
+def test_overlapping_max_pool_equals_caffes_loop_with_ties(k, s, p, size):
+    """The separable path (max along rows, then over rows) keeps Caffe's first maximum in
+    row-major order, ties included (small integers make many), and routes dy to it."""
+    from google.protobuf import text_format
+
+    import caffe_compat as caffe
+    from caffe_compat.proto import caffe_pb2
+
+    text = f'''layer {{ name: "x" type: "Input" top: "x"
+                 input_param {{ shape {{ dim: 2 dim: 3 dim: {size} dim: {size} }} }} }}
+               layer {{ name: "p" type: "Pooling" bottom: "x" top: "y" top: "m"
+                 pooling_param {{ pool: MAX kernel_size: {k} stride: {s} pad: {p} }} }}'''
+    net = caffe.Net(text_format.Parse(text, caffe_pb2.NetParameter()), caffe.TRAIN)
+    rng = np.random.default_rng(k * 100 + s * 10 + p)
+    x = rng.integers(0, 4, size=(2, 3, size, size)).astype(np.float32)
+    net.blobs["x"].data[...] = x
+    net.forward()
+    want_y, want_m = _caffe_max_pool_loop(x, k, s, p)
+    np.testing.assert_array_equal(net.blobs["y"].data, want_y)
+    np.testing.assert_array_equal(net.blobs["m"].data, want_m)
+    dy = rng.standard_normal(want_y.shape).astype(np.float32)
+    net.blobs["y"].diff[...] = dy
+    net.layers[1].backward([net.blobs["y"], net.blobs["m"]], [True], [net.blobs["x"]])
+    want_dx = np.zeros_like(x).reshape(2, 3, -1)
+    for a in range(2):
+        for b in range(3):
+            np.add.at(want_dx[a, b], want_m[a, b].astype(int).ravel(), dy[a, b].ravel())
+    np.testing.assert_allclose(net.blobs["x"].diff, want_dx.reshape(x.shape), atol=1e-6)

@@ -257,8 +257,39 @@ class PoolingLayer(Layer):
         return xp.repeat(pair.reshape(rows, 1, ow, 2), 2, axis=1)
 
     def _max_general(self, x, y):
+        """Overlapping or padded windows, separably: the max over kw along each row (with
+        the first winning column), then over kh of those row maxima (the first winning
+        row): Caffe's row-major first maximum, in kw + kh passes instead of kh * kw.
+        Returns each output's window offset (row * kw + col) of that maximum."""
         # Padding is -inf, so it never wins a window (every window holds an image pixel).
         padded = self._padded_input(x, -xp.inf)
+        (kh, kw), (sh, sw), (oh, ow) = self.kernel, self.stride, self.out_hw
+        if kh * kw <= 4:
+            return self._max_per_offset(padded, y)
+        n, c, hp, _ = padded.shape
+        index = xp.int8 if max(kh, kw) < 128 else xp.int32  # global pooling of wide maps
+        rmax = self.ws.get("rmax", (n, c, hp, ow), x.dtype)
+        rq = self.ws.get("rq", (n, c, hp, ow), index)
+        gt = self.ws.get("gt_r", (n, c, hp, ow), bool)
+        self._running_max(padded, rmax, rq, gt, kw,
+                          lambda a, q: a[..., q : q + sw * (ow - 1) + 1 : sw])
+        cp = self.ws.get("cp", y.shape, index)
+        gt2 = self.ws.get("gt_c", y.shape, bool)
+        self._running_max(rmax, y, cp, gt2, kh,
+                          lambda a, p: a[..., p : p + sh * (oh - 1) + 1 : sh, :])
+        # The winning column within each window's winning row (one small pass per row;
+        # masks multiply faster than a gather or putmask here).
+        q = self.ws.get("cq", y.shape, index)
+        q.fill(0)
+        for p in range(kh):
+            q += (cp == p) * rq[..., p : p + sh * (oh - 1) + 1 : sh, :]
+        arg = self.ws.get("argmax", y.shape, xp.int32)
+        xp.multiply(cp, kw, out=arg, casting="unsafe")
+        arg += q
+        return arg
+
+    def _max_per_offset(self, padded, y):
+        """Small windows: the max over each kernel offset's strided view."""
         views = list(windows(padded, self.kernel, self.stride, self.out_hw))
         y[...] = views[0][1]
         for _, view in views[1:]:
@@ -311,7 +342,7 @@ class PoolingLayer(Layer):
             xp.greater(pick(src, i), best, out=gt)
             xp.maximum(best, pick(src, i), out=best)
             which *= ~gt
-            which += gt * xp.int8(i)
+            which += gt * which.dtype.type(i)
 
     def _tiled_offsets(self):
         """Window offset (row * kw + col) of each output's maximum, from the tiled path."""
