@@ -190,10 +190,12 @@ CAFFE_TIME_LINE = re.compile(r"caffe\.cpp:\d+\]\s+(\S+)\s+(forward|backward): ([
 CAFFE_AVERAGE = re.compile(r"Average (Forward|Backward) pass: ([-+\d.e]+) ms")
 
 
-def caffe_time(caffe, prototxt, iters):
-    """``caffe time -model prototxt -iterations iters`` with one OpenBLAS thread:
-    ({layer: (fwd ms, bwd ms)}, fwd ms, bwd ms) parsed from its log, or None if it failed."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", GLOG_logtostderr="1",
+def caffe_time(caffe, prototxt, iters, threads=1):
+    """``caffe time -model prototxt -iterations iters`` with ``threads`` OpenBLAS threads:
+    ({layer: (fwd ms, bwd ms)}, fwd ms, bwd ms, kernel) parsed from its log, or None if it
+    failed."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               GLOG_logtostderr="1",
                GLOG_minloglevel="0",  # its INFO lines carry the times
                OPENBLAS_VERBOSE="2")  # and OpenBLAS names the kernel it picked
     proc = subprocess.run([caffe, "time", "-model", prototxt, "-iterations", str(iters)],

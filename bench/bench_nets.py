@@ -103,7 +103,6 @@ def child(path, iters, warmup, threads):
 
     sys.path.insert(0, REPO)
     from caffe_compat import TRAIN, Net
-    from caffe_compat import _malloc  # noqa: F401  (the project's malloc settings)
 
     net = Net(path, TRAIN)
     rng = np.random.default_rng(0)
@@ -146,21 +145,8 @@ def caffe(path, iters, threads):
     import bench_lenet
 
     binary = bench_lenet.find_caffe()
-    return None if binary is None else caffe_time(binary, path, iters, threads)
-
-
-def caffe_time(binary, path, iters, threads):
-    import re
-
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               GLOG_logtostderr="1", GLOG_minloglevel="0")
-    proc = subprocess.run([binary, "time", "-model", path, "-iterations", str(iters)],
-                          capture_output=True, text=True, env=env, timeout=1800)
-    log = proc.stdout + proc.stderr
-    avg = dict(re.findall(r"Average (Forward|Backward) pass: ([-+\d.e]+) ms", log))
-    if proc.returncode != 0 or set(avg) != {"Forward", "Backward"}:
-        return None
-    return float(avg["Forward"]) + float(avg["Backward"])
+    result = None if binary is None else bench_lenet.caffe_time(binary, path, iters, threads)
+    return None if result is None else result[1] + result[2]
 
 
 def torch_ms(path, iters, warmup, threads):

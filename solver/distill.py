@@ -220,16 +220,18 @@ def probe_teacher(tcfg, spec, samples=None):
     from solver import teacher_profile as TP
 
     blob, labels = _sample_training_data(spec, samples or TP.PROBE_SAMPLES)
-    layer_keys = {k: v for k, v in tcfg.items() if k in ("num_classes", "blend")}
     try:
-        for one in _teacher_specs(tcfg):
-            if one.get("outputs", "auto") == "auto":
-                t = T.build_ensemble({**one, **layer_keys}).teachers[0]
-                t.check_input(spec.sample_shape)
-                if t.outputs == "logits" and TP.looks_like_probabilities(t.logits(blob[:256])):
-                    one["outputs"] = "probabilities"
         ensemble = T.build_ensemble(tcfg)
         width = ensemble.check_input(spec.sample_shape)
+        # A graph that computes probabilities without a final Softmax node: seen on the data.
+        found = False
+        for one, t in zip(_teacher_specs(tcfg), ensemble.teachers):
+            if (one.get("outputs", "auto") == "auto" and t.outputs == "logits"
+                    and TP.looks_like_probabilities(t.logits(blob[:256]))):
+                one["outputs"] = "probabilities"
+                found = True
+        if found:  # the output kind is part of the cache key: build it again
+            ensemble = T.build_ensemble(tcfg)
     except T.TeacherError as e:
         raise CaffeError(f"teacher: {e}") from None
     if width != spec.num_classes:
@@ -508,8 +510,9 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
         choices = [TP.describe(prof)] + [f"Chose {r}" for r in reasons]
         for line in choices:
             glog.info(glog.DISTILL_SETUP, line)
-    for line in choices:
-        (echo or (lambda _: None))(line)
+    if echo is not None:
+        for line in choices:
+            echo(line)
     if logit_scale != 1.0:
         tcfg["logit_scale"] = float(f"{logit_scale:.6g}")
     student_opts = student_defaults(student, spec.sample_shape, student_opts)

@@ -139,3 +139,16 @@ def shifted_input(src, dst, offset):
 
 def _input_name(src):
     return _load(src).graph.input[0].name
+
+
+def decomposed_softmax_output(src, dst):
+    """Probabilities computed as Exp / ReduceSum (no Softmax node in the graph)."""
+    model = _load(src)
+    inner, g = _rename_output(model, None)
+    g.initializer.append(numpy_helper.from_array(np.array([1], np.int64), "class_axis"))
+    g.node.append(helper.make_node("ReduceMax", [inner], ["row_max"], axes=[1], keepdims=1))
+    g.node.append(helper.make_node("Sub", [inner, "row_max"], ["shifted"]))
+    g.node.append(helper.make_node("Exp", ["shifted"], ["exps"]))
+    g.node.append(helper.make_node("ReduceSum", ["exps", "class_axis"], ["total"], keepdims=1))
+    g.node.append(helper.make_node("Div", ["exps", "total"], [g.output[0].name]))
+    return _save(model, dst)

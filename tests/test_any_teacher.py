@@ -277,3 +277,10 @@ def test_bad_distill_values_are_named(tmp_path, client, flag, value, message):
                            value, "-o", str(tmp_path)], capture_output=True, text=True, env=env)
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-500:]
     assert "Traceback" not in proc.stderr
+
+
+def test_probabilities_without_a_softmax_node_are_seen_on_the_data(tmp_path, client, mnist):
+    teacher = tv.decomposed_softmax_output(client, tmp_path / "exp_div.onnx")
+    rep = distill_quick(tmp_path / "out", teacher, mnist, iterations=5)
+    assert rep["teacher_profile"]["outputs"] == "probabilities"
+    assert '"outputs": "probabilities"' in open(rep["files"]["ts_prototxt"]).read()

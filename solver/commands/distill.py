@@ -70,27 +70,25 @@ def add_arguments(p):
 
 
 def student_options(args):
+    from caffe_compat.errors import CaffeError
+
     if (args.width is not None or args.bn is not None or args.filler) and \
             args.student not in ("vgg16", "alexnet"):
-        from caffe_compat.errors import CaffeError
-
         raise CaffeError(f"--width/--bn/--filler apply to the vgg16 and alexnet students, "
                          f"not {args.student}")
     if args.width is not None and not args.width > 0:
-        from caffe_compat.errors import CaffeError
-
         raise CaffeError(f"--width must be positive, got {args.width}")
     return {"width": args.width, "bn": args.bn, "filler": args.filler}
 
 
 def solver_options(args):
-    if args.lr_policy == "warmup_inv":
-        if args.warmup < 1:
-            from caffe_compat.errors import CaffeError
+    from caffe_compat.errors import CaffeError
 
-            raise CaffeError(f"--warmup must be >= 1, got {args.warmup}")
-        return {"lr_policy": "warmup_inv", "stepsize": args.warmup}
-    return None
+    if args.lr_policy != "warmup_inv":
+        return None
+    if args.warmup < 1:
+        raise CaffeError(f"--warmup must be >= 1, got {args.warmup}")
+    return {"lr_policy": "warmup_inv", "stepsize": args.warmup}
 
 
 def run(args):
