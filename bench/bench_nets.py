@@ -99,10 +99,11 @@ def gemm_flops(path):
 
 def child(path, iters, warmup, threads):
     """Runs in a fresh process with OPENBLAS_NUM_THREADS set: prints JSON of ms."""
-    import numpy as np
-
     sys.path.insert(0, REPO)
+    # caffe_compat before numpy, as in the tscaffe command (its OpenBLAS setting needs that).
     from caffe_compat import TRAIN, Net
+
+    import numpy as np
 
     net = Net(path, TRAIN)
     rng = np.random.default_rng(0)

@@ -2,6 +2,7 @@
 
 pycaffe's solver surface lives here: ``solver.get_solver(path)`` and the per-type classes.
 """
+import caffe_compat  # noqa: F401  (first, so its OpenBLAS setting precedes numpy)
 
 _LAZY = {
     "get_solver": ("solver.solvers", "get_solver"),

@@ -19,6 +19,7 @@ Implementation: im2col into columns laid out (C*kh*kw, M, P) (M = batch, P = out
 by one copy from a strided view of every window, then GEMMs; scratch arrays are reused.
 """
 from ..backend import xp
+from ..parallel import over_batch
 from ._workspace import Workspace
 from .base import Layer, register
 
@@ -179,17 +180,32 @@ class ConvolutionLayer(Layer):
         m, c, h, w = x.shape
         bi, col6_shape = self._layout(m, c)
         xt = x.transpose(1, 2, 3, 0) if bi else x.transpose(1, 0, 2, 3)
+        padded = xt
         if bi or self.pad != (0, 0):
             # The border stays zero: only the interior is ever written.
             padded, _ = self.ws.fresh(f"pad{i}", self._padded_shape(m, c, h, w, bi), x.dtype)
-            self._interior(padded, h, w, bi)[...] = xt
-        else:
-            padded = xt
         kh, kw = self.kernel
         col = self.ws.get(f"col{i}", (c * kh * kw, m * self.out_hw[0] * self.out_hw[1]), x.dtype)
+        col6 = col.reshape(col6_shape)
         # One copy from a strided view that holds every kernel offset's window (numpy's
         # copy loop beats kh*kw separate slice copies, most for short rows).
-        col.reshape(col6_shape)[...] = self._all_windows(padded, col6_shape, bi)
+        windows = self._all_windows(padded, col6_shape, bi)
+        if bi:
+            # Batch innermost: the interior by image rows, then the columns by output rows.
+            if padded is not xt:
+                inner = self._interior(padded, h, w, bi)
+                over_batch(lambda lo, hi: inner[:, lo:hi].__setitem__(Ellipsis, xt[:, lo:hi]), h, x.size)
+            over_batch(lambda lo, hi: col6[:, :, :, lo:hi].__setitem__(Ellipsis, windows[:, :, :, lo:hi]),
+                       self.out_hw[0], col.size)
+            return col
+        inner = self._interior(padded, h, w, bi) if padded is not xt else None
+
+        def images(lo, hi):
+            if inner is not None:
+                inner[:, lo:hi] = xt[:, lo:hi]
+            col6[:, :, :, lo:hi] = windows[:, :, :, lo:hi]
+
+        over_batch(images, m, col.size)
         return col
 
     def _all_windows(self, padded, col6_shape, bi):
@@ -222,10 +238,8 @@ class ConvolutionLayer(Layer):
                     xp.matmul(w2[g * og : (g + 1) * og], col[g * kg : (g + 1) * kg],
                               out=yt[g * og : (g + 1) * og])
                 yt3 = yt.reshape(o, p, m).transpose(2, 0, 1)
-                if self.bias_term:
-                    xp.add(yt3, self.blobs[1].data.reshape(1, o, 1), out=y)
-                else:
-                    y[...] = yt3
+                bias = self.blobs[1].data.reshape(1, o, 1) if self.bias_term else 0
+                over_batch(lambda lo, hi: xp.add(yt3[lo:hi], bias, out=y[lo:hi]), m, y.size)
                 continue
             col3 = col.reshape(-1, m, p)
             for g in range(self.group):
@@ -233,7 +247,8 @@ class ConvolutionLayer(Layer):
                 xp.matmul(w2[g * og : (g + 1) * og], col3[g * kg : (g + 1) * kg].transpose(1, 0, 2),
                           out=y[:, g * og : (g + 1) * og])
             if self.bias_term:
-                y += self.blobs[1].data.reshape(1, -1, 1).astype(y.dtype, copy=False)
+                bias = self.blobs[1].data.reshape(1, -1, 1).astype(y.dtype, copy=False)
+                over_batch(lambda lo, hi: y[lo:hi].__iadd__(bias), m, y.size)
 
     def backward(self, top, propagate_down, bottom):
         wblob = self.blobs[0]
@@ -256,9 +271,13 @@ class ConvolutionLayer(Layer):
             if as_matrix:
                 dy2 = self.ws.get("dy2", (o, m * p), dt)
                 if bi:
-                    dy2.reshape(o, p, m)[...] = dy.transpose(1, 2, 0)
+                    dy2o = dy2.reshape(o, p, m)
+                    over_batch(lambda lo, hi: dy2o[lo:hi].__setitem__(Ellipsis, dy[:, lo:hi].transpose(1, 2, 0)),
+                               o, dy.size)
                 else:
-                    dy2.reshape(o, m, p)[...] = dy.transpose(1, 0, 2)
+                    dy2m = dy2.reshape(o, m, p)
+                    over_batch(lambda lo, hi: dy2m[:, lo:hi].__setitem__(Ellipsis, dy[lo:hi].transpose(1, 0, 2)),
+                               m, dy.size)
                 if self.bias_term:
                     # Bias gradient as a GEMV with a ones vector (as Caffe).
                     self.blobs[1].diff += dy2 @ xp.ones(m * p, dtype=dt)
@@ -295,6 +314,21 @@ class ConvolutionLayer(Layer):
         bi, col6_shape = self._layout(m, c)
         dcol6 = dcol.reshape(col6_shape)
         padded = self.ws.get("dpad", self._padded_shape(m, c, h, w, bi), dx.dtype)
+        inner = self._interior(padded, h, w, bi)
+        oh, ow = self.out_hw
+        # Slices of channels (batch innermost) or of images: each sums its own part.
+        if bi:
+            def part(lo, hi):
+                self._col2im_part(padded[lo:hi], dcol6[lo:hi], bi)
+                dx[:, lo:hi] = inner[lo:hi].transpose(3, 0, 1, 2)
+            over_batch(part, c, dcol.size)
+        else:
+            def part(lo, hi):
+                self._col2im_part(padded[:, lo:hi], dcol6[:, :, :, lo:hi], bi)
+                dx[lo:hi] = inner[:, lo:hi].transpose(1, 0, 2, 3)
+            over_batch(part, m, dcol.size)
+
+    def _col2im_part(self, padded, dcol6, bi):
         windows = self._windows(padded, bi)
         if self.stride == (1, 1):
             # Window (0, 0) is the block [0:oh, 0:ow]: copy it, zero the rest, add the others.
@@ -308,5 +342,3 @@ class ConvolutionLayer(Layer):
             padded.fill(0)
         for p, q, view in windows:
             view += dcol6[:, p, q]
-        inner = self._interior(padded, h, w, bi)
-        dx[...] = inner.transpose(3, 0, 1, 2) if bi else inner.transpose(1, 0, 2, 3)

@@ -16,6 +16,7 @@ lrn_param (caffe.proto defaults): local_size 5 (must be odd); alpha 1; beta 0.75
 norm_region ACROSS_CHANNELS; k 1. Bottom must be 4-D (N, C, H, W).
 """
 from ..backend import xp
+from ..parallel import over_batch
 from ._workspace import Workspace
 from .base import Layer, register
 from .pooling import AvePool
@@ -67,11 +68,18 @@ class LRNLayer(Layer):
     def _across_forward(self, x, y):
         n, c, h, w = x.shape
         dt = x.dtype
-        a = dt.type(self.alpha) / dt.type(self.size)  # alpha_over_size in the blob's precision
         sq = self.ws.get("padded_sq", (n, c + self.size - 1, h, w), dt)
+        scale = self.ws.get("scale", x.shape, dt)
+        # Images are independent: slices of the batch run on separate threads.
+        over_batch(lambda lo, hi: self._across_forward_images(x[lo:hi], y[lo:hi], sq[lo:hi], scale[lo:hi]),
+                   n, x.size)
+
+    def _across_forward_images(self, x, y, sq, scale):
+        c = x.shape[1]
+        dt = x.dtype
+        a = dt.type(self.alpha) / dt.type(self.size)  # alpha_over_size in the blob's precision
         xp.multiply(x, x, out=sq[:, self.pre_pad : self.pre_pad + c])
         sq *= a
-        scale = self.ws.get("scale", x.shape, dt)
         scale[:, 0] = self.k
         for i in range(self.size):
             scale[:, 0] += sq[:, i]
@@ -85,18 +93,26 @@ class LRNLayer(Layer):
         n, c, h, w = x.shape
         dt = x.dtype
         scale = self.ws.get("scale", x.shape, dt)
-        inverse_pre_pad = self.size - (self.size + 1) // 2
         ratio = self.ws.get("padded_ratio", (n, c + self.size - 1, h, w), dt, zero=True)
+        accum = self.ws.get("accum", (n, h, w), dt)
+        term = self.ws.get("term", (n, h, w), dt)
+        over_batch(lambda lo, hi: self._across_backward_images(
+            x[lo:hi], y[lo:hi], dy[lo:hi], dx[lo:hi], scale[lo:hi], ratio[lo:hi], accum[lo:hi], term[lo:hi]),
+            n, x.size)
+
+    def _across_backward_images(self, x, y, dy, dx, scale, ratio, accum, term):
+        c = x.shape[1]
+        dt = x.dtype
+        inverse_pre_pad = self.size - (self.size + 1) // 2
         inner = ratio[:, inverse_pre_pad : inverse_pre_pad + c]
         xp.multiply(dy, y, out=inner)
         inner /= scale
         xp.power(scale, dt.type(-self.beta), out=dx)
         dx *= dy
         cache_ratio = dt.type(2.0 * self.alpha * self.beta / self.size)
-        accum = self.ws.get("accum", (n, h, w), dt, zero=True)
+        accum.fill(0)
         for i in range(self.size - 1):
             accum += ratio[:, i]
-        term = self.ws.get("term", (n, h, w), dt)
         for i in range(c):
             accum += ratio[:, i + self.size - 1]
             xp.multiply(x[:, i], accum, out=term)

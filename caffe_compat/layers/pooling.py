@@ -20,6 +20,7 @@ STOCHASTIC pooling is not supported. Bottom must be 4-D (N, C, H, W).
 import math
 
 from ..backend import xp
+from ..parallel import over_batch
 from ._workspace import Workspace
 from .base import Layer, register
 
@@ -81,23 +82,34 @@ class AvePool:
         (ph, pw) = self.pad
         (hp, wp), div = self._geometry(x.shape, y.shape[-2:], x.dtype)
         padded, _ = self.ws.fresh("xpad", x.shape[:-2] + (hp, wp), x.dtype)
-        padded[..., ph : ph + h, pw : pw + w] = x  # the border stays zero
-        # Summed in window order, then divided, as Caffe does.
-        y[...] = 0
-        for _, view in windows(padded, self.kernel, self.stride, y.shape[-2:]):
-            y += view
-        y /= div
+
+        def images(lo, hi):
+            pad_part, y_part = padded[lo:hi], y[lo:hi]
+            pad_part[..., ph : ph + h, pw : pw + w] = x[lo:hi]  # the border stays zero
+            # Summed in window order, then divided, as Caffe does.
+            y_part[...] = 0
+            for _, view in windows(pad_part, self.kernel, self.stride, y.shape[-2:]):
+                y_part += view
+            y_part /= div
+
+        over_batch(images, len(x), x.size)
 
     def backward(self, dy, dx):
         h, w = dx.shape[-2:]
         (ph, pw) = self.pad
         (hp, wp), div = self._geometry(dx.shape, dy.shape[-2:], dx.dtype)
-        padded = self.ws.get("dpad", dx.shape[:-2] + (hp, wp), dx.dtype, zero=True)
+        padded = self.ws.get("dpad", dx.shape[:-2] + (hp, wp), dx.dtype)
         share = self.ws.get("share", dy.shape, dy.dtype)
-        xp.divide(dy, div, out=share)
-        for _, view in windows(padded, self.kernel, self.stride, dy.shape[-2:]):
-            view += share
-        dx[...] = padded[..., ph : ph + h, pw : pw + w]
+
+        def images(lo, hi):
+            pad_part, share_part = padded[lo:hi], share[lo:hi]
+            pad_part.fill(0)
+            xp.divide(dy[lo:hi], div, out=share_part)
+            for _, view in windows(pad_part, self.kernel, self.stride, dy.shape[-2:]):
+                view += share_part
+            dx[lo:hi] = pad_part[..., ph : ph + h, pw : pw + w]
+
+        over_batch(images, len(dx), dx.size)
 
 
 def _field(p, name, h_name, w_name, layer, default=None):
@@ -206,7 +218,10 @@ class PoolingLayer(Layer):
         elif self._tiled(x.shape):
             arg = self._max_tiled(x, y)
         else:
-            arg = self._max_general(x, y)
+            self._max_general(x, y)
+            if len(top) > 1:
+                top[1].data[...] = self._argmax_in_plane(y.shape)
+            return
         if len(top) > 1:
             if arg is None:
                 arg = self._tiled_offsets()
@@ -226,85 +241,165 @@ class PoolingLayer(Layer):
         (or a NaN), the later hits are cleared so the first in window order stays.
         """
         n, c, h, w = x.shape
-        rows, ow = n * c * self.out_hw[0], self.out_hw[1]
-        views = [view for _, view in windows(x, self.kernel, self.stride, self.out_hw)]
-        xp.maximum(views[0], views[1], out=y)
-        xp.maximum(y, views[2], out=y)
-        xp.maximum(y, views[3], out=y)
+        per_image, ow = c * self.out_hw[0], self.out_hw[1]
+        rows = n * per_image
         hit = self.ws.get("hit4", (rows, 2, ow, 2), bool)
-        xp.equal(x.reshape(rows, 2, ow, 2), self._upsample_2x2(y.reshape(rows, ow)), out=hit)
-        if xp.count_nonzero(hit) != y.size or xp.isnan(y).any():
-            # Keep q = 1 only without a hit at q = 0, row p = 1 only without one in row 0.
-            xp.greater(hit[..., 1], hit[..., 0], out=hit[..., 1])
-            row0 = self.ws.get("row0", (rows, ow), bool)
-            xp.logical_or(hit[:, 0, :, 0], hit[:, 0, :, 1], out=row0)
-            xp.greater(hit[:, 1], row0[:, :, None], out=hit[:, 1])
+        pair = self.ws.get("pair", (rows, ow), xp.uint64)
+        row0 = self.ws.get("row0", (rows, ow), bool)
+
+        def images(lo, hi):
+            xs, ys, r = x[lo:hi], y[lo:hi], slice(lo * per_image, hi * per_image)
+            views = [view for _, view in windows(xs, self.kernel, self.stride, self.out_hw)]
+            xp.maximum(views[0], views[1], out=ys)
+            xp.maximum(ys, views[2], out=ys)
+            xp.maximum(ys, views[3], out=ys)
+            h4 = hit[r]
+            xp.equal(xs.reshape(-1, 2, ow, 2), self._upsample_2x2(ys.reshape(-1, ow), pair[r]), out=h4)
+            if xp.count_nonzero(h4) != ys.size or xp.isnan(ys).any():
+                # Keep q = 1 only without a hit at q = 0, row p = 1 only without one in row 0.
+                xp.greater(h4[..., 1], h4[..., 0], out=h4[..., 1])
+                xp.logical_or(h4[:, 0, :, 0], h4[:, 0, :, 1], out=row0[r])
+                xp.greater(h4[:, 1], row0[r][:, :, None], out=h4[:, 1])
+
+        over_batch(images, n, x.size)
         if not want_arg:
             return None
         arg = hit[:, 0, :, 1] * xp.int32(1) + hit[:, 1, :, 0] * xp.int32(2) + hit[:, 1, :, 1] * xp.int32(3)
         return arg.reshape(y.shape)
 
-    def _upsample_2x2(self, a):
-        """(R, W) -> (R, 2, W, 2): every element repeated over a 2x2 block (a new array)."""
+    @staticmethod
+    def _upsample_2x2(a, pair):
+        """(R, W) -> (R, 2, W, 2): every element repeated over a 2x2 block (a new array);
+        ``pair`` is (R, W) uint64 scratch."""
         rows, ow = a.shape
         if a.dtype.itemsize == 4:
             # Both copies at once: the 32 bits into a 64-bit word, times 2**32 + 1.
-            pair = self.ws.get("pair", (rows, ow), xp.uint64)
             xp.multiply(a.view(xp.uint32), xp.uint64(0x100000001), out=pair, casting="unsafe")
             pair = pair.view(a.dtype)
         else:
             pair = xp.repeat(a, 2, axis=1)
         return xp.repeat(pair.reshape(rows, 1, ow, 2), 2, axis=1)
 
-    def _max_general(self, x, y):
-        """Overlapping or padded windows, separably: the max over kw along each row (with
-        the first winning column), then over kh of those row maxima (the first winning
-        row): Caffe's row-major first maximum, in kw + kh passes instead of kh * kw.
-        Returns each output's window offset (row * kw + col) of that maximum."""
-        # Padding is -inf, so it never wins a window (every window holds an image pixel).
-        padded = self._padded_input(x, -xp.inf)
-        (kh, kw), (sh, sw), (oh, ow) = self.kernel, self.stride, self.out_hw
-        if kh * kw <= 4:
-            return self._max_per_offset(padded, y)
-        n, c, hp, _ = padded.shape
-        index = xp.int8 if max(kh, kw) < 128 else xp.int32  # global pooling of wide maps
-        rmax = self.ws.get("rmax", (n, c, hp, ow), x.dtype)
-        rq = self.ws.get("rq", (n, c, hp, ow), index)
-        gt = self.ws.get("gt_r", (n, c, hp, ow), bool)
-        self._running_max(padded, rmax, rq, gt, kw,
-                          lambda a, q: a[..., q : q + sw * (ow - 1) + 1 : sw])
-        cp = self.ws.get("cp", y.shape, index)
-        gt2 = self.ws.get("gt_c", y.shape, bool)
-        self._running_max(rmax, y, cp, gt2, kh,
-                          lambda a, p: a[..., p : p + sh * (oh - 1) + 1 : sh, :])
-        # The winning column within each window's winning row (one small pass per row;
-        # masks multiply faster than a gather or putmask here).
-        q = self.ws.get("cq", y.shape, index)
-        q.fill(0)
-        for p in range(kh):
-            q += (cp == p) * rq[..., p : p + sh * (oh - 1) + 1 : sh, :]
-        arg = self.ws.get("argmax", y.shape, xp.int32)
-        xp.multiply(cp, kw, out=arg, casting="unsafe")
-        arg += q
-        return arg
+    def _offset_span(self, axis, offset):
+        """Outputs along ``axis`` (0: rows, 1: columns) whose window reads the image at kernel
+        ``offset``: (first, last, image index of first); padding is never read (never wins)."""
+        size = self.in_hw[axis]
+        stride, pad, out = self.stride[axis], self.pad[axis], self.out_hw[axis]
+        first = max(0, -((offset - pad) // stride))  # ceil((pad - offset) / stride)
+        last = min(out - 1, (size - 1 + pad - offset) // stride)
+        return first, last, first * stride - pad + offset
 
-    def _max_per_offset(self, padded, y):
-        """Small windows: the max over each kernel offset's strided view."""
-        views = list(windows(padded, self.kernel, self.stride, self.out_hw))
-        y[...] = views[0][1]
-        for _, view in views[1:]:
-            xp.maximum(y, view, out=y)
-        # Offset of the first maximum in window order: write offsets from last to first.
-        arg = self.ws.get("argmax", y.shape, xp.int32)
-        hit = self.ws.get("hit", y.shape, bool)
-        step = self.ws.get("step", y.shape, xp.int32)
-        arg.fill(len(views) - 1)
-        for k, view in reversed(views[:-1]):
-            xp.equal(view, y, out=hit)
-            xp.subtract(arg, k, out=step)
-            step *= hit
-            arg -= step  # arg = k where hit
-        return arg
+    def _max_general(self, x, y):
+        """Overlapping or padded windows, separably: the max over kw along each image row
+        (with the first winning column), then over kh of those row maxima (the first
+        winning row): Caffe's row-major first strict maximum, in kw + kh passes instead of
+        kh * kw, on the unpadded image (clipped windows, as Caffe's loop). Keeps the winning
+        column of each row (``rq``) and the winning row of each window (``cp``) for backward."""
+        (kh, kw), (sh, sw), (oh, ow) = self.kernel, self.stride, self.out_hw
+        n, c, h, w = x.shape
+        self.in_hw = (h, w)
+        index = xp.int8 if max(kh, kw) < 128 else xp.int32  # global pooling of wide maps
+        rmax = self.ws.get("rmax", (n, c, h, ow), x.dtype)
+        rq = self.rq = self.ws.get("rq", (n, c, h, ow), index)
+        gt_r = self.ws.get("gt_r", (n, c, h, ow), bool)
+        cp = self.cp = self.ws.get("cp", y.shape, index)
+        gt_c = self.ws.get("gt_c", y.shape, bool)
+
+        def images(lo, hi):
+            self._running_max_along(x[lo:hi], rmax[lo:hi], rq[lo:hi], 1, gt_r[lo:hi])
+            self._running_max_along(rmax[lo:hi], y[lo:hi], cp[lo:hi], 0, gt_c[lo:hi])
+
+        over_batch(images, n, x.size)
+
+    def _running_max_along(self, src, best, which, axis, gt):
+        """best = max over the kernel offsets along ``axis`` (0: rows, 1: columns; the last
+        two axes of ``src``), which = offset of the first strict maximum (Caffe's ``>``)."""
+        k, stride = self.kernel[axis], self.stride[axis]
+        out = best.shape[-2 + axis]
+        # Rows that the windows tile exactly (W == ow * stride, no pad): every offset's view
+        # is one flat strided run over all rows, which numpy iterates far faster than the
+        # (rows, outputs) sub-range; windows that run past a row's end are put back after.
+        flat = (axis == 1 and self.pad[1] == 0 and src.shape[-1] == out * stride
+                and src.flags.c_contiguous and best.flags.c_contiguous)
+
+        def part(a, lo, hi, s=None):
+            if s is None:
+                return a[..., lo : hi + 1, :] if axis == 0 else a[..., lo : hi + 1]
+            sl = slice(s, s + stride * (hi - lo) + 1, stride)
+            return a[..., sl, :] if axis == 0 else a[..., sl]
+
+        def step(v, b, g, w, q):
+            xp.greater(v, b, out=g)
+            xp.maximum(b, v, out=b)
+            # Offsets only grow, so the latest strict winner is the largest offset.
+            xp.maximum(w, xp.multiply(g, w.dtype.type(q), dtype=w.dtype), out=w)
+
+        lo, hi, s = self._offset_span(axis, 0)
+        if (lo, hi) == (0, out - 1):
+            best[...] = part(src, lo, hi, s)
+            start = 1
+        else:
+            best.fill(-xp.inf)
+            start = 0
+        which.fill(0)
+        for q in range(start, k):
+            lo, hi, s = self._offset_span(axis, q)
+            if lo > hi:
+                continue
+            if flat and hi < out - 1:
+                rows = best.size // out
+                b2, w2, g2 = (a.reshape(rows, out) for a in (best, which, gt))
+                keep_b, keep_w = b2[:, hi + 1 :].copy(), w2[:, hi + 1 :].copy()
+                # All rows but the last read on into the next row; the last one stops at hi.
+                v = xp.lib.stride_tricks.as_strided(
+                    src.reshape(-1)[s:], (rows - 1, out), (src.strides[-2], stride * src.strides[-1]),
+                    writeable=False)
+                step(v, b2[:-1], g2[:-1], w2[:-1], q)
+                last = src.reshape(rows, -1)[-1, s : s + stride * (hi - lo) + 1 : stride]
+                step(last, b2[-1, : hi + 1], g2[-1, : hi + 1], w2[-1, : hi + 1], q)
+                b2[:, hi + 1 :], w2[:, hi + 1 :] = keep_b, keep_w
+                continue
+            step(part(src, lo, hi, s), part(best, lo, hi), part(gt, lo, hi), part(which, lo, hi), q)
+
+    def _argmax_in_plane(self, shape):
+        """Caffe's mask: ``h * W + w`` of each output's maximum within its channel's plane,
+        from the winning row (``cp``) and that row's winning column (``rq``)."""
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        h, w = self.in_hw
+        n, c, oh, ow = shape
+        key = (shape, h, w)
+        if getattr(self, "_arg_key", None) != key:
+            i = xp.arange(oh, dtype=xp.int32)[:, None]
+            j = xp.arange(ow, dtype=xp.int32)[None, :]
+            planes = xp.arange(n * c, dtype=xp.int32).reshape(n, c, 1, 1)
+            # Index into rq of window (i, j)'s first row, and the image index of its corner.
+            self._rq_base = ((planes * h + (i * sh - ph)) * ow + j).astype(xp.int32)
+            self._corner = ((i * sh - ph) * w + (j * sw - pw)).astype(xp.int32)
+            self._plane_start = (planes * (h * w)).astype(xp.int32)
+            self._arg_key = key
+        at = self.ws.get("rq_at", shape, xp.int32)
+        col = self.ws.get("col_at", shape, self.rq.dtype)
+        local = self.ws.get("argmax", shape, xp.int32)
+        rq = self.rq.reshape(-1)
+
+        def images(lo, hi):
+            xp.multiply(self.cp[lo:hi], ow, out=at[lo:hi], casting="unsafe")
+            at[lo:hi] += self._rq_base[lo:hi]
+            xp.take(rq, at[lo:hi], out=col[lo:hi])
+            xp.multiply(self.cp[lo:hi], w, out=local[lo:hi], casting="unsafe")
+            local[lo:hi] += self._corner
+            local[lo:hi] += col[lo:hi]
+
+        over_batch(images, n, local.size)
+        return local
+
+    def _separable_backward(self, dy, dx):
+        """Each dy to its window's maximum, added in output order (Caffe's loop, so sums
+        over overlapping windows round the same way)."""
+        flat = self.ws.get("flat_arg", dy.shape, xp.int32)
+        xp.add(self._argmax_in_plane(dy.shape), self._plane_start, out=flat)
+        dx.fill(0)
+        xp.add.at(dx.reshape(-1), flat.reshape(-1), dy.reshape(-1))
 
     def _max_tiled(self, x, y):
         """Max over kw along rows (long 1-D strided ops), then over kh; first max wins ties.
@@ -363,27 +458,19 @@ class PoolingLayer(Layer):
             n, c, h, w = dx.shape
             rows, ow = n * c * self.out_hw[0], self.out_hw[1]
             hit = self.ws.get("hit4", (rows, 2, ow, 2), bool)
-            xp.multiply(self._upsample_2x2(dy.reshape(rows, ow)), hit, out=dx.reshape(hit.shape))
+            pair = self.ws.get("pair", (rows, ow), xp.uint64)
+            dy2, dx4 = dy.reshape(rows, ow), dx.reshape(hit.shape)
+
+            def images(lo, hi):
+                r = slice(lo * rows // n, hi * rows // n)
+                xp.multiply(self._upsample_2x2(dy2[r], pair[r]), hit[r], out=dx4[r])
+
+            over_batch(images, n, dx.size)
             return
         if self._tiled(dx.shape):
             self._max_tiled_backward(dy, dx)
             return
-        n, c, h, w = dx.shape
-        ph, pw = self.pad
-        hp = padded_extent(h, self.kernel[0], self.stride[0], ph, self.out_hw[0])
-        wp = padded_extent(w, self.kernel[1], self.stride[1], pw, self.out_hw[1])
-        same = (hp, wp) == (h, w)
-        padded = dx if same else self.ws.get("dpad", (n, c, hp, wp), dx.dtype)
-        padded[...] = 0
-        arg = self.ws.get("argmax", dy.shape, xp.int32)
-        hit = self.ws.get("hit", dy.shape, bool)
-        share = self.ws.get("share", dy.shape, dy.dtype)
-        for k, view in windows(padded, self.kernel, self.stride, self.out_hw):
-            xp.equal(arg, k, out=hit)
-            xp.multiply(dy, hit, out=share)
-            view += share
-        if not same:
-            dx[...] = padded[:, :, ph : ph + h, pw : pw + w]
+        self._separable_backward(dy, dx)
 
     def _max_tiled_backward(self, dy, dx):
         n, c, h, w = dx.shape

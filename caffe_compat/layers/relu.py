@@ -5,6 +5,7 @@ Backward (Caffe's): dx = dy * ((x > 0) + negative_slope * (x <= 0)); x exactly 0
 slope branch. In place, ``x`` is the output, whose sign equals the input's for slope >= 0.
 """
 from ..backend import get_array_module
+from ..parallel import over_batch
 from .base import NeuronLayer, register
 
 
@@ -17,7 +18,9 @@ class ReLULayer(NeuronLayer):
         xp = get_array_module(bottom[0].data)
         x = bottom[0].data
         if self.negative_slope == 0:
-            xp.maximum(x, x.dtype.type(0), out=top[0].data)  # safe in place: elementwise
+            xf, yf, zero = x.reshape(-1), top[0].data.reshape(-1), x.dtype.type(0)
+            # Safe in place (elementwise); slices on separate threads.
+            over_batch(lambda lo, hi: xp.maximum(xf[lo:hi], zero, out=yf[lo:hi]), xf.size, xf.size)
             return
         y = xp.maximum(x, 0)
         y = y + x.dtype.type(self.negative_slope) * xp.minimum(x, 0)
@@ -31,7 +34,8 @@ class ReLULayer(NeuronLayer):
         if self.negative_slope == 0:
             # dx = dy where x > 0, else 0 (in place too: dy is read before it is written).
             xp = get_array_module(x)
-            xp.multiply(dy, x > 0, out=bottom[0].diff)
+            xf, dyf, dxf = x.reshape(-1), dy.reshape(-1), bottom[0].diff.reshape(-1)
+            over_batch(lambda lo, hi: xp.multiply(dyf[lo:hi], xf[lo:hi] > 0, out=dxf[lo:hi]), xf.size, xf.size)
             return
         positive = x > 0
         slope = x.dtype.type(self.negative_slope)
