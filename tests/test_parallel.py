@@ -36,7 +36,7 @@ def split_everything(monkeypatch):
         real(tagged, n, elements)
 
     monkeypatch.setattr(parallel, "over_batch", spy)
-    for mod in ("convolution", "pooling", "lrn", "relu"):
+    for mod in ("convolution", "pooling", "lrn", "relu", "batch_norm", "scale"):
         monkeypatch.setattr(f"caffe_compat.layers.{mod}.over_batch", spy)
     yield used
     parallel.set_num_threads(parallel._from_environment())
@@ -73,12 +73,21 @@ def test_pooling_loops_with_threads(method, kh, kw, sh, sw, ph, pw, shape, split
     ("type: 'Pooling' pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 }", (3, 2, 7, 7)),
     ("type: 'LRN' lrn_param { local_size: 3 alpha: 0.5 }", (3, 4, 3, 3)),
     ("type: 'ReLU'", (3, 4, 3, 3)),
+    ("type: 'Scale' scale_param { bias_term: true filler { type: 'gaussian' } "
+     "bias_filler { type: 'gaussian' } }", (3, 4, 3, 3)),
 ])
 def test_gradients_with_threads(text, shape, split_everything):
     rng = np.random.default_rng(3)
     # Distinct values, none near ReLU's kink, far apart compared with the step.
     x = (rng.permutation(np.prod(shape)) - np.prod(shape) / 2 + 0.5).reshape(shape) * 0.01
     check_gradient(layer_from_text(f"name: 'l' {text}"), [x])
+    assert any(name.startswith("tscaffe") for name in split_everything), "no work ran on a worker thread"
+
+
+def test_batchnorm_gradient_with_threads(split_everything):
+    rng = np.random.default_rng(4)
+    layer = layer_from_text("name: 'bn' type: 'BatchNorm' batch_norm_param { use_global_stats: false }")
+    check_gradient(layer, [rng.standard_normal((3, 4, 3, 3))], check_params=False)
     assert any(name.startswith("tscaffe") for name in split_everything), "no work ran on a worker thread"
 
 

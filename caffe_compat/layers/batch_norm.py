@@ -27,7 +27,10 @@ unset, ``moving_average_fraction: 0.999``, ``eps: 1e-5``.
 
 from ..backend import get_array_module
 from ..blob import Blob
+from ..parallel import over_batch
+from ._workspace import Workspace
 from .base import Layer, register
+from .bias import sum_outer_inner
 
 TEST = 1
 
@@ -52,6 +55,7 @@ class BatchNormLayer(Layer):
         if not self.blobs:
             c = self.channels
             self.blobs = [Blob((c,)), Blob((c,)), Blob((1,))]
+        self.ws = Workspace()
         for i in range(len(self.blobs)):
             if len(self.layer_param.param) == i:
                 self.layer_param.param.add(lr_mult=0.0)
@@ -73,19 +77,24 @@ class BatchNormLayer(Layer):
 
     def forward(self, bottom, top):
         x = self._stat_view(bottom[0].data)
+        y = self._stat_view(top[0].data)  # may be x (in place): every pass is elementwise
         xp = get_array_module(x)
         dtype = x.dtype
+        n, c, s = x.shape
+        m = n * s
         if self.use_global_stats:
             factor = self.blobs[2].data[0]
             inv = 0.0 if factor == 0 else 1.0 / factor
             mean = (self.blobs[0].data * dtype.type(inv)).astype(dtype)
             var = (self.blobs[1].data * dtype.type(inv)).astype(dtype)
         else:
-            m = x.shape[0] * x.shape[2]
-            mean = x.sum(axis=(0, 2)) / dtype.type(m)
-        centered = x - mean[None, :, None]
+            mean = sum_outer_inner(x, x.shape) / dtype.type(m)
+        mean3 = mean.reshape(1, c, 1)
+        over_batch(lambda lo, hi: xp.subtract(x[lo:hi], mean3, out=y[lo:hi]), n, y.size)
         if not self.use_global_stats:
-            var = (centered * centered).sum(axis=(0, 2)) / dtype.type(m)
+            sq = self.ws.get("sq", y.shape, dtype)
+            over_batch(lambda lo, hi: xp.multiply(y[lo:hi], y[lo:hi], out=sq[lo:hi]), n, y.size)
+            var = sum_outer_inner(sq, sq.shape) / dtype.type(m)
             # Moving sums, updated in place so views of the parameter blobs stay valid.
             maf = self.maf
             self.blobs[2].data *= maf
@@ -93,22 +102,42 @@ class BatchNormLayer(Layer):
             self.blobs[0].data[...] = maf * self.blobs[0].data + mean
             correction = m / (m - 1) if m > 1 else 1.0
             self.blobs[1].data[...] = maf * self.blobs[1].data + correction * var
-        self.std = xp.sqrt(var + dtype.type(self.eps))
-        y = centered / self.std[None, :, None]
-        self.x_norm = y
-        top[0].data[...] = y.reshape(top[0].shape)
+        self.std = xp.sqrt(var + dtype.type(self.eps)).astype(dtype, copy=False)
+        std3 = self.std.reshape(1, c, 1)
+        # Normalised values kept for backward (the top may be overwritten in place later).
+        self.x_norm = None if self.use_global_stats else self.ws.get("x_norm", y.shape, dtype)
+
+        def normalise(lo, hi):
+            y[lo:hi] /= std3
+            if self.x_norm is not None:
+                self.x_norm[lo:hi] = y[lo:hi]
+
+        over_batch(normalise, n, y.size)
 
     def backward(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
-        dy = self._stat_view(top[0].diff).copy()  # copy: top may be bottom (in place)
-        std = self.std[None, :, None]
+        dy = self._stat_view(top[0].diff)
+        dx = self._stat_view(bottom[0].diff)  # may be dy (in place): sums are taken first
+        xp = get_array_module(dy)
+        n, c, s = dy.shape
+        std3 = self.std.reshape(1, c, 1)
         if self.use_global_stats:
-            dx = dy / std
-        else:
-            y = self.x_norm
-            m = y.shape[0] * y.shape[2]
-            mean_dy = dy.sum(axis=(0, 2), keepdims=True) / m
-            mean_dy_y = (dy * y).sum(axis=(0, 2), keepdims=True) / m
-            dx = (dy - mean_dy - mean_dy_y * y) / std
-        bottom[0].diff[...] = dx.reshape(bottom[0].shape)
+            over_batch(lambda lo, hi: xp.divide(dy[lo:hi], std3, out=dx[lo:hi]), n, dy.size)
+            return
+        # dx = (dy - mean(dy) - mean(dy * y) * y) / std, means over num and spatial.
+        y = self.x_norm
+        m = dy.dtype.type(n * s)
+        work = self.ws.get("work", dy.shape, dy.dtype)
+        over_batch(lambda lo, hi: xp.multiply(dy[lo:hi], y[lo:hi], out=work[lo:hi]), n, dy.size)
+        mean_dy_y = (sum_outer_inner(work, work.shape) / m).reshape(1, c, 1)
+        mean_dy = (sum_outer_inner(dy, dy.shape) / m).reshape(1, c, 1)
+
+        def images(lo, hi):
+            t = work[lo:hi]
+            xp.multiply(y[lo:hi], mean_dy_y, out=t)
+            t += mean_dy
+            xp.subtract(dy[lo:hi], t, out=dx[lo:hi])
+            dx[lo:hi] /= std3
+
+        over_batch(images, n, dy.size)

@@ -11,6 +11,7 @@ Backward: ``d bottom[0] = d top``; ``d b = sum of d top over the outer and inner
 caffe.proto defaults (BiasParameter): ``axis: 1`` (negative counts from the end),
 ``num_axes: 1`` (-1 = all axes from ``axis`` on), ``filler`` constant 0.
 """
+from ..backend import get_array_module
 from ..blob import Blob
 from ..fillers import fill
 from ._axis import canonical_axis
@@ -50,8 +51,14 @@ def broadcast_dims(layer, axis, shape, operand_shape, what):
 
 
 def sum_outer_inner(arr, dims):
-    """Sum an array viewed as (outer, dim, inner) over outer and inner: shape (dim,)."""
-    return arr.reshape(dims).sum(axis=(0, 2))
+    """Sum an array viewed as (outer, dim, inner) over outer and inner: shape (dim,).
+
+    Two GEMVs with vectors of ones, as Caffe sums (numpy's sum over two non-adjacent axes
+    is several times slower)."""
+    outer, dim, inner = dims
+    xp = get_array_module(arr)
+    per_row = arr.reshape(outer * dim, inner) @ xp.ones(inner, dtype=arr.dtype)
+    return xp.ones(outer, dtype=arr.dtype) @ per_row.reshape(outer, dim)
 
 
 @register("Bias")
