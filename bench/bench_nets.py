@@ -22,6 +22,7 @@ Targets (issue 13): median ratio vs Caffe <= 0.8 on every net at 1 and 2 threads
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -117,6 +118,7 @@ def child(path, iters, warmup, threads):
         t0 = time.perf_counter()
         net.forward_backward()
         times.append(time.perf_counter() - t0)
+    floor = gemm_floor_ms(net, np)
     a = rng.standard_normal((256, 2304), dtype=np.float32)
     b = rng.standard_normal((2304, 4096), dtype=np.float32)
     c = np.empty((256, 4096), np.float32)
@@ -126,7 +128,45 @@ def child(path, iters, warmup, threads):
         np.matmul(a, b, out=c)
         g.append(time.perf_counter() - t0)
     gflops = 2 * 256 * 2304 * 4096 / min(g) / 1e9
-    print(json.dumps({"ms": 1000 * statistics.median(times), "gflops": gflops}))
+    print(json.dumps({"ms": 1000 * statistics.median(times), "gflops": gflops, "gemm_ms": floor}))
+
+
+def gemm_shapes(net):
+    """(M, K, N) of every GEMM an iteration needs, in im2col form over the whole batch:
+    per convolution group or inner product, forward, weight gradient and (except for the
+    first layer) data gradient -- the products gemm_flops counts."""
+    shapes, first = [], True
+    for layer, name in zip(net.layers, net._layer_names):
+        t = layer.layer_param.type
+        if t not in ("Convolution", "InnerProduct"):
+            continue
+        w = layer.blobs[0].shape
+        top = net.blobs[net.top_names[name][0]].shape
+        groups = layer.group if t == "Convolution" else 1
+        o, k = w[0] // groups, int(math.prod(w[1:]))
+        n = int(math.prod(top)) // w[0]  # output positions per output channel
+        for _ in range(groups):
+            shapes += [(o, k, n), (o, n, k)] + ([] if first else [(k, o, n)])
+        first = False
+    return shapes
+
+
+def gemm_floor_ms(net, np, repeats=5):
+    """Milliseconds of the net's GEMMs alone at their shapes (best of ``repeats`` each):
+    what OpenBLAS gives for those shapes, however little else an iteration did."""
+    rng = np.random.default_rng(1)
+    total = 0.0
+    for m, k, n in gemm_shapes(net):
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        c = np.empty((m, n), np.float32)
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            np.matmul(a, b, out=c)
+            best = min(best, time.perf_counter() - t0)
+        total += best
+    return 1000 * total
 
 
 def ours(path, iters, warmup, threads):
@@ -180,7 +220,7 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
             flops = gemm_flops(path)
             n_iter = iters or (2 if quick else max(5, min(50, int(3e11 / flops))))
             for t in threads:
-                mine, theirs, rates = [], [], []
+                mine, theirs, rates, floors = [], [], [], []
                 for _ in range(rounds):
                     c = caffe(path, n_iter, t)
                     if c is not None:
@@ -188,6 +228,7 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
                     o = ours(path, n_iter, 2 if quick else 3, t)
                     mine.append(o["ms"])
                     rates.append(o["gflops"])
+                    floors.append(o["gemm_ms"])
                 p = torch_ms(path, n_iter, 2 if quick else 3, t)
                 bound = 1000 * flops / (statistics.median(rates) * 1e9)
                 r = {"net": name, "threads": t, "rounds": rounds, "iters": n_iter,
@@ -195,7 +236,7 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
                      "caffe_ms": statistics.median(theirs) if theirs else None,
                      "caffe_range": spread(theirs) if theirs else None,
                      "torch_ms": p, "gemm_gflop": flops / 1e9, "sgemm_gflops": statistics.median(rates),
-                     "bound_ms": bound}
+                     "bound_ms": bound, "gemm_ms": statistics.median(floors)}
                 results.append(r)
                 print(format_result(r), flush=True)
     if out_json:
@@ -224,18 +265,22 @@ def format_result(r):
         text += f", PyTorch {r['torch_ms']:.1f} ms"
     text += (f", SGEMM bound {r['bound_ms']:.1f} ms ({r['gemm_gflop']:.2f} GFLOP at "
              f"{r['sgemm_gflops']:.0f} GF/s), x{r['ours_ms'] / r['bound_ms']:.2f}")
+    if r.get("gemm_ms"):
+        text += f"; its GEMMs alone at their shapes {r['gemm_ms']:.1f} ms (x{r['gemm_ms'] / r['bound_ms']:.2f})"
     return text
 
 
 def markdown_table(results):
     lines = ["| net | threads | ours ms | real Caffe 1.0 ms | ours / Caffe | PyTorch CPU ms | "
-             "SGEMM bound ms | ours / bound |", "|---|---|---|---|---|---|---|---|"]
+             "SGEMM bound ms | ours / bound | its GEMMs alone ms (/ bound) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        c, t = r["caffe_ms"], r["torch_ms"]
+        c, t, g = r["caffe_ms"], r["torch_ms"], r.get("gemm_ms")
         caffe_cells = f"{c:.1f} ({r['caffe_range']}) | {r['ours_ms'] / c:.2f}" if c else "- | -"
+        gemm_cell = f"{g:.1f} ({g / r['bound_ms']:.2f})" if g else "-"
         lines.append(f"| {r['net']} | {r['threads']} | {r['ours_ms']:.1f} ({r['ours_range']}) | "
                      f"{caffe_cells} | {f'{t:.1f}' if t else '-'} | {r['bound_ms']:.1f} | "
-                     f"{r['ours_ms'] / r['bound_ms']:.2f} |")
+                     f"{r['ours_ms'] / r['bound_ms']:.2f} | {gemm_cell} |")
     return "\n".join(lines)
 
 

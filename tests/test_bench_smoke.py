@@ -33,3 +33,28 @@ def test_run_all_quick_prints_the_table():
     # The TS benchmark ran on a warm cache: its timing row has a verdict, not an error.
     ts_line = next(line for line in table.splitlines() if line.startswith("TS step"))
     assert ts_line.rstrip().endswith(("PASS", "FAIL"))
+
+
+def test_bench_nets_counts_lenets_gemms(tmp_path):
+    """bench_nets' GEMM list for LeNet b64 (im2col form): forward, weight gradient and data
+    gradient of every layer but the first, 0.844 GFLOP in all (the performance notes' figure)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import bench_nets
+
+    from caffe_compat import TRAIN, Net
+
+    path = bench_nets.write_net("lenet", str(tmp_path))
+    shapes = bench_nets.gemm_shapes(Net(path, TRAIN))
+    assert shapes == [
+        (20, 25, 36864), (20, 36864, 25),
+        (50, 500, 4096), (50, 4096, 500), (500, 50, 4096),
+        (500, 800, 64), (500, 64, 800), (800, 500, 64),
+        (10, 500, 64), (10, 64, 500), (500, 10, 64),
+    ]
+    flops = sum(2 * m * k * n for m, k, n in shapes)
+    assert flops == bench_nets.gemm_flops(path) == 843648000
+    row = {"net": "lenet", "threads": 1, "ours_ms": 10.0, "ours_range": "9-11", "caffe_ms": 20.0,
+           "caffe_range": "19-21", "torch_ms": None, "bound_ms": 5.0, "gemm_ms": 7.5,
+           "gemm_gflop": 0.84, "sgemm_gflops": 170}
+    assert "| lenet | 1 | 10.0 (9-11) | 20.0 (19-21) | 0.50 | - | 5.0 | 2.00 | 7.5 (1.50) |" in \
+        bench_nets.markdown_table([row])
