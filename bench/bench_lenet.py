@@ -198,6 +198,11 @@ def caffe_time(caffe, prototxt, iters, threads=1):
                GLOG_logtostderr="1",
                GLOG_minloglevel="0",  # its INFO lines carry the times
                OPENBLAS_VERBOSE="2")  # and OpenBLAS names the kernel it picked
+    ours = sys.modules.get("caffe_compat")
+    if ours is not None and getattr(ours, "_OPENBLAS_SPIN_SET_HERE", False):
+        # caffe_compat shortened OpenBLAS's idle spin for its own threads; Caffe keeps
+        # OpenBLAS's default, as its users run it.
+        env.pop("OPENBLAS_THREAD_TIMEOUT", None)
     proc = subprocess.run([caffe, "time", "-model", prototxt, "-iterations", str(iters)],
                           capture_output=True, text=True, env=env, timeout=900)
     log = proc.stdout + proc.stderr

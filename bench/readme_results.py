@@ -100,6 +100,43 @@ def nets_table(bench):
             + bench_nets.markdown_table(bench["results"]))
 
 
+def nets_summary(bench):
+    """The paragraph under the nets table: worst ratios, images per second, the bound."""
+    sys.path.insert(0, HERE)
+    import bench_nets
+
+    rs = [r for r in bench["results"] if r["caffe_ms"]]
+    worst = max(rs, key=lambda r: r["ours_ms"] / r["caffe_ms"])
+    bound = [r["ours_ms"] / r["bound_ms"] for r in bench["results"]]
+    gemm = [r["gemm_ms"] / r["bound_ms"] for r in bench["results"] if r.get("gemm_ms")]
+    torch = [r["ours_ms"] / r["torch_ms"] for r in bench["results"] if r["torch_ms"]]
+    met = sum(r["ours_ms"] / r["bound_ms"] <= bench_nets.TARGET_BOUND for r in bench["results"])
+    over = [r for r in rs if r["ours_ms"] / r["caffe_ms"] > bench_nets.TARGET_CAFFE]
+    lines = [f"Against real Caffe the worst ratio is {worst['ours_ms'] / worst['caffe_ms']:.2f} "
+             f"({worst['net']}, {worst['threads']} thread{'s' if worst['threads'] > 1 else ''}): "
+             + (f"every row is at most {bench_nets.TARGET_CAFFE:.1f}." if not over else
+                f"{len(over)} of {len(rs)} rows are above {bench_nets.TARGET_CAFFE:.1f}.")]
+    student = [r for r in bench["results"] if r["net"] == "vgg16_student" and r["threads"] == 2]
+    if student and student[0]["caffe_ms"]:
+        r = student[0]
+        batch = bench_nets.NETS["vgg16_student"][3]
+        per_s = lambda ms: f"{1000 * batch / ms:,.0f}"
+        lines.append(f"In images per second of training (fwd+bwd, 2 threads) the VGG-16 student as "
+                     f"distill trains it does {per_s(r['ours_ms'])} here, against real Caffe's "
+                     f"{per_s(r['caffe_ms'])}" + (f" and PyTorch's {per_s(r['torch_ms'])}."
+                                                  if r["torch_ms"] else "."))
+    lines.append(f"The SGEMM bound is another matter: ours is {min(bound):.1f} to {max(bound):.1f} "
+                 f"times it ({met} of {len(bound)} rows within {bench_nets.TARGET_BOUND:g}x)"
+                 + (f", and PyTorch (oneDNN) is up to {max(torch):.1f} times faster than ours" if torch else "")
+                 + ".")
+    if gemm:
+        lines.append(f"The last column is why: each net's GEMMs alone, at the shapes an im2col "
+                     f"convolution needs (few output channels, long or short K), already take "
+                     f"{min(gemm):.2f} to {max(gemm):.2f} times the bound in OpenBLAS, which leaves "
+                     f"almost nothing of a 2x budget for im2col, pooling and the rest.")
+    return " ".join(lines)
+
+
 def label_table(bench):
     """bench_label.py --json's rows."""
     sys.path.insert(0, HERE)
@@ -156,7 +193,9 @@ def main():
     if a.vgg_final:
         text = fill(text, "vggfinal", vgg_table(json.load(open(a.vgg_final))))
     if a.nets:
-        text = fill(text, "nets", nets_table(json.load(open(a.nets))))
+        nets = json.load(open(a.nets))
+        text = fill(text, "nets", nets_table(nets))
+        text = fill(text, "nets-summary", nets_summary(nets))
     if a.vgg_mnist:
         text = fill(text, "vggmnist", vgg_reproduce_line(
             json.load(open(a.vgg_mnist)), "`tscaffe reproduce vgg16 --teacher "

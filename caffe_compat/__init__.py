@@ -13,6 +13,7 @@ import os as _os
 # so hold the cores that the batch-split numpy passes (caffe_compat.parallel) need next; a
 # short spin (2**16 cycles) was fastest on 2 cores (cifar10_quick: 143 -> 106 ms). It only
 # takes effect when this package is imported before numpy; a value the user set is kept.
+_OPENBLAS_SPIN_SET_HERE = "OPENBLAS_THREAD_TIMEOUT" not in _os.environ
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
 
 TRAIN = 0
