@@ -125,15 +125,23 @@ def nets_summary(bench):
                      f"distill trains it does {per_s(r['ours_ms'])} here, against real Caffe's "
                      f"{per_s(r['caffe_ms'])}" + (f" and PyTorch's {per_s(r['torch_ms'])}."
                                                   if r["torch_ms"] else "."))
+    met_rows = ", ".join(f"{r['net']} {r['threads']}t" for r in bench["results"]
+                         if r["ours_ms"] / r["bound_ms"] <= bench_nets.TARGET_BOUND)
+    torch_met = sum(r["torch_ms"] / r["bound_ms"] <= bench_nets.TARGET_BOUND
+                    for r in bench["results"] if r["torch_ms"])
     lines.append(f"The SGEMM bound is another matter: ours is {min(bound):.1f} to {max(bound):.1f} "
-                 f"times it ({met} of {len(bound)} rows within {bench_nets.TARGET_BOUND:g}x)"
-                 + (f", and PyTorch (oneDNN) is up to {max(torch):.1f} times faster than ours" if torch else "")
+                 f"times it, within {bench_nets.TARGET_BOUND:g}x on {met} of {len(bound)} rows"
+                 + (f" ({met_rows})" if met else "")
+                 + (f"; PyTorch (oneDNN) is up to {max(torch):.1f} times faster than ours and within "
+                    f"{bench_nets.TARGET_BOUND:g}x on {torch_met} of {len(torch)} rows" if torch else "")
                  + ".")
     if gemm:
-        lines.append(f"The last column is why: each net's GEMMs alone, at the shapes an im2col "
-                     f"convolution needs (few output channels, long or short K), already take "
-                     f"{min(gemm):.2f} to {max(gemm):.2f} times the bound in OpenBLAS, which leaves "
-                     f"almost nothing of a 2x budget for im2col, pooling and the rest.")
+        lines.append(f"The last column says why: each net's GEMMs alone, at the shapes an im2col "
+                     f"convolution needs, take {min(gemm):.2f} to {max(gemm):.2f} times the bound in "
+                     f"OpenBLAS (the bound's rate is a large square-ish product; few output channels "
+                     f"or a short K run at half of it), so on every net but the wide ones what "
+                     f"remains of a {bench_nets.TARGET_BOUND:g}x budget is less than im2col, pooling "
+                     f"and the elementwise passes cost in numpy.")
     return " ".join(lines)
 
 

@@ -58,3 +58,27 @@ def test_bench_nets_counts_lenets_gemms(tmp_path):
            "gemm_gflop": 0.84, "sgemm_gflops": 170}
     assert "| lenet | 1 | 10.0 (9-11) | 20.0 (19-21) | 0.50 | - | 5.0 | 2.00 | 7.5 (1.50) |" in \
         bench_nets.markdown_table([row])
+
+
+def test_caffe_keeps_openblas_default_spin(monkeypatch):
+    """The short OpenBLAS spin caffe_compat sets for its own threads is not handed to the
+    real Caffe that bench_lenet times (its users run it with OpenBLAS's default)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import bench_lenet
+
+    import caffe_compat
+
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        seen.update(kwargs["env"])
+        return subprocess.CompletedProcess(cmd, 1, "", "")
+
+    monkeypatch.setattr(bench_lenet.subprocess, "run", fake_run)
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "16")
+    monkeypatch.setattr(caffe_compat, "_OPENBLAS_SPIN_SET_HERE", True)
+    bench_lenet.caffe_time("caffe", "net.prototxt", 1, threads=2)
+    assert "OPENBLAS_THREAD_TIMEOUT" not in seen and seen["OPENBLAS_NUM_THREADS"] == "2"
+    monkeypatch.setattr(caffe_compat, "_OPENBLAS_SPIN_SET_HERE", False)  # the user's own setting
+    bench_lenet.caffe_time("caffe", "net.prototxt", 1, threads=2)
+    assert seen["OPENBLAS_THREAD_TIMEOUT"] == "16"

@@ -127,3 +127,14 @@ def test_slices_cover_the_batch_once_and_errors_surface(monkeypatch):
             parallel.set_num_threads(0)
     finally:
         parallel.set_num_threads(parallel._from_environment())
+
+
+def test_openblas_spin_is_short_unless_the_user_chose():
+    code = ("import os, caffe_compat, numpy; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], caffe_compat._OPENBLAS_SPIN_SET_HERE)")
+    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["16", "True"]
+    out = subprocess.run([sys.executable, "-c", code], env=dict(clean, OPENBLAS_THREAD_TIMEOUT="28"),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["28", "False"]
