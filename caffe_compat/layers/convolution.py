@@ -241,14 +241,15 @@ class ConvolutionLayer(Layer):
                 bias = self.blobs[1].data.reshape(1, o, 1) if self.bias_term else 0
                 over_batch(lambda lo, hi: xp.add(yt3[lo:hi], bias, out=y[lo:hi]), m, y.size)
                 continue
-            col3 = col.reshape(-1, m, p)
+            # One GEMM per group over the whole batch into (O, M, P) (faster than one per
+            # image, most with 2 threads), then a pass that reorders it and adds the bias.
+            yt = self.ws.get("yt", (o, m * p), y.dtype)
             for g in range(self.group):
-                # One GEMM per image (numpy's batched matmul), written straight into the top.
-                xp.matmul(w2[g * og : (g + 1) * og], col3[g * kg : (g + 1) * kg].transpose(1, 0, 2),
-                          out=y[:, g * og : (g + 1) * og])
-            if self.bias_term:
-                bias = self.blobs[1].data.reshape(1, -1, 1).astype(y.dtype, copy=False)
-                over_batch(lambda lo, hi: y[lo:hi].__iadd__(bias), m, y.size)
+                xp.matmul(w2[g * og : (g + 1) * og], col[g * kg : (g + 1) * kg],
+                          out=yt[g * og : (g + 1) * og])
+            ym = yt.reshape(o, m, p).transpose(1, 0, 2)
+            bias = self.blobs[1].data.reshape(1, -1, 1).astype(y.dtype, copy=False) if self.bias_term else 0
+            over_batch(lambda lo, hi: xp.add(ym[lo:hi], bias, out=y[lo:hi]), m, y.size)
 
     def backward(self, top, propagate_down, bottom):
         wblob = self.blobs[0]
@@ -265,9 +266,11 @@ class ConvolutionLayer(Layer):
             dy = t.diff.reshape(m, o, p)
             dt = dy.dtype
             # dY as an (O, N) matrix in the columns' order: one long-K GEMM for the weight
-            # gradient and one big GEMM for the column gradient. With (K, M, P) columns and
-            # P > K, M small products summed are cheaper than that copy.
-            as_matrix = bi or p <= kg
+            # gradient and one big GEMM for the column gradient. With (K, M, P) columns,
+            # P > K and few outputs per group, M small products summed are cheaper than that
+            # copy (measured: LeNet conv1, O=20 K=25; VGG student conv1_2, O=8 K=72; but not
+            # cifar conv1, O=32 K=75, where the matrix form is 15 % faster).
+            as_matrix = bi or p <= kg or (og >= 32 and kg >= 64)
             if as_matrix:
                 dy2 = self.ws.get("dy2", (o, m * p), dt)
                 if bi:
@@ -285,16 +288,19 @@ class ConvolutionLayer(Layer):
                 per_image = dy.reshape(m * o, p) @ xp.ones(p, dtype=dt)
                 self.blobs[1].diff += xp.ones(m, dtype=dt) @ per_image.reshape(m, o)
             dw = self.ws.get("dw", (og, kg), dt)
+            dwt = self.ws.get("dwt", (kg, og), dt)
             col3 = col.reshape(-1, m, p)
             for g in range(self.group):
                 if as_matrix:
-                    xp.matmul(dy2[g * og : (g + 1) * og], col[g * kg : (g + 1) * kg].T, out=dw)
+                    # As (K, O) = col @ dY^T: OpenBLAS runs this orientation 1.1-1.9x faster.
+                    xp.matmul(col[g * kg : (g + 1) * kg], dy2[g * og : (g + 1) * og].T, out=dwt)
+                    wd2[g * og : (g + 1) * og] += dwt.T
                 else:
                     per = self.ws.get("dw_per_image", (m, og, kg), dt)
                     xp.matmul(dy[:, g * og : (g + 1) * og], col3[g * kg : (g + 1) * kg].transpose(1, 2, 0),
                               out=per)
                     per.sum(axis=0, out=dw)
-                wd2[g * og : (g + 1) * og] += dw
+                    wd2[g * og : (g + 1) * og] += dw
             if not propagate_down[i]:
                 continue
             dcol = self.ws.get("dcol", col.shape, dt)
