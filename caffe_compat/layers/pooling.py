@@ -189,21 +189,8 @@ class PoolingLayer(Layer):
         if self.method == AVE and (self.ave is None or self.ave.kernel != self.kernel):
             self.ave = AvePool(self.kernel, self.stride, self.pad)
 
-    def _padded_input(self, x, fill_value):
-        n, c, h, w = x.shape
-        ph, pw = self.pad
-        hp = padded_extent(h, self.kernel[0], self.stride[0], ph, self.out_hw[0])
-        wp = padded_extent(w, self.kernel[1], self.stride[1], pw, self.out_hw[1])
-        if (hp, wp) == (h, w):
-            return x
-        padded, new = self.ws.fresh("xpad", (n, c, hp, wp), x.dtype)
-        if new:
-            padded.fill(fill_value)  # the border keeps this value: only the interior is written
-        padded[:, :, ph : ph + h, pw : pw + w] = x
-        return padded
-
     def _tiled(self, shape):
-        """Windows tile the image exactly (stride == kernel, no pad): the fast MAX path."""
+        """Windows tile the image exactly (stride == kernel, no pad)."""
         h, w = shape[2:]
         (kh, kw), (oh, ow) = self.kernel, self.out_hw
         return self.pad == (0, 0) and self.stride == self.kernel and (h, w) == (oh * kh, ow * kw)
@@ -213,21 +200,15 @@ class PoolingLayer(Layer):
         if self.method == AVE:
             self.ave.forward(x, y)
             return
-        if self._tiled_2x2(x.shape):
-            arg = self._max_2x2(x, y, want_arg=len(top) > 1)
-        elif self._tiled(x.shape):
-            arg = self._max_tiled(x, y)
-        else:
+        if not self._tiled_2x2(x.shape):
             self._max_general(x, y)
             if len(top) > 1:
                 top[1].data[...] = self._argmax_in_plane(y.shape)
             return
+        arg = self._max_2x2(x, y, want_arg=len(top) > 1)
         if len(top) > 1:
-            if arg is None:
-                arg = self._tiled_offsets()
-            kw = self.kernel[1]
-            rows = (xp.arange(self.out_hw[0]) * self.stride[0] - self.pad[0])[:, None] + arg // kw
-            cols = (xp.arange(self.out_hw[1]) * self.stride[1] - self.pad[1])[None, :] + arg % kw
+            rows = (xp.arange(self.out_hw[0]) * 2)[:, None] + arg // 2
+            cols = (xp.arange(self.out_hw[1]) * 2)[None, :] + arg % 2
             top[1].data[...] = rows * x.shape[3] + cols
 
     def _tiled_2x2(self, shape):
@@ -401,52 +382,6 @@ class PoolingLayer(Layer):
         dx.fill(0)
         xp.add.at(dx.reshape(-1), flat.reshape(-1), dy.reshape(-1))
 
-    def _max_tiled(self, x, y):
-        """Max over kw along rows (long 1-D strided ops), then over kh; first max wins ties.
-
-        Caffe scans a window row by row, keeping the first strict maximum: the first row
-        holding the window's max, and the first column within that row.
-        """
-        n, c, h, w = x.shape
-        (kh, kw), (oh, ow) = self.kernel, self.out_hw
-        dt = x.dtype
-        xw = x.reshape(-1, kw)
-        rows = xw.shape[0]
-        wmax = self.ws.get("wmax", (rows,), dt)
-        wq = self.ws.get("wq", (rows,), xp.int8)
-        gt = self.ws.get("gt_w", (rows,), bool)
-        self._running_max(xw, wmax, wq, gt, kw, lambda a, q: a[:, q])
-        self.num_rows, self.channels = n * c * oh, c
-        wm3 = wmax.reshape(n * c * oh, kh, ow)
-        y2 = y.reshape(n * c * oh, ow)
-        hp = self.ws.get("hp", y2.shape, xp.int8)
-        gt2 = self.ws.get("gt_h", y2.shape, bool)
-        self._running_max(wm3, y2, hp, gt2, kh, lambda a, p: a[:, p])
-        return None
-
-    @staticmethod
-    def _running_max(src, best, which, gt, count, pick):
-        """best = max over ``count`` slices of src; which = index of the first maximum."""
-        if count == 2:
-            xp.greater(pick(src, 1), pick(src, 0), out=which.view(bool))
-            xp.maximum(pick(src, 0), pick(src, 1), out=best)
-            return
-        best[...] = pick(src, 0)
-        which.fill(0)
-        for i in range(1, count):
-            xp.greater(pick(src, i), best, out=gt)
-            xp.maximum(best, pick(src, i), out=best)
-            which *= ~gt
-            which += gt * which.dtype.type(i)
-
-    def _tiled_offsets(self):
-        """Window offset (row * kw + col) of each output's maximum, from the tiled path."""
-        (kh, kw), (oh, ow) = self.kernel, self.out_hw
-        hp = self.ws.get("hp", (self.num_rows, ow), xp.int8)
-        wq3 = self.ws.get("wq", (self.num_rows * kh * ow,), xp.int8).reshape(-1, kh, ow)
-        q = xp.take_along_axis(wq3, hp[:, None, :].astype(xp.intp), axis=1)[:, 0, :]
-        return (hp.astype(xp.int32) * kw + q).reshape(-1, self.channels, oh, ow)
-
     def backward(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
@@ -467,33 +402,4 @@ class PoolingLayer(Layer):
 
             over_batch(images, n, dx.size)
             return
-        if self._tiled(dx.shape):
-            self._max_tiled_backward(dy, dx)
-            return
         self._separable_backward(dy, dx)
-
-    def _max_tiled_backward(self, dy, dx):
-        n, c, h, w = dx.shape
-        (kh, kw), (oh, ow) = self.kernel, self.out_hw
-        hp = self.ws.get("hp", (n * c * oh, ow), xp.int8)
-        wq = self.ws.get("wq", (n * c * h * ow,), xp.int8)
-        dy2 = dy.reshape(n * c * oh, ow)
-        # Undo the row stage: the gradient goes to the winning row p of each window...
-        dwm = self.ws.get("dwm", (n * c * oh, kh, ow), dy.dtype)
-        self._route(dy2, hp, kh, dwm, lambda a, p: a[:, p], "mask_h")
-        # ...then to the winning column q within that row.
-        dwf = dwm.reshape(-1)
-        dx2 = dx.reshape(-1, kw)
-        self._route(dwf, wq, kw, dx2, lambda a, q: a[:, q], "mask_w")
-
-    def _route(self, grad, which, count, out, pick, name):
-        """pick(out, i) = grad where which == i, else 0 (each element goes to one slice)."""
-        if count == 2:
-            # which is 0/1: slice 1 gets grad * which, slice 0 the rest (exact: g - g = 0).
-            xp.multiply(grad, which.view(bool), out=pick(out, 1))
-            xp.subtract(grad, pick(out, 1), out=pick(out, 0))
-            return
-        mask = self.ws.get(name, which.shape, bool)
-        for i in range(count):
-            xp.equal(which, i, out=mask)
-            xp.multiply(grad, mask, out=pick(out, i))
