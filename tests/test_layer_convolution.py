@@ -45,7 +45,9 @@ GRID = [
     ("num_output: 6 kernel_size: 3 group: 2", (2, 4, 5, 5)),
     ("num_output: 4 kernel_size: 3 group: 2 pad: 1 stride: 2 dilation: 2", (1, 4, 7, 6)),
     ("num_output: 3 kernel_size: 3 pad: 2 dilation: 2", (2, 2, 5, 5)),
-    ("num_output: 2 kernel_size: 1 bias_term: false", (2, 2, 6, 6)),  # P > K: per-image dW
+    ("num_output: 2 kernel_size: 1 bias_term: false", (2, 2, 6, 6)),  # 1x1: no im2col
+    ("num_output: 4 kernel_size: 1 group: 2", (3, 4, 5, 5)),  # 1x1, grouped, with bias
+    ("num_output: 2 kernel_size: 1 stride: 2", (2, 3, 5, 5)),  # 1x1 strided: im2col again
     ("num_output: 3 kernel_size: 2 kernel_size: 3 pad: 1 pad: 0 stride: 1 stride: 2", (2, 2, 4, 7)),
 ]
 
@@ -113,3 +115,23 @@ def test_channel_change_is_an_error():
     bottom[0].reshape(1, 3, 5, 5)
     with pytest.raises(LayerSetupError, match=r"c1.*2 channels.*1 3 5 5"):
         layer.reshape(bottom, top)
+
+
+@pytest.mark.parametrize("group", [1, 3])
+def test_pointwise_forward_equals_the_formula(group):
+    """1x1 convolutions skip im2col: y[n, o] = b[o] + sum over its group's c of W[o, c] x[n, c]."""
+    from gradcheck import make_blobs
+    from caffe_compat.blob import Blob
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 6, 5, 3)).astype(np.float32)
+    layer = conv(f"num_output: 9 kernel_size: 1 group: {group} {FILLERS}")
+    bottom, top = make_blobs([x]), [Blob(())]
+    layer.setup(bottom, top)
+    layer.reshape(bottom, top)
+    layer.forward(bottom, top)
+    w, b = layer.blobs[0].data[:, :, 0, 0].astype(np.float64), layer.blobs[1].data.astype(np.float64)
+    og, cg = 9 // group, 6 // group
+    want = np.concatenate([np.einsum("oc,nchw->nohw", w[g * og:(g + 1) * og], x[:, g * cg:(g + 1) * cg])
+                           for g in range(group)], axis=1) + b[None, :, None, None]
+    np.testing.assert_allclose(top[0].data, want, rtol=1e-5, atol=1e-5)

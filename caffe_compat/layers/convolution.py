@@ -231,6 +231,9 @@ class ConvolutionLayer(Layer):
             col = self._im2col(b.data.reshape(m, c, h, w), i)
             p = self.out_hw[0] * self.out_hw[1]
             y = t.data.reshape(m, o, p)
+            if self._pointwise():
+                self._pointwise_forward(b.data.reshape(m, c, p), y, w2)
+                continue
             if self._batch_inner():
                 # One GEMM per group into (O, P, M), then one transposing pass adds the bias.
                 yt = self.ws.get("yt", (o, p * m), y.dtype)
@@ -265,6 +268,10 @@ class ConvolutionLayer(Layer):
             col = self.ws.get(f"col{i}", (c * kh * kw, m * p), b.data.dtype)  # kept from forward
             dy = t.diff.reshape(m, o, p)
             dt = dy.dtype
+            if self._pointwise():
+                dx = b.diff.reshape(m, c, p) if propagate_down[i] else None
+                self._pointwise_backward(b.data.reshape(m, c, p), dy, dx, w2, wd2)
+                continue
             # dY as an (O, N) matrix in the columns' order: one long-K GEMM for the weight
             # gradient and one big GEMM for the column gradient. With (K, M, P) columns,
             # P > K and few outputs per group, M small products summed are cheaper than that
@@ -285,8 +292,7 @@ class ConvolutionLayer(Layer):
                     # Bias gradient as a GEMV with a ones vector (as Caffe).
                     self.blobs[1].diff += dy2 @ xp.ones(m * p, dtype=dt)
             elif self.bias_term:
-                per_image = dy.reshape(m * o, p) @ xp.ones(p, dtype=dt)
-                self.blobs[1].diff += xp.ones(m, dtype=dt) @ per_image.reshape(m, o)
+                self._bias_gradient_per_image(dy)
             dw = self.ws.get("dw", (og, kg), dt)
             dwt = self.ws.get("dwt", (kg, og), dt)
             col3 = col.reshape(-1, m, p)
@@ -313,6 +319,46 @@ class ConvolutionLayer(Layer):
                     xp.matmul(wg, dy[:, g * og : (g + 1) * og],
                               out=dcol3[g * kg : (g + 1) * kg].transpose(1, 0, 2))
             self._col2im(dcol, b.diff.reshape(m, c, h, w))
+
+    def _bias_gradient_per_image(self, dy):
+        """Bias gradient from dY (M, O, P): GEMVs with ones over pixels, then images."""
+        m, o, p = dy.shape
+        per_image = dy.reshape(m * o, p) @ xp.ones(p, dtype=dy.dtype)
+        self.blobs[1].diff += xp.ones(m, dtype=dy.dtype) @ per_image.reshape(m, o)
+
+    # -- 1x1 kernels ---------------------------------------------------------------------
+    def _pointwise(self):
+        """1x1 kernel, stride 1, no padding: each image's (C, P) pixels already are its
+        columns, so no im2col or col2im pass is needed."""
+        return self.kernel == (1, 1) and self.stride == (1, 1) and self.pad == (0, 0)
+
+    def _pointwise_forward(self, x, y, w2):
+        """x (M, C, P) -> y (M, O, P): one GEMM per image and group, straight into the top."""
+        m = x.shape[0]
+        og, cg = self.num_output // self.group, self.channels // self.group
+        for g in range(self.group):
+            xp.matmul(w2[g * og : (g + 1) * og], x[:, g * cg : (g + 1) * cg], out=y[:, g * og : (g + 1) * og])
+        if self.bias_term:
+            bias = self.blobs[1].data.reshape(1, -1, 1).astype(y.dtype, copy=False)
+            over_batch(lambda lo, hi: y[lo:hi].__iadd__(bias), m, y.size)
+
+    def _pointwise_backward(self, x, dy, dx, w2, wd2):
+        """Weight gradient as per-image products summed over images; dX (if wanted) as one
+        product per image and group, straight into the bottom's diff."""
+        m = x.shape[0]
+        og, cg = self.num_output // self.group, self.channels // self.group
+        if self.bias_term:
+            self._bias_gradient_per_image(dy)
+        per = self.ws.get("dw_per_image", (m, og, cg), dy.dtype)
+        dw = self.ws.get("dw", (og, cg), dy.dtype)
+        for g in range(self.group):
+            xp.matmul(dy[:, g * og : (g + 1) * og], x[:, g * cg : (g + 1) * cg].transpose(0, 2, 1), out=per)
+            per.sum(axis=0, out=dw)
+            wd2[g * og : (g + 1) * og] += dw
+        if dx is not None:
+            for g in range(self.group):
+                xp.matmul(w2[g * og : (g + 1) * og].T, dy[:, g * og : (g + 1) * og],
+                          out=dx[:, g * cg : (g + 1) * cg])
 
     def _col2im(self, dcol, dx):
         """Sum the column gradient back onto the image (overwrites ``dx`` (M, C, H, W))."""
