@@ -378,8 +378,13 @@ class PoolingLayer(Layer):
         """Each dy to its window's maximum, added in output order (Caffe's loop, so sums
         over overlapping windows round the same way)."""
         flat = self.ws.get("flat_arg", dy.shape, xp.int32)
-        xp.add(self._argmax_in_plane(dy.shape), self._plane_start, out=flat)
-        dx.fill(0)
+        local = self._argmax_in_plane(dy.shape)
+
+        def images(lo, hi):
+            xp.add(local[lo:hi], self._plane_start[lo:hi], out=flat[lo:hi])
+            dx[lo:hi].fill(0)
+
+        over_batch(images, len(dx), dx.size)
         xp.add.at(dx.reshape(-1), flat.reshape(-1), dy.reshape(-1))
 
     def backward(self, top, propagate_down, bottom):
