@@ -135,3 +135,4 @@ def test_pointwise_forward_equals_the_formula(group):
     want = np.concatenate([np.einsum("oc,nchw->nohw", w[g * og:(g + 1) * og], x[:, g * cg:(g + 1) * cg])
                            for g in range(group)], axis=1) + b[None, :, None, None]
     np.testing.assert_allclose(top[0].data, want, rtol=1e-5, atol=1e-5)
+    assert not [k for k in layer.ws._arrays if k.startswith(("col", "pad"))], "1x1 made columns"

@@ -228,12 +228,12 @@ class ConvolutionLayer(Layer):
         w2 = weight.reshape(o, kg)
         for i, (b, t) in enumerate(zip(bottom, top)):
             m, c, h, w = self._dims(b)
-            col = self._im2col(b.data.reshape(m, c, h, w), i)
             p = self.out_hw[0] * self.out_hw[1]
             y = t.data.reshape(m, o, p)
             if self._pointwise():
                 self._pointwise_forward(b.data.reshape(m, c, p), y, w2)
                 continue
+            col = self._im2col(b.data.reshape(m, c, h, w), i)
             if self._batch_inner():
                 # One GEMM per group into (O, P, M), then one transposing pass adds the bias.
                 yt = self.ws.get("yt", (o, p * m), y.dtype)
@@ -367,7 +367,6 @@ class ConvolutionLayer(Layer):
         dcol6 = dcol.reshape(col6_shape)
         padded = self.ws.get("dpad", self._padded_shape(m, c, h, w, bi), dx.dtype)
         inner = self._interior(padded, h, w, bi)
-        oh, ow = self.out_hw
         # Slices of channels (batch innermost) or of images: each sums its own part.
         if bi:
             def part(lo, hi):
