@@ -14,6 +14,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from .errors import CaffeError
+
 # Below this many elements a pass costs less than handing it to another thread.
 MIN_ELEMENTS = 1 << 17
 
@@ -24,9 +26,14 @@ _threads = None
 
 def _from_environment():
     counts = []
-    for name in ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    ours = os.environ.get("TSCAFFE_NUM_THREADS", "").strip()
+    if ours:
+        if not ours.isdigit() or int(ours) < 1:
+            raise CaffeError(f"TSCAFFE_NUM_THREADS must be a whole number >= 1, got {ours!r}")
+        counts.append(int(ours))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
+        if value.isdigit() and int(value) > 0:  # their own libraries' rules; ignore the rest
             counts.append(int(value))
     if counts:
         return min(counts)

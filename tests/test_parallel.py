@@ -138,3 +138,16 @@ def test_openblas_spin_is_short_unless_the_user_chose():
     out = subprocess.run([sys.executable, "-c", code], env=dict(clean, OPENBLAS_THREAD_TIMEOUT="28"),
                          capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["28", "False"]
+
+
+def test_a_bad_thread_count_is_a_clear_error(tmp_path):
+    """TSCAFFE_NUM_THREADS=two stops tscaffe with one line naming the variable."""
+    clean = {k: v for k, v in os.environ.items() if k != "TSCAFFE_NUM_THREADS"}
+    net = tmp_path / "n.prototxt"
+    net.write_text('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
+                   'layer { name: "r" type: "ReLU" bottom: "x" top: "y" }\n')
+    out = subprocess.run([sys.executable, "-m", "solver", "time", "--model", str(net), "--iterations", "1"],
+                         env=dict(clean, TSCAFFE_NUM_THREADS="two"), capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "TSCAFFE_NUM_THREADS must be a whole number >= 1, got 'two'" in out.stderr
+    assert "Traceback" not in out.stderr
