@@ -168,6 +168,7 @@ class PoolingLayer(Layer):
             )
         self.ws = Workspace()
         self.ave = None
+        self._index_shape = None
 
     def reshape(self, bottom, top):
         shape = bottom[0].shape
@@ -188,6 +189,10 @@ class PoolingLayer(Layer):
             t.reshape(n, c, *self.out_hw)
         if self.method == AVE and (self.ave is None or self.ave.kernel != self.kernel):
             self.ave = AvePool(self.kernel, self.stride, self.pad)
+        self.in_hw = (h, w)
+        if self.method == MAX and not self._tiled_2x2(shape) and self._index_shape != shape:
+            self._index_bases(n, c, h, w)
+            self._index_shape = shape
 
     def _tiled(self, shape):
         """Windows tile the image exactly (stride == kernel, no pad)."""
@@ -278,7 +283,6 @@ class PoolingLayer(Layer):
         column of each row (``rq``) and the winning row of each window (``cp``) for backward."""
         (kh, kw), (sh, sw), (oh, ow) = self.kernel, self.stride, self.out_hw
         n, c, h, w = x.shape
-        self.in_hw = (h, w)
         index = xp.int8 if max(kh, kw) < 128 else xp.int32  # global pooling of wide maps
         rmax = self.ws.get("rmax", (n, c, h, ow), x.dtype)
         rq = self.rq = self.ws.get("rq", (n, c, h, ow), index)
@@ -342,22 +346,22 @@ class PoolingLayer(Layer):
                 continue
             step(part(src, lo, hi, s), part(best, lo, hi), part(gt, lo, hi), part(which, lo, hi), q)
 
+    def _index_bases(self, n, c, h, w):
+        """Per output (i, j): the index into ``rq`` of its window's first row, and the image
+        index of its window's corner; per plane, its first index in the flat image."""
+        (sh, sw), (ph, pw), (oh, ow) = self.stride, self.pad, self.out_hw
+        i = xp.arange(oh, dtype=xp.int32)[:, None]
+        j = xp.arange(ow, dtype=xp.int32)[None, :]
+        planes = xp.arange(n * c, dtype=xp.int32).reshape(n, c, 1, 1)
+        self._rq_base = ((planes * h + (i * sh - ph)) * ow + j).astype(xp.int32)
+        self._corner = ((i * sh - ph) * w + (j * sw - pw)).astype(xp.int32)
+        self._plane_start = (planes * (h * w)).astype(xp.int32)
+
     def _argmax_in_plane(self, shape):
         """Caffe's mask: ``h * W + w`` of each output's maximum within its channel's plane,
         from the winning row (``cp``) and that row's winning column (``rq``)."""
-        (sh, sw), (ph, pw) = self.stride, self.pad
-        h, w = self.in_hw
         n, c, oh, ow = shape
-        key = (shape, h, w)
-        if getattr(self, "_arg_key", None) != key:
-            i = xp.arange(oh, dtype=xp.int32)[:, None]
-            j = xp.arange(ow, dtype=xp.int32)[None, :]
-            planes = xp.arange(n * c, dtype=xp.int32).reshape(n, c, 1, 1)
-            # Index into rq of window (i, j)'s first row, and the image index of its corner.
-            self._rq_base = ((planes * h + (i * sh - ph)) * ow + j).astype(xp.int32)
-            self._corner = ((i * sh - ph) * w + (j * sw - pw)).astype(xp.int32)
-            self._plane_start = (planes * (h * w)).astype(xp.int32)
-            self._arg_key = key
+        w = self.in_hw[1]
         at = self.ws.get("rq_at", shape, xp.int32)
         col = self.ws.get("col_at", shape, self.rq.dtype)
         local = self.ws.get("argmax", shape, xp.int32)
