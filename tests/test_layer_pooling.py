@@ -76,6 +76,17 @@ ORACLE_GRID = [
     (2, 2, 2, 2, 0, 0, (2, 3, 8, 6)),   # exact tiling: the fast MAX path
     (3, 3, 3, 3, 0, 0, (1, 2, 9, 6)),
     (2, 3, 2, 3, 0, 0, (2, 2, 6, 9)),
+    # The sizes real nets pool (small fixtures once hid an index overflow on these):
+    (3, 3, 2, 2, 0, 0, (1, 2, 112, 112)),  # ResNet / GoogLeNet pool1, ceil-clipped windows
+    (3, 3, 2, 2, 0, 0, (1, 2, 111, 111)),
+    (3, 3, 2, 2, 0, 0, (1, 1, 147, 147)),  # Inception-v3 (299 input)
+    (3, 3, 2, 2, 1, 1, (1, 1, 56, 55)),
+    (3, 3, 2, 2, 0, 0, (1, 2, 55, 55)),    # AlexNet / CaffeNet pool1
+    (3, 3, 2, 2, 0, 0, (1, 2, 27, 27)),
+    (2, 2, 2, 2, 0, 0, (1, 2, 224, 224)),  # VGG pool1
+    (7, 7, 1, 1, 0, 0, (1, 3, 7, 7)),      # ResNet's final pool
+    (5, 5, 3, 3, 0, 0, (1, 2, 14, 14)),    # GoogLeNet's aux heads
+    (3, 3, 1, 1, 1, 1, (1, 2, 28, 28)),    # inception pool projections
 ]
 
 

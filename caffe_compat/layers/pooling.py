@@ -368,10 +368,10 @@ class PoolingLayer(Layer):
         rq = self.rq.reshape(-1)
 
         def images(lo, hi):
-            xp.multiply(self.cp[lo:hi], ow, out=at[lo:hi], casting="unsafe")
+            xp.multiply(self.cp[lo:hi], xp.int32(ow), out=at[lo:hi], casting="unsafe")
             at[lo:hi] += self._rq_base[lo:hi]
             xp.take(rq, at[lo:hi], out=col[lo:hi])
-            xp.multiply(self.cp[lo:hi], w, out=local[lo:hi], casting="unsafe")
+            xp.multiply(self.cp[lo:hi], xp.int32(w), out=local[lo:hi], casting="unsafe")
             local[lo:hi] += self._corner
             local[lo:hi] += col[lo:hi]
 
