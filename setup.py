@@ -9,7 +9,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=[
-        "caffe_compat", "caffe_compat.proto", "caffe_compat.layers", "caffe_compat.data",
+        "caffe_compat", "caffe_compat.proto", "caffe_compat.layer_types", "caffe_compat.data",
         "prototxt", "solver", "solver.commands", "templates",
     ],
     package_data={

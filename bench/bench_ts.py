@@ -48,7 +48,7 @@ layer {{ name: "teacher" type: "Python" bottom: "data" top: "teacher_logits"
   python_param {{ module: "solver.teacher" layer: "ONNXTeacher" param_str: '{param_str}' }} }}
 layer {{ name: "kd_loss" type: "Python" bottom: "ip2" bottom: "teacher_logits" top: "kd_loss"
   loss_weight: 1
-  python_param {{ module: "caffe_compat.layers.distillation" layer: "KnowledgeDistillation"
+  python_param {{ module: "caffe_compat.layer_types.distillation" layer: "KnowledgeDistillation"
                   param_str: '{kd}' }} }}
 """
 

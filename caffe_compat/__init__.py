@@ -22,12 +22,12 @@ TEST = 1
 _LAZY = {
     "Net": ("caffe_compat.net", "Net"),
     "Blob": ("caffe_compat.blob", "Blob"),
-    "Layer": ("caffe_compat.layers.base", "Layer"),
+    "Layer": ("caffe_compat.layer_types.base", "Layer"),
     "CaffeError": ("caffe_compat.errors", "CaffeError"),
     "io": ("caffe_compat.io", None),
     "proto": ("caffe_compat.proto", None),
     "caffe_pb2": ("caffe_compat.proto.caffe_pb2", None),
-    "layer_types": ("caffe_compat.layers.base", "layer_types"),
+    "layer_types": ("caffe_compat.layer_types.base", "layer_types"),
 }
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from .blob import Blob
 from .errors import CaffeError, FormatError, LayerSetupError, NetError, fmt_shape
 from .io import read_net_binary, save_caffemodel
-from .layers.base import create_layer
+from .layer_types.base import create_layer
 from .proto import caffe_pb2
 from .upgrade import net_needs_upgrade, upgrade_net
 

@@ -75,8 +75,8 @@ import numpy as np
 
 from caffe_compat.errors import CaffeError, fmt_shape
 from caffe_compat.io import atomic_write_bytes
-from caffe_compat.layers.base import Layer
-from caffe_compat.layers.distillation import log_softmax
+from caffe_compat.layer_types.base import Layer
+from caffe_compat.layer_types.distillation import log_softmax
 
 _TEACHER_KEYS = ("onnx", "input", "output", "unscale", "mean", "scale", "std", "channel_order",
                  "layout", "resize", "crop", "threads", "outputs")
@@ -572,7 +572,7 @@ class ONNXTeacher(Layer):
     EXACT_NUM_TOP = 1
 
     def setup(self, bottom, top):
-        from caffe_compat.layers.distillation import parse_param_str
+        from caffe_compat.layer_types.distillation import parse_param_str
 
         text = getattr(self, "param_str", "") or self.layer_param.python_param.param_str
         params = parse_param_str(self, text, _LAYER_KEYS)

@@ -3,7 +3,7 @@ import lmdb
 from google.protobuf import text_format
 
 from caffe_compat.blob import Blob
-from caffe_compat.layers.base import create_layer
+from caffe_compat.layer_types.base import create_layer
 from caffe_compat.proto import caffe_pb2
 
 TRAIN, TEST = 0, 1

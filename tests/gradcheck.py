@@ -135,7 +135,7 @@ def layer_from_text(text, phase=1):
     """Build a layer from one ``layer { ... }`` prototxt snippet (for unit tests)."""
     from google.protobuf import text_format
 
-    from caffe_compat.layers import create_layer
+    from caffe_compat.layer_types import create_layer
     from caffe_compat.proto import caffe_pb2
 
     param = caffe_pb2.LayerParameter()

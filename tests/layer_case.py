@@ -10,7 +10,7 @@ import numpy as np
 from google.protobuf import text_format
 
 from caffe_compat.blob import Blob
-from caffe_compat.layers import create_layer, layer_types
+from caffe_compat.layer_types import create_layer, layer_types
 from caffe_compat.proto import caffe_pb2
 
 from conftest import CAFFE_REF, need

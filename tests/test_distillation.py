@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from caffe_compat.blob import Blob
-from caffe_compat.layers.distillation import KnowledgeDistillation
+from caffe_compat.layer_types.distillation import KnowledgeDistillation
 from caffe_compat.proto import caffe_pb2
 from gradcheck import check_gradient
 
 
 def make_layer(**params):
     p = caffe_pb2.LayerParameter(name="kd", type="Python")
-    p.python_param.module = "caffe_compat.layers.distillation"
+    p.python_param.module = "caffe_compat.layer_types.distillation"
     p.python_param.layer = "KnowledgeDistillation"
     p.python_param.param_str = json.dumps(params)
     return KnowledgeDistillation(p, 0)

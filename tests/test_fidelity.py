@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from caffe_compat.blob import Blob
-from caffe_compat.layers.fidelity import Fidelity
+from caffe_compat.layer_types.fidelity import Fidelity
 from caffe_compat.proto import caffe_pb2
 
 

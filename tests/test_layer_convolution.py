@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from caffe_compat.layers.convolution import ConvolutionLayer
+from caffe_compat.layer_types.convolution import ConvolutionLayer
 from caffe_compat.errors import LayerSetupError
 from gradcheck import check_gradient, layer_from_text, setup_shapes
 from layer_case import case_names, compare_case

@@ -4,7 +4,7 @@ import pytest
 
 from caffe_compat import rng
 from caffe_compat.blob import Blob
-from caffe_compat.layers.dropout import DropoutLayer
+from caffe_compat.layer_types.dropout import DropoutLayer
 from gradcheck import check_gradient, layer_from_text
 from layer_case import compare_case, load_case
 

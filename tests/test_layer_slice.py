@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from caffe_compat.errors import LayerSetupError
-from caffe_compat.layers import layer_types
+from caffe_compat.layer_types import layer_types
 from gradcheck import check_gradient, layer_from_text, setup_layer
 from layer_case import compare_case
 

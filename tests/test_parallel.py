@@ -37,7 +37,7 @@ def split_everything(monkeypatch):
 
     monkeypatch.setattr(parallel, "over_batch", spy)
     for mod in ("convolution", "pooling", "lrn", "relu", "batch_norm", "scale"):
-        monkeypatch.setattr(f"caffe_compat.layers.{mod}.over_batch", spy)
+        monkeypatch.setattr(f"caffe_compat.layer_types.{mod}.over_batch", spy)
     yield used
     parallel.set_num_threads(parallel._from_environment())
 

@@ -159,7 +159,7 @@ def test_onnx_teacher_and_kd_layers():
     p = json.loads(teacher.python_param.param_str)
     assert p["onnx"] == "teachers/cifar10_resnet.onnx" and p["channel_order"] == "RGB"
     kd = layers["kd_loss"]
-    assert kd.python_param.module == "caffe_compat.layers.distillation"
+    assert kd.python_param.module == "caffe_compat.layer_types.distillation"
     assert kd.python_param.layer == "KnowledgeDistillation"
     assert json.loads(kd.python_param.param_str) == {"temperature": 4}
     assert list(kd.bottom) == ["ip_s2", "teacher_logits"]

@@ -257,7 +257,7 @@ def test_teacher_stays_out_of_backward_and_memory(model):
       layer { name: "teacher" type: "Python" bottom: "data" top: "t"
         python_param { module: "solver.teacher" layer: "ONNXTeacher" param_str: '{"onnx": "%s"}' } }
       layer { name: "kd" type: "Python" bottom: "ip" bottom: "t" top: "kd" loss_weight: 1
-        python_param { module: "caffe_compat.layers.distillation" layer: "KnowledgeDistillation"
+        python_param { module: "caffe_compat.layer_types.distillation" layer: "KnowledgeDistillation"
           param_str: '{"temperature": 2}' } }
     """ % path
     caffe.set_random_seed(3)

@@ -31,8 +31,13 @@ class PythonLayer(Layer):
         where = f"Layer '{layer_param.name}' (Python)"
         if not p.module or not p.layer:
             raise NetError(f"{where}: python_param needs both 'module' and 'layer'")
+        module_name = p.module
+        if module_name.startswith("caffe_compat.layers."):
+            # Nets written before the implementation package was renamed (caffe_compat.layers
+            # is now pycaffe's NetSpec layer factory).
+            module_name = "caffe_compat.layer_types." + module_name[len("caffe_compat.layers."):]
         try:
-            module = importlib.import_module(p.module)
+            module = importlib.import_module(module_name)
         except ImportError as e:
             raise NetError(f"{where}: cannot import python_param.module '{p.module}': {e}") from e
         user_cls = getattr(module, p.layer, None)

@@ -5,7 +5,7 @@
       bottom: "ip2_s"  bottom: "teacher_logits"
       top: "agreement_top1"  top: "agreement_top5"  top: "kl"
       include { phase: TEST }
-      python_param { module: "caffe_compat.layers.fidelity"  layer: "Fidelity" }
+      python_param { module: "caffe_compat.layer_types.fidelity"  layer: "Fidelity" }
     }
 
 For N samples with student logits ``z_s`` and teacher logits ``z_t`` (classes on axis 1):

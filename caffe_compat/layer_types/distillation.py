@@ -8,7 +8,7 @@ Used from a prototxt that stays valid under Caffe 1.0's schema::
       top: "kd_loss"
       loss_weight: 1
       python_param {
-        module: "caffe_compat.layers.distillation"  layer: "KnowledgeDistillation"
+        module: "caffe_compat.layer_types.distillation"  layer: "KnowledgeDistillation"
         param_str: '{"temperature": 4}'
       }
     }
