@@ -280,7 +280,12 @@ def _export_layer(b, layer, bottoms, tops_shapes, bottom_shapes):
         b.nodes.append(b.helper.make_node("Split", [x, b.const(name + "_sizes", sizes)], outs,
                                           name=outs[0], axis=int(axis)))
         return outs
-    raise ExportError(f"Layer '{name}': type '{t}' cannot be exported to ONNX")
+    from .onnx_layers_extra import EXPORTERS, NOT_EXPORTABLE
+
+    if t in EXPORTERS:
+        return EXPORTERS[t](b, layer, bottoms, tops_shapes, bottom_shapes)
+    why = f": {NOT_EXPORTABLE[t]}" if t in NOT_EXPORTABLE else ""
+    raise ExportError(f"Layer '{name}': type '{t}' cannot be exported to ONNX{why}")
 
 
 def export_onnx(net, path=None, outputs=None, model_name="tscaffe"):

@@ -13,7 +13,10 @@ from caffe_compat.blob import Blob
 from caffe_compat.layer_types import create_layer, layer_types
 from caffe_compat.proto import caffe_pb2
 
-from conftest import CAFFE_REF, need
+from conftest import CAFFE_REF, REPO, need
+
+# Fixtures of tests/tools/record_real_caffe_layers.py: <case>.prototxt and <case>.npz.
+RECORDED = REPO / "tests" / "data" / "real_caffe_layers"
 
 # As in test_reference_cases: rtol 1e-4 and an absolute floor of 1e-5 of the blob's largest
 # value (at least 1e-5), since float32 sums differ with the BLAS kernel and thread count.
@@ -35,9 +38,19 @@ def load_case(name):
     return net, arrays
 
 
-def run_case(name, skip_types=(), backward=True):
+def load_recorded(name):
+    """(NetParameter, arrays) of ``tests/data/real_caffe_layers/<name>``: recorded by
+    tests/tools/record_real_caffe_layers.py, in the keys of ../shared/caffe-reference."""
+    net = caffe_pb2.NetParameter()
+    text_format.Merge((RECORDED / f"{name}.prototxt").read_text(), net)
+    with np.load(RECORDED / f"{name}.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    return net, arrays
+
+
+def run_case(name, skip_types=(), backward=True, loader=load_case):
     """Forward (+ backward) of the case; returns (blobs, layers, arrays, skipped_blobs)."""
-    net, arrays = load_case(name)
+    net, arrays = loader(name)
     phase = int(arrays["meta/phase"])
     blobs = {}
     for key, value in arrays.items():
@@ -75,9 +88,15 @@ def run_case(name, skip_types=(), backward=True):
     return blobs, layers, arrays, skipped
 
 
-def compare_case(name, skip_types=(), backward=True):
-    """Assert every stored number of the case matches; returns the keys compared (>= 1)."""
-    blobs, layers, arrays, skipped = run_case(name, skip_types, backward)
+def compare_recorded(name, backward=True):
+    """``compare_case`` of a case of tests/data/real_caffe_layers."""
+    return compare_case(name, backward=backward, loader=load_recorded)
+
+
+def compare_case(name, skip_types=(), backward=True, loader=load_case):
+    """Assert every stored number of the case matches; returns the keys compared (>= 1).
+    ``loader=load_recorded`` reads the case from tests/data/real_caffe_layers."""
+    blobs, layers, arrays, skipped = run_case(name, skip_types, backward, loader)
     params = {layer.name: layer.blobs for layer, _, _ in layers}
     checked = []
     for key, want in arrays.items():
