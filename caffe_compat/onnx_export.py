@@ -15,6 +15,7 @@ Where Caffe and ONNX disagree the graph is built to give Caffe's numbers:
 - LRN WITHIN_CHANNEL has no ONNX op: x * (1 + alpha * avgpool(x^2))^(-beta), with the
   local_size x local_size average pool padded by (local_size - 1) / 2, as Caffe builds it.
 - InnerProduct: Flatten from ``axis`` then Gemm (``transpose`` picks transB).
+- Deconvolution is ConvTranspose (same weight layout and output size).
 - BatchNorm uses the stored statistics divided by the moving-average factor (TEST phase);
   Scale and Bias become Mul / Add with parameters shaped to broadcast over ``axis``.
 - Dropout is the identity (TEST phase).
@@ -126,7 +127,7 @@ def _export_layer(b, layer, bottoms, tops_shapes, bottom_shapes):
     lp = layer.layer_param
     x = bottoms[0] if bottoms else None
     name = layer.name
-    if t == "Convolution":
+    if t in ("Convolution", "Deconvolution"):
         p = lp.convolution_param
         k = list(p.kernel_size) or [p.kernel_h, p.kernel_w]
         kh, kw = (p.kernel_h, p.kernel_w) if p.HasField("kernel_h") else (k[0], k[-1])
@@ -138,7 +139,10 @@ def _export_layer(b, layer, bottoms, tops_shapes, bottom_shapes):
         inputs = [x, b.const(name + "_w", _param(layer, 0))]
         if p.bias_term:
             inputs.append(b.const(name + "_b", _param(layer, 1)))
-        return [b.node("Conv", inputs, name, kernel_shape=[kh, kw], pads=[ph, pw, ph, pw],
+        # Deconvolution: ONNX's ConvTranspose has Caffe's weight layout (in, out/group, kh, kw)
+        # and output size stride * (in - 1) + dilation * (k - 1) + 1 - 2 * pad.
+        op = "Conv" if t == "Convolution" else "ConvTranspose"
+        return [b.node(op, inputs, name, kernel_shape=[kh, kw], pads=[ph, pw, ph, pw],
                        strides=[sh, sw], dilations=[dil[0], dil[-1]], group=p.group)]
     if t == "Pooling":
         p = lp.pooling_param

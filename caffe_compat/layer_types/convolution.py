@@ -97,11 +97,14 @@ class ConvolutionLayer(Layer):
             )
         self.bias_term = bool(p.bias_term)
         if not self.blobs:
-            wshape = (self.num_output, self.channels // self.group) + self.kernel
-            self.blobs.append(self.new_param(wshape, p.weight_filler))
+            self.blobs.append(self.new_param(self._weight_shape(), p.weight_filler))
             if self.bias_term:
                 self.blobs.append(self.new_param((self.num_output,), p.bias_filler))
         self.ws = Workspace()
+
+    def _weight_shape(self):
+        """(num_output, channels/group, kh, kw); Deconvolution swaps the channel counts."""
+        return (self.num_output, self.channels // self.group) + self.kernel
 
     def _extent(self, i):
         return self.dilation[i] * (self.kernel[i] - 1) + 1

@@ -1,0 +1,241 @@
+"""Record real Caffe 1.0's forward and backward of the "complex" layer types.
+
+    caffe-python3 tests/tools/record_real_caffe_complex_layers.py [--only CASE ...]
+
+Runs inside the Caffe chroot's python3 (pycaffe, numpy, h5py); imports nothing of this
+project. Writes tests/data/real_caffe_layers/<case>.prototxt and <case>.npz in the key
+conventions of ../shared/caffe-reference (README there): ``meta/phase``, ``in/<blob>``,
+``param/<layer>/<k>``, ``out/<blob>``, ``topdiff/<blob>``, ``indiff/<blob>``,
+``diff/<blob>``, ``paramdiff/<layer>/<k>``.
+
+Layer cases: an Input layer named ``input`` gives the inputs, then the layer(s) under test,
+``force_backward: true``. Forward, then every net output that is not a loss gets a random
+diff (uniform in [-1, 1]), losses keep their loss weight, then one Backward with zeroed
+parameter diffs. Parameters are N(0, 0.1^2) draws unless the case keeps Caffe's fillers
+(``param/`` then holds what Caffe's filler gave). Labels and indices get no ``indiff/``.
+
+Files: a case may need a file named in its prototxt (InfogainLoss's ``source``): it is
+written next to the case as ``<case>.<name>`` and the stored prototxt names it by that
+relative name (the tests point it at the stored file).
+
+Data-layer cases (HDF5Data, HDF5Output) are recorded by their own functions below: their
+``in/`` keys are the contents of the files Caffe read or was given, ``out/<top>/<k>`` what
+Caffe's k-th Forward gave.
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(os.path.dirname(HERE), "data", "real_caffe_layers")
+FILL = 'weight_filler { type: "gaussian" std: 1 } bias_filler { type: "gaussian" std: 1 }'
+
+
+def rng(seed):
+    return np.random.RandomState(seed)
+
+
+def normal(seed, *shape):
+    return rng(seed).normal(size=shape).astype(np.float32)
+
+
+def labels(seed, n, classes, shape=None):
+    return rng(seed).randint(0, classes, size=shape or (n,)).astype(np.float32)
+
+
+def _deconv(params):
+    return f'layer {{ name: "deconv" type: "Deconvolution" bottom: "x" top: "y" convolution_param {{ {params} }} }}'
+
+
+def _loss(type_, bottoms, extra="", tops=("loss",)):
+    b = " ".join(f'bottom: "{n}"' for n in bottoms)
+    t = " ".join(f'top: "{n}"' for n in tops)
+    return f'layer {{ name: "loss" type: "{type_}" {b} {t} {extra} }}'
+
+
+def _infogain_h(seed, k):
+    h = rng(seed).uniform(0, 1, size=(k, k)).astype(np.float32)
+    return h + np.eye(k, dtype=np.float32)
+
+
+CASES = {
+    # -- Deconvolution ----------------------------------------------------------------
+    "deconv_stride2_pad1": dict(
+        what="Deconvolution num_output 3 kernel 4 stride 2 pad 1",
+        layers=_deconv("num_output: 3 kernel_size: 4 stride: 2 pad: 1"),
+        inputs={"x": normal(1, 2, 2, 3, 4)}),
+    "deconv_group_dilation": dict(
+        what="Deconvolution num_output 4 group 2 kernel 3 dilation 2",
+        layers=_deconv("num_output: 4 kernel_size: 3 group: 2 dilation: 2"),
+        inputs={"x": normal(2, 2, 4, 3, 3)}),
+    "deconv_rect_nobias": dict(
+        what="Deconvolution kernel 2x3 stride 2x1 pad 1x0, no bias",
+        layers=_deconv("num_output: 2 kernel_h: 2 kernel_w: 3 stride_h: 2 stride_w: 1 pad_h: 1 pad_w: 0 "
+                       "bias_term: false"),
+        inputs={"x": normal(3, 2, 3, 3, 4)}),
+    "deconv_bilinear_fcn": dict(
+        what="FCN upsampling: Deconvolution group = channels, kernel 4 stride 2, bilinear filler, lr_mult 0",
+        layers=('layer { name: "deconv" type: "Deconvolution" bottom: "x" top: "y" param { lr_mult: 0 } '
+                'convolution_param { num_output: 3 group: 3 kernel_size: 4 stride: 2 bias_term: false '
+                'weight_filler { type: "bilinear" } } }'),
+        inputs={"x": normal(4, 1, 3, 5, 5)}, keep_params=True),
+    # -- Embed ------------------------------------------------------------------------
+    "embed_bias": dict(
+        what="Embed input_dim 7 num_output 5 (bias); repeated indices accumulate",
+        layers='layer { name: "embed" type: "Embed" bottom: "i" top: "y" embed_param { input_dim: 7 num_output: 5 } }',
+        inputs={"i": np.array([[0, 3, 3], [6, 1, 3]], np.float32)}, nograd=("i",), force=False),
+    "embed_nobias": dict(
+        what="Embed input_dim 4 num_output 3 bias_term false on a 1-D index blob",
+        layers=('layer { name: "embed" type: "Embed" bottom: "i" top: "y" '
+                'embed_param { input_dim: 4 num_output: 3 bias_term: false } }'),
+        inputs={"i": np.array([2, 0, 2, 3, 2], np.float32)}, nograd=("i",), force=False),
+    # -- ContrastiveLoss --------------------------------------------------------------
+    "contrastive": dict(
+        what="ContrastiveLoss margin 1 (default) on (N, C, 1, 1), similar and dissimilar pairs, some beyond the margin",
+        layers=_loss("ContrastiveLoss", ("a", "b", "sim")),
+        inputs={"a": 0.4 * normal(5, 6, 4, 1, 1), "b": 0.4 * normal(6, 6, 4, 1, 1),
+                "sim": np.array([1, 0, 0, 1, 0, 0], np.float32).reshape(6, 1, 1, 1)}, nograd=("sim",)),
+    "contrastive_legacy": dict(
+        what="ContrastiveLoss margin 2 legacy_version true, loss_weight 0.5",
+        layers=_loss("ContrastiveLoss", ("a", "b", "sim"),
+                     "loss_weight: 0.5 contrastive_loss_param { margin: 2 legacy_version: true }"),
+        inputs={"a": 0.6 * normal(7, 6, 3), "b": 0.6 * normal(8, 6, 3),
+                "sim": np.array([0, 1, 0, 0, 1, 0], np.float32)}, nograd=("sim",)),
+    # -- HingeLoss --------------------------------------------------------------------
+    "hinge_l1": dict(
+        what="HingeLoss L1 (default) on (N, C)",
+        layers=_loss("HingeLoss", ("x", "label")),
+        inputs={"x": normal(9, 5, 4), "label": labels(10, 5, 4)}, nograd=("label",)),
+    "hinge_l2": dict(
+        what="HingeLoss L2 on (N, C, H, W) (labels index the flattened C*H*W), loss_weight 2",
+        layers=_loss("HingeLoss", ("x", "label"), "loss_weight: 2 hinge_loss_param { norm: L2 }"),
+        inputs={"x": normal(11, 3, 2, 2, 2), "label": labels(12, 3, 8)}, nograd=("label",)),
+    # -- InfogainLoss -----------------------------------------------------------------
+    "infogain_bottom": dict(
+        what="InnerProduct then InfogainLoss with H as the third bottom, two tops (loss, prob); no "
+             "force_backward (Caffe refuses to force a gradient into H)",
+        layers=('layer { name: "ip" type: "InnerProduct" bottom: "x" top: "s" inner_product_param { num_output: 5 } }\n'
+                + _loss("InfogainLoss", ("s", "label", "H"), "loss_weight: 1 loss_weight: 0", tops=("loss", "prob"))),
+        inputs={"x": normal(13, 4, 5), "label": labels(14, 4, 5), "H": _infogain_h(15, 5)},
+        nograd=("x", "label", "H"), force=False),
+    "infogain_source_axis": dict(
+        what="InfogainLoss with H from infogain_loss_param.source (binaryproto), axis 1 on (N, C, H, W), "
+             "ignore_label 1, normalization VALID",
+        layers=_loss("InfogainLoss", ("x", "label"),
+                     'infogain_loss_param { source: "H.binaryproto" axis: 1 } '
+                     'loss_param { ignore_label: 1 normalization: VALID }'),
+        inputs={"x": normal(16, 2, 3, 2, 3), "label": labels(17, 2, 3, (2, 1, 2, 3))},
+        nograd=("label",), files={"H.binaryproto": _infogain_h(18, 3).reshape(1, 1, 3, 3)}),
+    # -- MultinomialLogisticLoss ------------------------------------------------------
+    "multinomial_logistic": dict(
+        what="MultinomialLogisticLoss on probabilities, one below Caffe's 1e-20 threshold",
+        layers=_loss("MultinomialLogisticLoss", ("p", "label")),
+        inputs={"p": np.array([[0.2, 0.5, 0.3], [0.7, 0.1, 0.2], [1e-25, 0.5, 0.5], [0.3, 0.3, 0.4]],
+                              np.float32),
+                "label": np.array([1, 0, 0, 2], np.float32)}, nograd=("label",)),
+    # -- SPP --------------------------------------------------------------------------
+    "spp_max3": dict(
+        what="SPP pyramid_height 3 MAX on 9x10",
+        layers='layer { name: "spp" type: "SPP" bottom: "x" top: "y" spp_param { pyramid_height: 3 } }',
+        inputs={"x": normal(19, 2, 3, 9, 10)}),
+    "spp_ave2": dict(
+        what="SPP pyramid_height 2 AVE on 7x5",
+        layers='layer { name: "spp" type: "SPP" bottom: "x" top: "y" spp_param { pyramid_height: 2 pool: AVE } }',
+        inputs={"x": normal(20, 2, 2, 7, 5)}),
+    "spp_height1": dict(
+        what="SPP pyramid_height 1 (one global pooling, top stays 4-D)",
+        layers='layer { name: "spp" type: "SPP" bottom: "x" top: "y" spp_param { pyramid_height: 1 } }',
+        inputs={"x": normal(21, 2, 3, 4, 6)}),
+}
+
+
+def net_text(case):
+    lines = ["name: \"case\""] + (["force_backward: true"] if case.get("force", True) else []) + [
+             'layer { name: "input" type: "Input" ' + " ".join(f'top: "{n}"' for n in case["inputs"])
+             + " input_param { "
+             + " ".join("shape { " + " ".join(f"dim: {d}" for d in a.shape) + " }" for a in case["inputs"].values())
+             + " } }", case["layers"]]
+    return "\n".join(lines) + "\n"
+
+
+def record_layer_case(caffe, name, case, tmp):
+    text = net_text(case)
+    run_text = text
+    for fname, value in case.get("files", {}).items():
+        stored = os.path.join(OUT, f"{name}.{fname}")
+        with open(stored, "wb") as f:
+            f.write(caffe.io.array_to_blobproto(value).SerializeToString())
+        run_text = run_text.replace(f'"{fname}"', f'"{stored}"')
+        text = text.replace(f'"{fname}"', f'"{name}.{fname}"')
+    path = os.path.join(tmp, name + ".prototxt")
+    with open(path, "w") as f:
+        f.write(run_text)
+    phase = case.get("phase", 1)
+    net = caffe.Net(path, phase)
+    arrays = {"meta/phase": np.array(phase, np.int32)}
+    for n, a in case["inputs"].items():
+        net.blobs[n].data[...] = a
+        arrays[f"in/{n}"] = a
+    g = rng(1000 + sum(map(ord, name)))
+    for lname, params in net.params.items():
+        for k, p in enumerate(params):
+            if not case.get("keep_params"):
+                p.data[...] = g.normal(0, 0.1, size=p.data.shape)
+            arrays[f"param/{lname}/{k}"] = p.data.copy()
+            p.diff[...] = 0
+    net.forward()
+    losses = {n for n, w in net.blob_loss_weights.items() if w != 0}
+    for n in net.outputs:
+        if n not in losses:
+            net.blobs[n].diff[...] = g.uniform(-1, 1, size=net.blobs[n].diff.shape)
+        arrays[f"topdiff/{n}"] = net.blobs[n].diff.copy()
+    for n, b in net.blobs.items():
+        if n not in case["inputs"] and "_split_" not in n:
+            arrays[f"out/{n}"] = b.data.copy()
+    net.backward()
+    for n, b in net.blobs.items():
+        if "_split_" in n or n in net.outputs:
+            continue
+        if n in case["inputs"]:
+            if n not in case.get("nograd", ()):
+                arrays[f"indiff/{n}"] = b.diff.copy()
+        else:
+            arrays[f"diff/{n}"] = b.diff.copy()
+    for lname, params in net.params.items():
+        for k, p in enumerate(params):
+            arrays[f"paramdiff/{lname}/{k}"] = p.diff.copy()
+    save(name, text, arrays)
+
+
+def save(name, text, arrays):
+    with open(os.path.join(OUT, name + ".prototxt"), "w") as f:
+        f.write(text)
+    np.savez_compressed(os.path.join(OUT, name + ".npz"), **arrays)
+    print(name, sorted(arrays), file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="record only these cases")
+    args = ap.parse_args()
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import caffe
+
+    caffe.set_mode_cpu()
+    os.makedirs(OUT, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, case in CASES.items():
+            if not args.only or name in args.only:
+                record_layer_case(caffe, name, case, tmp)
+        for name, fn in DATA_CASES.items():
+            if not args.only or name in args.only:
+                fn(caffe, name, tmp)
+
+
+DATA_CASES = {}
+
+if __name__ == "__main__":
+    main()
