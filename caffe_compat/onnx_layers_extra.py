@@ -41,10 +41,26 @@ def _crop(b, layer, bottoms, top_shapes, bottom_shapes):
                              b.const(name + "_axes", np.array(axes, np.int64))], name)]
 
 
+def _embed(b, layer, bottoms, top_shapes, bottom_shapes):
+    # Caffe truncates the float indices (static_cast<int>); ONNX's Cast to int64 truncates too.
+    from onnx import TensorProto
+
+    name = layer.name
+    idx = b.node("Cast", [bottoms[0]], name, to=TensorProto.INT64)
+    out = b.node("Gather", [b.const(name + "_w", _f32(layer.blobs[0].data)), idx], name, axis=0)
+    if layer.layer_param.embed_param.bias_term:
+        out = b.node("Add", [out, b.const(name + "_b", _f32(layer.blobs[1].data))], name)
+    return [out]
+
+
 EXPORTERS = {
     "PReLU": _prelu,
     "ELU": _elu,
     "Crop": _crop,
+    "Embed": _embed,
 }
 
-NOT_EXPORTABLE = {}
+NOT_EXPORTABLE = {
+    "SPP": "its pyramid of paddings that depend on the input size is not built in ONNX here",
+    "HDF5Output": "it writes a file; it has no output to compute",
+}

@@ -8,7 +8,7 @@ import pytest
 from caffe_compat.onnx_export import ExportError, export_onnx
 from real_caffe_layers import case_names, run_case
 
-EXPORTED = case_names("deconv_")
+EXPORTED = case_names("deconv_") + case_names("embed_")
 
 
 def run_onnx(model, feeds):
@@ -18,7 +18,7 @@ def run_onnx(model, feeds):
 
 
 def test_cases_exist():
-    assert len(EXPORTED) >= 4
+    assert len(EXPORTED) >= 5
 
 
 @pytest.mark.parametrize("case", EXPORTED)
@@ -30,3 +30,16 @@ def test_onnxruntime_equals_caffe(case):
     want = arrays["out/y"]
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("case,output,layer", [
+    ("spp_max3", "y", "spp"),
+    ("contrastive", "loss", "loss"),
+    ("hinge_l1", "loss", "loss"),
+    ("infogain_source_axis", "loss", "loss"),
+    ("multinomial_logistic", "loss", "loss"),
+])
+def test_unexportable_types_name_the_layer(case, output, layer):
+    net, _ = run_case(case, backward=False)
+    with pytest.raises(ExportError, match=f"Layer '{layer}'"):
+        export_onnx(net, outputs=[output])

@@ -83,15 +83,20 @@ CASES = {
                 'weight_filler { type: "bilinear" } } }'),
         inputs={"x": normal(4, 1, 3, 5, 5)}, keep_params=True),
     # -- Embed ------------------------------------------------------------------------
+    # Without force_backward (Caffe's Embed refuses it) a layer gets a backward only when it
+    # leads to a loss: a EuclideanLoss against a target input follows the Embed.
     "embed_bias": dict(
-        what="Embed input_dim 7 num_output 5 (bias); repeated indices accumulate",
-        layers='layer { name: "embed" type: "Embed" bottom: "i" top: "y" embed_param { input_dim: 7 num_output: 5 } }',
-        inputs={"i": np.array([[0, 3, 3], [6, 1, 3]], np.float32)}, nograd=("i",), force=False),
+        what="Embed input_dim 7 num_output 5 (bias) -> EuclideanLoss; repeated indices accumulate",
+        layers=('layer { name: "embed" type: "Embed" bottom: "i" top: "y" embed_param { input_dim: 7 num_output: 5 } }\n'
+                + _loss("EuclideanLoss", ("y", "t"))),
+        inputs={"i": np.array([[0, 3, 3], [6, 1, 3]], np.float32), "t": normal(30, 2, 3, 5)},
+        nograd=("i", "t"), force=False),
     "embed_nobias": dict(
-        what="Embed input_dim 4 num_output 3 bias_term false on a 1-D index blob",
+        what="Embed input_dim 4 num_output 3 bias_term false on a 1-D index blob -> EuclideanLoss",
         layers=('layer { name: "embed" type: "Embed" bottom: "i" top: "y" '
-                'embed_param { input_dim: 4 num_output: 3 bias_term: false } }'),
-        inputs={"i": np.array([2, 0, 2, 3, 2], np.float32)}, nograd=("i",), force=False),
+                'embed_param { input_dim: 4 num_output: 3 bias_term: false } }\n'
+                + _loss("EuclideanLoss", ("y", "t"))),
+        inputs={"i": np.array([2, 0, 2, 3, 2], np.float32), "t": normal(31, 5, 3)}, nograd=("i", "t"), force=False),
     # -- ContrastiveLoss --------------------------------------------------------------
     "contrastive": dict(
         what="ContrastiveLoss margin 1 (default) on (N, C, 1, 1), similar and dissimilar pairs, some beyond the margin",
