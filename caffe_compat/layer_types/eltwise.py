@@ -12,6 +12,7 @@ per bottom otherwise, SUM only), ``stable_prod_grad: true``. All bottoms must ha
 same shape.
 """
 from ..backend import get_array_module
+from ._index import index_dtype
 from .base import Layer, register
 
 PROD, SUM, MAX = 0, 1, 2  # EltwiseParameter.EltwiseOp
@@ -57,7 +58,7 @@ class EltwiseLayer(Layer):
         else:
             a, b = bottom[0].data, bottom[1].data
             a_wins = a > b
-            self.argmax = xp.where(a_wins, 0, 1).astype(xp.int32)
+            self.argmax = xp.where(a_wins, 0, 1).astype(index_dtype(len(bottom) - 1, smallest=xp.int8))
             out[...] = xp.where(a_wins, a, b)
             for i, blob in enumerate(bottom[2:], start=2):
                 wins = blob.data > out

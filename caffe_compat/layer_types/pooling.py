@@ -8,9 +8,14 @@ Window of output (i, j): rows ``hstart = i*stride_h - pad_h`` .. ``hstart + kern
 - MAX: ``y = max`` over the window clipped to the image (padding never wins); backward
   routes the gradient to the first maximum in row-major window order (ties -> first).
   An optional second top receives that position as ``h * W + w`` (Caffe's mask).
+  Ceil mode with a kernel smaller than the stride and no pad can leave the last window
+  wholly outside the image: Caffe outputs -FLT_MAX and mask -1 there, as here; its
+  backward then writes before the plane (out of bounds: memory corruption), here those
+  outputs pass no gradient.
 - AVE: ``y = sum(window clipped to the image) / pool_size`` where
   ``pool_size = (min(hstart + kh, H + pad_h) - hstart) * (min(wstart + kw, W + pad_w) - wstart)``,
   i.e. padding counts, but nothing beyond the padded image; backward spreads dy / pool_size.
+  (A window wholly past the image, see MAX, has pool_size 0 or less: 0 / 0 = NaN, or -0.)
 
 pooling_param (caffe.proto defaults): pool MAX; kernel_size or kernel_h + kernel_w
 (required unless global_pooling); stride 1 (or stride_h/stride_w); pad 0 (or pad_h/pad_w);
@@ -21,6 +26,7 @@ import math
 
 from ..backend import xp
 from ..parallel import over_batch
+from ._index import index_dtype
 from ._workspace import Workspace
 from .base import Layer, register
 
@@ -90,7 +96,8 @@ class AvePool:
             y_part[...] = 0
             for _, view in windows(pad_part, self.kernel, self.stride, y.shape[-2:]):
                 y_part += view
-            y_part /= div
+            with xp.errstate(divide="ignore", invalid="ignore"):  # empty windows: as Caffe
+                y_part /= div
 
         over_batch(images, len(x), x.size)
 
@@ -104,7 +111,8 @@ class AvePool:
         def images(lo, hi):
             pad_part, share_part = padded[lo:hi], share[lo:hi]
             pad_part.fill(0)
-            xp.divide(dy[lo:hi], div, out=share_part)
+            with xp.errstate(divide="ignore", invalid="ignore"):  # empty windows add nothing
+                xp.divide(dy[lo:hi], div, out=share_part)
             for _, view in windows(pad_part, self.kernel, self.stride, dy.shape[-2:]):
                 view += share_part
             dx[lo:hi] = pad_part[..., ph : ph + h, pw : pw + w]
@@ -169,6 +177,7 @@ class PoolingLayer(Layer):
         self.ws = Workspace()
         self.ave = None
         self._index_shape = None
+        self._empty_rows = self._empty_cols = []
 
     def reshape(self, bottom, top):
         shape = bottom[0].shape
@@ -193,6 +202,9 @@ class PoolingLayer(Layer):
         if self.method == MAX and not self._tiled_2x2(shape) and self._index_shape != shape:
             self._index_bases(n, c, h, w)
             self._index_shape = shape
+            (sh, sw), (ph, pw), (oh, ow) = self.stride, self.pad, self.out_hw
+            self._empty_rows = [i for i in range(oh) if i * sh - ph >= h]
+            self._empty_cols = [j for j in range(ow) if j * sw - pw >= w]
 
     def _tiled(self, shape):
         """Windows tile the image exactly (stride == kernel, no pad)."""
@@ -207,14 +219,23 @@ class PoolingLayer(Layer):
             return
         if not self._tiled_2x2(x.shape):
             self._max_general(x, y)
+            self._mark_empty(y, -xp.finfo(xp.float32).max)
             if len(top) > 1:
                 top[1].data[...] = self._argmax_in_plane(y.shape)
+                self._mark_empty(top[1].data, -1)
             return
         arg = self._max_2x2(x, y, want_arg=len(top) > 1)
         if len(top) > 1:
             rows = (xp.arange(self.out_hw[0]) * 2)[:, None] + arg // 2
             cols = (xp.arange(self.out_hw[1]) * 2)[None, :] + arg % 2
             top[1].data[...] = rows * x.shape[3] + cols
+
+    def _mark_empty(self, a, value):
+        """``value`` at the outputs whose window lies wholly outside the image."""
+        if self._empty_rows:
+            a[..., self._empty_rows, :] = value
+        if self._empty_cols:
+            a[..., self._empty_cols] = value
 
     def _tiled_2x2(self, shape):
         return self.kernel == (2, 2) and self._tiled(shape)
@@ -283,7 +304,7 @@ class PoolingLayer(Layer):
         column of each row (``rq``) and the winning row of each window (``cp``) for backward."""
         (kh, kw), (sh, sw), (oh, ow) = self.kernel, self.stride, self.out_hw
         n, c, h, w = x.shape
-        index = xp.int8 if max(kh, kw) < 128 else xp.int32  # global pooling of wide maps
+        index = index_dtype(max(kh, kw) - 1, smallest=xp.int8)  # offsets within a window
         rmax = self.ws.get("rmax", (n, c, h, ow), x.dtype)
         rq = self.rq = self.ws.get("rq", (n, c, h, ow), index)
         gt_r = self.ws.get("gt_r", (n, c, h, ow), bool)
@@ -350,28 +371,33 @@ class PoolingLayer(Layer):
         """Per output (i, j): the index into ``rq`` of its window's first row, and the image
         index of its window's corner; per plane, its first index in the flat image."""
         (sh, sw), (ph, pw), (oh, ow) = self.stride, self.pad, self.out_hw
-        i = xp.arange(oh, dtype=xp.int32)[:, None]
-        j = xp.arange(ow, dtype=xp.int32)[None, :]
-        planes = xp.arange(n * c, dtype=xp.int32).reshape(n, c, 1, 1)
-        self._rq_base = ((planes * h + (i * sh - ph)) * ow + j).astype(xp.int32)
-        self._corner = ((i * sh - ph) * w + (j * sw - pw)).astype(xp.int32)
-        self._plane_start = (planes * (h * w)).astype(xp.int32)
+        index = self._index_dtype = index_dtype(n * c * h * max(w, ow))
+        # Empty windows (wholly past the image) are pointed at its last row/column, so every
+        # index stays inside the arrays; their results are overwritten (see _mark_empty).
+        i = xp.minimum(xp.arange(oh, dtype=index) * sh - ph, h - 1)[:, None]
+        j = xp.arange(ow, dtype=index)[None, :]
+        col = xp.minimum(j * sw - pw, w - 1)
+        planes = xp.arange(n * c, dtype=index).reshape(n, c, 1, 1)
+        self._rq_base = (planes * h + i) * ow + j
+        self._corner = i * w + col
+        self._plane_start = planes * (h * w)
 
     def _argmax_in_plane(self, shape):
         """Caffe's mask: ``h * W + w`` of each output's maximum within its channel's plane,
         from the winning row (``cp``) and that row's winning column (``rq``)."""
         n, c, oh, ow = shape
         w = self.in_hw[1]
-        at = self.ws.get("rq_at", shape, xp.int32)
+        index = self._index_dtype
+        at = self.ws.get("rq_at", shape, index)
         col = self.ws.get("col_at", shape, self.rq.dtype)
-        local = self.ws.get("argmax", shape, xp.int32)
+        local = self.ws.get("argmax", shape, index)
         rq = self.rq.reshape(-1)
 
         def images(lo, hi):
-            xp.multiply(self.cp[lo:hi], xp.int32(ow), out=at[lo:hi], casting="unsafe")
+            xp.multiply(self.cp[lo:hi], index(ow), out=at[lo:hi], casting="unsafe")
             at[lo:hi] += self._rq_base[lo:hi]
             xp.take(rq, at[lo:hi], out=col[lo:hi])
-            xp.multiply(self.cp[lo:hi], xp.int32(w), out=local[lo:hi], casting="unsafe")
+            xp.multiply(self.cp[lo:hi], index(w), out=local[lo:hi], casting="unsafe")
             local[lo:hi] += self._corner
             local[lo:hi] += col[lo:hi]
 
@@ -381,8 +407,11 @@ class PoolingLayer(Layer):
     def _separable_backward(self, dy, dx):
         """Each dy to its window's maximum, added in output order (Caffe's loop, so sums
         over overlapping windows round the same way)."""
-        flat = self.ws.get("flat_arg", dy.shape, xp.int32)
+        flat = self.ws.get("flat_arg", dy.shape, self._index_dtype)
         local = self._argmax_in_plane(dy.shape)
+        if self._empty_rows or self._empty_cols:
+            dy = dy.copy()
+            self._mark_empty(dy, 0)  # windows past the image pass nothing
 
         def images(lo, hi):
             xp.add(local[lo:hi], self._plane_start[lo:hi], out=flat[lo:hi])
