@@ -31,7 +31,8 @@ setup(
         "mlxtend>=0.22",
     ],
     extras_require={
-        "test": ["pytest>=7", "grpcio-tools>=1.50", "dask[distributed]>=2023.1"],
+        "test": ["pytest>=7", "grpcio-tools>=1.50", "dask[distributed]>=2023.1", "h5py>=3.0"],
+        "hdf5": ["h5py>=3.0"],
         "cluster": ["dask[distributed]>=2023.1"],
         "bench": ["threadpoolctl>=3"],
     },

@@ -240,7 +240,76 @@ def main():
                 fn(caffe, name, tmp)
 
 
-DATA_CASES = {}
+def _hdf5_files(seed):
+    """Two files: 5 rows (float32 data, int32 labels) and 3 rows (float64 data)."""
+    g = rng(seed)
+    return [{"data": g.normal(size=(5, 2, 3)).astype(np.float32),
+             "label": g.randint(0, 10, size=5).astype(np.int32)},
+            {"data": g.normal(size=(3, 2, 3)).astype(np.float64),
+             "label": g.randint(0, 10, size=3).astype(np.int32)}]
+
+
+def record_hdf5_data(caffe, name, tmp):
+    """HDF5Data batch_size 4 over the two files listed in ``list.txt`` (5 + 3 rows: batches
+    cross the files and wrap around); ``out/<top>/<k>`` = the k-th Forward's tops."""
+    import h5py
+
+    files = _hdf5_files(40)
+    arrays = {"meta/phase": np.array(1, np.int32)}
+    paths = []
+    for i, datasets in enumerate(files):
+        path = os.path.join(tmp, f"part{i}.h5")
+        with h5py.File(path, "w") as f:
+            for key, value in datasets.items():
+                f.create_dataset(key, data=value)
+                arrays[f"in/file{i}/{key}"] = value
+        paths.append(path)
+    with open(os.path.join(tmp, "list.txt"), "w") as f:
+        f.write(paths[0] + "\n  " + paths[1] + " \n")
+    text = ('name: "case"\nlayer { name: "h5" type: "HDF5Data" top: "data" top: "label" '
+            'hdf5_data_param { source: "list.txt" batch_size: 4 } }\n')
+    path = os.path.join(tmp, name + ".prototxt")
+    with open(path, "w") as f:
+        f.write(text.replace('"list.txt"', '"%s"' % os.path.join(tmp, "list.txt")))
+    net = caffe.Net(path, 1)
+    for k in range(4):
+        net.forward()
+        for top in ("data", "label"):
+            arrays[f"out/{top}/{k}"] = net.blobs[top].data.copy()
+    save(name, text, arrays)
+
+
+def record_hdf5_output(caffe, name, tmp):
+    """HDF5Output of a (3, 2, 2) data and a (3,) label: ``out/file/<dataset>`` = what Caffe
+    wrote (read back with h5py)."""
+    import gc
+
+    import h5py
+
+    inputs = {"data": normal(41, 3, 2, 2), "label": np.array([3, 0, 7], np.float32)}
+    case = dict(inputs=inputs, force=False,
+                layers='layer { name: "out" type: "HDF5Output" bottom: "data" bottom: "label" '
+                       'hdf5_output_param { file_name: "out.h5" } }')
+    text = net_text(case)
+    out = os.path.join(tmp, "out.h5")
+    path = os.path.join(tmp, name + ".prototxt")
+    with open(path, "w") as f:
+        f.write(text.replace('"out.h5"', '"%s"' % out))
+    net = caffe.Net(path, 1)
+    arrays = {"meta/phase": np.array(1, np.int32)}
+    for k, v in inputs.items():
+        net.blobs[k].data[...] = v
+        arrays[f"in/{k}"] = v
+    net.forward()
+    del net
+    gc.collect()
+    with h5py.File(out, "r") as f:
+        for key in f:
+            arrays[f"out/file/{key}"] = f[key][...]
+    save(name, text, arrays)
+
+
+DATA_CASES = {"hdf5_data": record_hdf5_data, "hdf5_output": record_hdf5_output}
 
 if __name__ == "__main__":
     main()
