@@ -76,6 +76,7 @@ def run_case(name, skip_types=(), backward=True, loader=load_case):
                 assert p.shape == arrays[key].shape, (key, p.shape, arrays[key].shape)
                 p.data[...] = arrays[key]
         layer.reshape(bottom, top)
+        layer.reshape(bottom, top)  # again before Forward, as the Net does (Filter's first differs)
         layer.forward(bottom, top)
         layers.append((layer, bottom, top))
     if backward:

@@ -70,5 +70,10 @@ def assert_refused_like_caffe(name, tmp_path):
     path = tmp_path / f"{name}.prototxt"
     path.write_text(f'name: "{name}"\n{entry["net"]}\n')
     with pytest.raises(CaffeError) as e:
-        caffe.Net(str(path), caffe.TEST)
+        net = caffe.Net(str(path), caffe.TEST)
+        if "feed" in entry:  # refused while running
+            for blob, values in entry["feed"].items():
+                net.blobs[blob].data[...] = values
+            net.forward()
+            net.backward()
     return str(e.value), entry["message"]

@@ -82,9 +82,10 @@ def layer(name, type_, bottoms, tops, body=""):
 
 
 X4 = {"x": ((2, 3, 4, 5), normal())}
-# A learnable identity-like layer in front of a layer that cannot take force_backward
-# (Filter, BatchReindex refuse a gradient for their index bottom): the data blob then needs
-# backward without the index blob needing it.
+# A learnable layer in front of a layer that cannot take force_backward (Filter and
+# BatchReindex refuse a gradient for their index bottom): the data blob then needs backward
+# without the index blob needing it. The layer's tops get a loss_weight, else Caffe skips
+# the backward of layers that lead to no loss.
 BIAS_IN = layer("pre", "Bias", ["x"], ["xb"], 'bias_param { axis: 0 num_axes: 1 }')
 
 CASES = [
@@ -154,8 +155,100 @@ CASES = [
     Case("elu_inplace", "Power (identity) then ELU alpha 2 in place",
          layer("id", "Power", ["x"], ["h"]) + "\n" +
          layer("e", "ELU", ["h"], ["h"], "elu_param { alpha: 2 }"), {"x": ((2, 3, 5), normal(2.0))}),
+    # -- BNLL, Threshold, Clip, Swish ------------------------------------------------------
+    Case("bnll", "BNLL on inputs in [-70, 70] (past the backward's threshold 50), every 9th 0",
+         layer("b", "BNLL", ["x"], ["y"]),
+         {"x": ((2, 3, 4, 5), with_values(uniform(-70, 70), [0.0, 50.0, -50.0], 9))}),
+    Case("bnll_small", "BNLL on N(0, 2^2) inputs", layer("b", "BNLL", ["x"], ["y"]),
+         {"x": ((3, 8), normal(2.0))}),
+    Case("threshold", "Threshold 0.3 (forward only: Caffe has no backward); every 5th input "
+         "exactly 0.3", layer("t", "Threshold", ["x"], ["y"], "threshold_param { threshold: 0.3 }"),
+         {"x": ((2, 3, 4, 5), with_values(normal(), [0.3], 5))}, force_backward=False,
+         backward=False),
+    Case("threshold_default", "Threshold with the default threshold 0 (forward only)",
+         layer("t", "Threshold", ["x"], ["y"]),
+         {"x": ((4, 6), with_values(normal(), [0.0], 4))}, force_backward=False, backward=False),
+    Case("clip", "Clip min -0.5 max 0.7; every 6th input exactly -0.5 or 0.7",
+         layer("c", "Clip", ["x"], ["y"], "clip_param { min: -0.5 max: 0.7 }"),
+         {"x": ((2, 3, 4, 5), with_values(normal(), [-0.5, 0.7], 6))}),
+    Case("swish", "Swish with the default beta 1", layer("s", "Swish", ["x"], ["y"]),
+         {"x": ((2, 3, 4, 5), normal(3.0))}),
+    Case("swish_beta", "Swish beta 0.7, in place after a Power (identity)",
+         layer("id", "Power", ["x"], ["h"]) + "\n" +
+         layer("s", "Swish", ["h"], ["h"], "swish_param { beta: 0.7 }"), {"x": ((3, 10), normal(3.0))}),
+    # -- Tile, Reduction ------------------------------------------------------------------
+    Case("tile", "Tile axis 1 (default) tiles 3", layer("t", "Tile", ["x"], ["y"],
+                                                     "tile_param { tiles: 3 }"), X4),
+    Case("tile_axis_neg", "Tile axis -1 tiles 2", layer("t", "Tile", ["x"], ["y"],
+                                                     "tile_param { axis: -1 tiles: 2 }"), X4),
+    Case("tile_axis0", "Tile axis 0 tiles 4 of a 2-axis bottom", layer(
+        "t", "Tile", ["x"], ["y"], "tile_param { axis: 0 tiles: 4 }"), {"x": ((2, 3), normal())}),
+    Case("reduction_sum", "Reduction with the defaults (SUM, axis 0: a scalar)",
+         layer("r", "Reduction", ["x"], ["y"]), X4),
+    Case("reduction_asum", "Reduction ASUM axis 1 coeff 2; every 8th input exactly 0",
+         layer("r", "Reduction", ["x"], ["y"], "reduction_param { operation: ASUM axis: 1 coeff: 2 }"),
+         {"x": ((2, 3, 4, 5), with_values(normal(), [0.0], 8))}),
+    Case("reduction_sumsq", "Reduction SUMSQ axis -1",
+         layer("r", "Reduction", ["x"], ["y"], "reduction_param { operation: SUMSQ axis: -1 }"), X4),
+    Case("reduction_mean", "Reduction MEAN axis 2 coeff -0.5",
+         layer("r", "Reduction", ["x"], ["y"], "reduction_param { operation: MEAN axis: 2 coeff: -0.5 }"),
+         X4),
+    # -- MVN ------------------------------------------------------------------------------
+    Case("mvn", "MVN with the defaults (normalize_variance, per channel, eps 1e-9)",
+         layer("m", "MVN", ["x"], ["y"]), {"x": ((2, 3, 4, 5), uniform(-3, 5))}),
+    Case("mvn_mean_only", "MVN normalize_variance: false",
+         layer("m", "MVN", ["x"], ["y"], "mvn_param { normalize_variance: false }"),
+         {"x": ((2, 3, 4, 5), uniform(-3, 5))}),
+    Case("mvn_across", "MVN across_channels: true eps 0.1",
+         layer("m", "MVN", ["x"], ["y"], "mvn_param { across_channels: true eps: 0.1 }"),
+         {"x": ((2, 3, 4, 5), uniform(-3, 5))}),
+    Case("mvn_2d", "MVN across_channels on a 2-axis bottom (one row per sample)",
+         layer("m", "MVN", ["x"], ["y"], "mvn_param { across_channels: true }"),
+         {"x": ((3, 7), uniform(-3, 5))}),
+    Case("mvn_3d", "MVN per channel on a 3-axis bottom (N, C, L)",
+         layer("m", "MVN", ["x"], ["y"]), {"x": ((2, 3, 6), uniform(-3, 5))}),
+    # -- Filter, BatchReindex, Parameter --------------------------------------------------
+    Case("filter", "Filter of 2 data bottoms by a selector (N, 1) with values 0, 1, 2.5: "
+         "x goes through a Bias (lr_mult 1) so that it needs backward without force_backward",
+         BIAS_IN + "\n" + layer("f", "Filter", ["xb", "z", "sel"], ["y", "w"],
+                               "loss_weight: 1 loss_weight: 1"),
+         {"x": ((5, 3, 2), normal()), "z": ((5, 4), normal()),
+          "sel": ((5, 1), fixed([1, 0, 2.5, 0, 1]))}, force_backward=False),
+    Case("filter_1d", "Filter of one data bottom by a 1-axis selector (first and last kept)",
+         BIAS_IN + "\n" + layer("f", "Filter", ["xb", "sel"], ["y"], "loss_weight: 1"),
+         {"x": ((4, 3), normal()), "sel": ((4,), fixed([1, 0, 0, 1]))}, force_backward=False),
+    Case("batch_reindex", "BatchReindex with repeated and fractional (truncated) indices "
+         "2, 0, 2, 1.7, 3, 0 of a batch of 4 (x through a Bias, see filter)",
+         BIAS_IN + "\n" + layer("r", "BatchReindex", ["xb", "idx"], ["y"], "loss_weight: 1"),
+         {"x": ((4, 2, 3), normal()), "idx": ((6,), fixed([2, 0, 2, 1.7, 3, 0]))},
+         force_backward=False),
+    Case("parameter", "Parameter shape (2, 3) added (Eltwise SUM) to an input",
+         layer("p", "Parameter", [], ["w"], "parameter_param { shape { dim: 2 dim: 3 } }") + "\n" +
+         layer("sum", "Eltwise", ["x", "w"], ["y"]), {"x": ((2, 3), normal())}),
+    # -- Im2col ---------------------------------------------------------------------------
+    Case("im2col", "Im2col kernel_size 3 pad 1 stride 2",
+         layer("i", "Im2col", ["x"], ["y"], "convolution_param { kernel_size: 3 pad: 1 stride: 2 }"),
+         {"x": ((2, 3, 7, 6), normal())}),
+    Case("im2col_rect_dilated", "Im2col kernel_h 3 kernel_w 2 pad_h 2 pad_w 0 stride_w 2 "
+         "dilation 2", layer("i", "Im2col", ["x"], ["y"],
+                             "convolution_param { kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 0 "
+                             "stride_h: 1 stride_w: 2 dilation: 2 }"),
+         {"x": ((2, 2, 6, 7), normal())}),
+    Case("im2col_nd_forced", "Im2col kernel 3 pad 1 with force_nd_im2col (Caffe's N-d code)",
+         layer("i", "Im2col", ["x"], ["y"],
+               "convolution_param { kernel_size: 3 pad: 1 force_nd_im2col: true }"),
+         {"x": ((1, 2, 5, 4), normal())}),
+    Case("im2col_3d", "Im2col on 3 spatial axes: kernel 2 2 3 stride 1 2 1 pad 1 0 1",
+         layer("i", "Im2col", ["x"], ["y"], "convolution_param { kernel_size: 2 kernel_size: 2 "
+               "kernel_size: 3 stride: 1 stride: 2 stride: 1 pad: 1 pad: 0 pad: 1 }"),
+         {"x": ((2, 2, 3, 5, 4), normal())}),
+    Case("im2col_1d", "Im2col on 1 spatial axis: kernel 3 stride 2 pad 1",
+         layer("i", "Im2col", ["x"], ["y"], "convolution_param { kernel_size: 3 stride: 2 pad: 1 }"),
+         {"x": ((2, 3, 9), normal())}),
 ]
 
+X4_INPUT = ('layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 '
+            'dim: 4 dim: 5 } } }\n')
 # Nets Caffe refuses while building them: (name, net text); the message is recorded.
 ERROR_CASES = [
     ("dummydata_two_fillers_three_tops",
@@ -170,6 +263,15 @@ ERROR_CASES = [
            "dummy_data_param { shape { dim: 2 } shape { dim: 3 } }")),
     ("dummydata_legacy_missing_width",
      layer("d", "DummyData", [], ["a"], "dummy_data_param { num: 2 channels: 1 height: 1 }")),
+    # Refused while running: (name, net text, {input blob: values}) runs Forward and Backward.
+    ("threshold_backward", "force_backward: true\n" + X4_INPUT + layer("t", "Threshold", ["x"], ["y"]),
+     {}),
+    ("batch_reindex_index_too_large", 'layer { name: "input" type: "Input" top: "x" top: "i" '
+     'input_param { shape { dim: 4 dim: 3 } shape { dim: 2 } } }\n' +
+     layer("r", "BatchReindex", ["x", "i"], ["y"]), {"i": [1, 4]}),
+    ("batch_reindex_index_negative", 'layer { name: "input" type: "Input" top: "x" top: "i" '
+     'input_param { shape { dim: 4 dim: 3 } shape { dim: 2 } } }\n' +
+     layer("r", "BatchReindex", ["x", "i"], ["y"]), {"i": [-1, 0]}),
     ("prelu_1axis",
      'layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 5 } } }\n' +
      layer("p", "PReLU", ["x"], ["y"])),
@@ -185,6 +287,29 @@ ERROR_CASES = [
      'layer { name: "input" type: "Input" top: "x" top: "r" input_param { shape { dim: 2 dim: 3 '
      '} shape { dim: 2 dim: 3 } } }\n' +
      layer("c", "Crop", ["x", "r"], ["y"], "crop_param { axis: 2 }")),
+    ("tile_no_tiles", X4_INPUT + layer("t", "Tile", ["x"], ["y"])),
+    ("tile_zero_tiles", X4_INPUT + layer("t", "Tile", ["x"], ["y"], "tile_param { tiles: 0 }")),
+    ("mvn_5axes", 'layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 2 '
+     'dim: 3 dim: 4 dim: 5 dim: 2 } } }\n' + layer("m", "MVN", ["x"], ["y"])),
+    ("filter_selector_shape", 'layer { name: "input" type: "Input" top: "x" top: "s" '
+     'input_param { shape { dim: 4 dim: 3 } shape { dim: 4 dim: 2 } } }\n' +
+     layer("f", "Filter", ["x", "s"], ["y"])),
+    ("filter_top_count", 'layer { name: "input" type: "Input" top: "x" top: "s" '
+     'input_param { shape { dim: 4 dim: 3 } shape { dim: 4 } } }\n' +
+     layer("f", "Filter", ["x", "s"], ["y", "z"])),
+    ("filter_first_axis", 'layer { name: "input" type: "Input" top: "x" top: "s" '
+     'input_param { shape { dim: 4 dim: 3 } shape { dim: 5 } } }\n' +
+     layer("f", "Filter", ["x", "s"], ["y"])),
+    ("batch_reindex_2d_index", 'layer { name: "input" type: "Input" top: "x" top: "i" '
+     'input_param { shape { dim: 4 dim: 3 } shape { dim: 2 dim: 1 } } }\n' +
+     layer("r", "BatchReindex", ["x", "i"], ["y"])),
+    ("clip_no_max", X4_INPUT + layer("c", "Clip", ["x"], ["y"], "clip_param { min: 0 }")),
+    ("im2col_no_kernel", X4_INPUT + layer("i", "Im2col", ["x"], ["y"], "convolution_param { pad: 1 }")),
+    ("im2col_kernel_count", X4_INPUT + layer("i", "Im2col", ["x"], ["y"],
+                                             "convolution_param { kernel_size: 1 kernel_size: 2 "
+                                             "kernel_size: 3 }")),
+    ("im2col_kernel_hw_and_size", X4_INPUT + layer(
+        "i", "Im2col", ["x"], ["y"], "convolution_param { kernel_size: 3 kernel_h: 2 kernel_w: 2 }")),
 ]
 
 
@@ -260,19 +385,27 @@ def record_case(case, out_dir):
 FATAL = re.compile(r"^F\d{4} [\d:.]+ +\d+ (\S+)\] (.*)$", re.M)
 
 
-def record_error(name, text, tmp):
-    """Caffe's fatal message for a net it refuses (built in a child process)."""
+def record_error(name, text, tmp, feed=None):
+    """Caffe's fatal message for a net it refuses (built in a child process; with ``feed``,
+    those input values are set, then Forward and Backward run)."""
     path = os.path.join(tmp, name + ".prototxt")
     with open(path, "w") as f:
         f.write(f'name: "{name}"\n{text}\n')
-    code = f"import caffe; caffe.Net({path!r}, caffe.TEST)"
+    code = f"import caffe; net = caffe.Net({path!r}, caffe.TEST)"
+    if feed is not None:
+        for blob, values in feed.items():
+            code += f"; net.blobs[{blob!r}].data[...] = {values!r}"
+        code += "; net.forward(); net.backward()"
     env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0")
     proc = subprocess.run(["caffe-python3", "-c", code], capture_output=True, text=True, env=env)
     m = FATAL.search(proc.stderr)
     if proc.returncode == 0 or not m:
         raise SystemExit(f"{name}: Caffe did not refuse this net:\n{proc.stderr[-2000:]}")
     where = m.group(1).split(":")[0]
-    return {"net": text, "file": where, "message": m.group(2)}
+    entry = {"net": text, "file": where, "message": m.group(2).replace(path, name + ".prototxt")}
+    if feed is not None:
+        entry["feed"] = feed
+    return entry
 
 
 def main():
@@ -298,9 +431,9 @@ def main():
         with open(errors_path) as f:
             errors = json.load(f)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, text in ERROR_CASES:
+        for name, text, *feed in ERROR_CASES:
             if not args.cases or name in args.cases:
-                errors[name] = record_error(name, text, tmp)
+                errors[name] = record_error(name, text, tmp, *feed)
     with open(errors_path, "w") as f:
         json.dump(errors, f, indent=1, sort_keys=True)
         f.write("\n")
