@@ -18,9 +18,9 @@ Files: a case may need a file named in its prototxt (InfogainLoss's ``source``):
 written next to the case as ``<case>.<name>`` and the stored prototxt names it by that
 relative name (the tests point it at the stored file).
 
-Data-layer cases (HDF5Data, HDF5Output) are recorded by their own functions below: their
-``in/`` keys are the contents of the files Caffe read or was given, ``out/<top>/<k>`` what
-Caffe's k-th Forward gave.
+Data-layer cases (HDF5Data, HDF5Output, WindowData) are recorded by their own functions
+below: their ``in/`` keys are the contents of the files Caffe read or was given (the tests
+write them again), ``out/<top>/<k>`` what Caffe's k-th Forward gave.
 """
 import argparse
 import os
@@ -309,7 +309,81 @@ def record_hdf5_output(caffe, name, tmp):
     save(name, text, arrays)
 
 
+# WindowData: one foreground and one background window survive the thresholds in each case
+# (others fall between them), so Caffe's random picks cannot change the batch; only
+# window_mirror leaves a coin flip per item (the test accepts either side).
+WINDOW_CASES = {
+    "window_warp": dict(
+        what="WindowData crop_mode warp, crop 8, mean_value, scale 0.5, fg_fraction 0.5, a dropped window",
+        images=[(17, 23)],
+        windows="# 0\nimg0.png\n3\n17\n23\n3\n3 0.8 2 3 14 12\n5 0.1 0 0 22 16\n2 0.45 1 1 5 5\n",
+        params=("window_data_param { source: \"windows.txt\" root_folder: \"ROOT/\" batch_size: 4 "
+                "fg_threshold: 0.6 bg_threshold: 0.3 fg_fraction: 0.5 scale: 0.5 } "
+                "transform_param { crop_size: 8 mean_value: 10 mean_value: 20 mean_value: 30 }")),
+    "window_context_square": dict(
+        what="WindowData crop_mode square, context_pad 2, crop 10, boxes past the image border, mean_file "
+             "(12 x 12: read at offset 1), two images, fg_fraction 0.5",
+        images=[(15, 19), (21, 13)],
+        windows=("# 0\nimg0.png\n3\n15\n19\n1\n0 0.2 10 1 18 9\n"
+                 "# 1\nimg1.png\n3\n21\n13\n1\n4 0.9 0 3 6 20\n"),
+        params=("window_data_param { source: \"windows.txt\" root_folder: \"ROOT/\" batch_size: 2 "
+                "fg_fraction: 0.5 context_pad: 2 crop_mode: \"square\" } "
+                "transform_param { crop_size: 10 mean_file: \"window_context_square.mean.binaryproto\" }"),
+        mean=(1, 3, 12, 12)),
+    "window_context_warp": dict(
+        what="WindowData crop_mode warp, context_pad 3, crop 11, a box clipped on every side, "
+             "fg_fraction 0.25 (3 background + 1 foreground)",
+        images=[(14, 16)],
+        windows="# 0\nimg0.png\n3\n14\n16\n2\n1 0.7 1 1 14 12\n0 0.0 3 4 9 8\n",
+        params=("window_data_param { source: \"windows.txt\" root_folder: \"ROOT/\" batch_size: 4 "
+                "context_pad: 3 } transform_param { crop_size: 11 }")),
+    "window_mirror": dict(
+        what="WindowData mirror, crop_mode square, context_pad 1 (the padding mirrors too), batch 8",
+        images=[(12, 20)],
+        windows="# 0\nimg0.png\n3\n12\n20\n2\n2 0.9 0 2 8 10\n0 0.0 11 0 19 5\n",
+        params=("window_data_param { source: \"windows.txt\" root_folder: \"ROOT/\" batch_size: 8 "
+                "fg_fraction: 0.5 context_pad: 1 crop_mode: \"square\" } "
+                "transform_param { crop_size: 9 mirror: true }")),
+}
+
+
+def record_window_data(caffe, name, tmp):
+    """``in/image<k>``: the RGB pixels of the PNG files; ``in/window_file``: the window file's
+    bytes (image names relative to root_folder ROOT/); ``out/data/0``, ``out/label/0``: the
+    first batch."""
+    from PIL import Image
+
+    case = WINDOW_CASES[name]
+    g = rng(50 + len(name))
+    arrays = {"meta/phase": np.array(0, np.int32),
+              "in/window_file": np.frombuffer(case["windows"].encode(), np.uint8)}
+    for k, (h, w) in enumerate(case["images"]):
+        rgb = g.randint(0, 256, size=(h, w, 3)).astype(np.uint8)
+        Image.fromarray(rgb).save(os.path.join(tmp, f"img{k}.png"))
+        arrays[f"in/image{k}"] = rgb
+    with open(os.path.join(tmp, "windows.txt"), "w") as f:
+        f.write(case["windows"])
+    text = f'name: "case"\nlayer {{ name: "win" type: "WindowData" top: "data" top: "label" {case["params"]} }}\n'
+    run_text = text.replace('"windows.txt"', '"%s"' % os.path.join(tmp, "windows.txt")).replace('"ROOT/"', '"%s/"' % tmp)
+    if "mean" in case:
+        mean = g.uniform(0, 255, size=case["mean"]).astype(np.float32)
+        stored = os.path.join(OUT, f"{name}.mean.binaryproto")
+        with open(stored, "wb") as f:
+            f.write(caffe.io.array_to_blobproto(mean).SerializeToString())
+        run_text = run_text.replace(f'"{name}.mean.binaryproto"', '"%s"' % stored)
+    path = os.path.join(tmp, name + ".prototxt")
+    with open(path, "w") as f:
+        f.write(run_text)
+    net = caffe.Net(path, 0)
+    net.forward()
+    arrays["out/data/0"] = net.blobs["data"].data.copy()
+    arrays["out/label/0"] = net.blobs["label"].data.copy()
+    del net
+    save(name, text, arrays)
+
+
 DATA_CASES = {"hdf5_data": record_hdf5_data, "hdf5_output": record_hdf5_output}
+DATA_CASES.update({name: record_window_data for name in WINDOW_CASES})
 
 if __name__ == "__main__":
     main()
