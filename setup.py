@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.9",
     packages=[
         "caffe_compat", "caffe_compat.proto", "caffe_compat.layer_types", "caffe_compat.data",
-        "prototxt", "solver", "solver.commands", "templates",
+        "prototxt", "solver", "solver.commands", "solver.teacher", "templates",
     ],
     package_data={
         "caffe_compat.proto": ["caffe.proto"],
@@ -29,6 +29,7 @@ setup(
         "PyYAML>=6.0",
         "pydot>=1.4",
         "mlxtend>=0.22",
+        "platformdirs>=3",
     ],
     extras_require={
         "test": ["pytest>=7", "grpcio-tools>=1.50", "dask[distributed]>=2023.1", "h5py>=3.0"],

@@ -14,7 +14,7 @@ measured after the session is built and the dataset hashed) and end to end (wall
 the whole command, setup included).
 
 With dask[distributed] installed, the same digits are also labelled by `tscaffe label
---scheduler local:N` (solver.labelling.label_on_dask, shards of 16 batches) with 1 and 2
+--scheduler local:N` (solver.teacher.labelling.label_on_dask, shards of 16 batches) with 1 and 2
 worker processes, the cluster started beforehand; rows compare them with the
 single-process loop and with each other (the 2-worker / 1-worker scaling ratio).
 """
@@ -78,7 +78,7 @@ def dask_images_per_second(images, labels, onnx, folder, workers, client):
     """img/s of `tscaffe label --scheduler local:N`'s labelling (cluster already started,
     as a user's would be; a fresh database, so every shard really runs)."""
     from caffe_compat.data.convert import write_datum_lmdb
-    from solver.labelling import label_on_dask
+    from solver.teacher.labelling import label_on_dask
 
     db = os.path.join(folder, "mnist_test_lmdb")
     with contextlib.redirect_stderr(io.StringIO()):
@@ -92,7 +92,7 @@ def dask_images_per_second(images, labels, onnx, folder, workers, client):
 def dask_rows(images, labels, reps, single_rate):
     """LocalCluster with 1 and 2 worker processes against the single-process loop."""
     try:
-        from solver.labelling import connect
+        from solver.teacher.labelling import connect
     except ImportError:
         return []
     try:

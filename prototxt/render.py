@@ -22,8 +22,7 @@ fillers), params (false drops param blocks), dropout, num_classes, bottom, and a
 (vgg16: blocks, classifier). A teacher may instead be ``{onnx: PATH, ...}`` (or
 ``{teachers: [...], blend: ...}``): a Python layer ``solver.teacher.ONNXTeacher`` named
 "teacher", bottom the data blob, top "teacher_logits", whose param_str is the mapping as
-JSON (keys onnx, input, output, scale, std, unscale, mean, resize, crop, channel_order,
-layout, threads, outputs, logit_scale, num_classes, cache...; see solver/teacher.py).
+JSON (its keys and their meaning: prototxt/teacher_param.py).
 
 Heads (the layers after the members), each ``null`` to leave it out:
 ``accuracy`` (a list of {name, top, top_k}), ``loss`` ({name, top, weight}),
@@ -41,6 +40,7 @@ import traceback
 
 from caffe_compat.errors import CaffeError
 
+from . import teacher_param
 from .pbtext import FieldError, deep_merge, fmt_float, to_text
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -61,10 +61,8 @@ ARCHS = {
 }
 MEMBER_KEYS = {"arch", "tag", "frozen", "fillers", "params", "dropout", "num_classes", "bottom",
                "blocks", "classifier", "bn", "filler", "width", "stem"}
-# The param_str keys of solver.teacher.ONNXTeacher (see its docstring).
-ONNX_KEYS = {"onnx", "input", "output", "unscale", "scale", "std", "mean", "resize", "crop",
-             "channel_order", "layout", "threads", "outputs", "teachers", "blend",
-             "num_classes", "cache", "data", "cache_file", "logit_scale"}
+# The param_str keys of the ONNX teacher layer (one table: prototxt.teacher_param).
+ONNX_KEYS = set(teacher_param.ALL_KEYS)
 NET_KEYS = {"name", "data", "model", "student", "teacher", "members_order", "lambda", "ts_loss",
             "loss", "accuracy", "fidelity", "order", "quirks", "extra_layers"}
 DATA_KEYS_LAYER = {"name", "phase", "tops", "transform", "type"}
@@ -99,6 +97,7 @@ class Member:
         self.frozen, self.fillers, self.params = False, True, True
         if self.onnx:
             self.template = None
+            self.onnx_top = teacher_param.TOP
             return
         arch = cfg.get("arch")
         if arch not in ARCHS:
@@ -145,6 +144,12 @@ class Member:
         import json
         c = {k: v for k, v in self.cfg.items() if v is not None}
         return json.dumps(c, separators=(", ", ": "))
+
+    def onnx_python_param(self):
+        """The teacher layer's python_param: module, class (prototxt.teacher_param) and
+        param_str."""
+        return {"module": teacher_param.PYTHON_MODULE, "layer": teacher_param.PYTHON_LAYER,
+                "param_str": self.onnx_param_str()}
 
 
 # ----------------------------------------------------------------------------- nets

@@ -28,11 +28,11 @@ from caffe_compat.errors import CaffeError
 # Iterations and lr found by experiment (README "Choosing the distillation defaults"): the
 # shared client teacher teaching a LeNet student on all 60,000 MNIST training images without
 # labels (bench/bench_distill.py --sweep): T=4..8 best, lr 0.02 diverges. The temperature and
-# the logit scale are not fixed numbers: solver.teacher_profile derives them from each
+# the logit scale are not fixed numbers: solver.teacher.profile derives them from each
 # teacher's logits, in units that reproduce the sweep's best point (T=8 at spread 7).
 DEFAULTS = {
     "iterations": 6000,
-    "temperature": "auto",    # solver.teacher_profile.choose: from the teacher's logits
+    "temperature": "auto",    # solver.teacher.profile.choose: from the teacher's logits
     "logit_scale": "auto",
     "base_lr": 0.01,
     "batch_size": 64,
@@ -187,67 +187,14 @@ def teacher_config(teachers, spec, teacher_params=None, blend="prob", cache=True
     return cfg
 
 
-def _sample_training_data(spec, count):
-    """The first ``count`` training samples as the student's data blob sees them (its
-    transform, deterministic), and their labels."""
-    from caffe_compat.data.lmdb_source import LMDBSource, read_record
-    from caffe_compat.data.transformer import DataTransformer
-    from caffe_compat.proto import caffe_pb2
-
-    images, labels = [], []
-    for key, value in LMDBSource(spec.train_lmdb).items():
-        image, label = read_record(key, value)
-        images.append(image)
-        labels.append(label)
-        if len(images) >= count:
-            break
-    transform = caffe_pb2.TransformationParameter(
-        scale=spec.transform.get("scale", 1.0), mean_value=spec.transform.get("mean_value", []))
-    blob = DataTransformer(transform, phase=caffe_pb2.TEST, seed=0).transform(np.stack(images))
-    return blob, np.asarray(labels)
-
-
-def _teacher_specs(tcfg):
-    return tcfg["teachers"] if "teachers" in tcfg else [tcfg]
-
-
 def probe_teacher(tcfg, spec, samples=None):
-    """Run the teacher(s) of ``tcfg`` on a sample of the training data (through the logit
-    cache the training will use) before training. Returns (tcfg, profile, logits, labels):
-    ``tcfg`` with ``"outputs": "probabilities"`` set for a teacher whose outputs on the data
-    turn out to be probabilities."""
-    from solver import teacher as T
-    from solver import teacher_profile as TP
+    """The teacher(s) of ``tcfg`` on a sample of the training data (solver.teacher.probe):
+    returns (params for the nets, profile, the sample's logits, its labels); ``tcfg`` is
+    not changed."""
+    from solver.teacher.probe import probe_teacher as probe
 
-    blob, labels = _sample_training_data(spec, samples or TP.PROBE_SAMPLES)
-    try:
-        ensemble = T.build_ensemble(tcfg)
-        width = ensemble.check_input(spec.sample_shape)
-        # A graph that computes probabilities without a final Softmax node: seen on the data.
-        found = False
-        for one, t in zip(_teacher_specs(tcfg), ensemble.teachers):
-            if (one.get("outputs", "auto") == "auto" and t.outputs == "logits"
-                    and TP.looks_like_probabilities(t.logits(blob[:256]))):
-                one["outputs"] = "probabilities"
-                found = True
-        if found:  # the output kind is part of the cache key: build it again
-            ensemble = T.build_ensemble(tcfg)
-    except T.TeacherError as e:
-        raise CaffeError(f"teacher: {e}") from None
-    if width != spec.num_classes:
-        raise CaffeError(f"teacher: it gives {width} classes (output shape [N, {width}]) but the "
-                         f"data has {spec.num_classes} (student output [N, {spec.num_classes}])")
-    cache = None
-    if tcfg.get("data"):
-        cache = T.open_cache(T.cache_path_for(tcfg["data"], ensemble))
-    logits = T.CachedTeacher(ensemble, cache).logits(blob)
-    if cache is not None:
-        cache.save()
-    outputs = sorted({t.outputs for t in ensemble.teachers})
-    prof = TP.profile(logits, "/".join(outputs), labels)
-    TP.check_contract(prof, labels, hint=" (--teacher-params: 'scale', 'mean', 'std', "
-                                          "'channel_order', 'layout')")
-    return tcfg, prof, logits, labels
+    plan = probe(tcfg, spec, samples)
+    return plan.params, plan.profile, plan.logits, plan.labels
 
 
 def _test_batch(n):
@@ -473,7 +420,7 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     """Run the whole porting job; returns the report dict (also written to ``out``).
 
     ``temperature`` and ``logit_scale`` None: derived from the teacher's logits on a sample
-    of the training data (solver.teacher_profile). ``teacher_output``: the graph output
+    of the training data (solver.teacher.profile). ``teacher_output``: the graph output
     holding the logits. ``recover``: roll back and lower the rate when the loss diverges.
     ``echo``: called with each line saying what was chosen (the command prints them).
     ``student_opts``: template options of the student (width, bn, filler, ...);
@@ -481,7 +428,7 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     ``bn_passes``: training batches over which a student's BatchNorm statistics are
     re-estimated after training (0: keep Caffe's moving averages)."""
     from solver import log as glog
-    from solver import teacher_profile as TP
+    from solver.teacher import profile as TP
 
     if not teachers:
         raise CaffeError("distill needs at least one --teacher ONNX model")

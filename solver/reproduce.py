@@ -142,7 +142,7 @@ def write_report(out, title, data_desc, teacher, students, plots, total_seconds=
             f"{r['train_seconds']:.1f} |")
     choices = [(r["name"], r.get("choices") or []) for r in students]
     if any(c for _, c in choices):
-        lines += ["", "## What each run chose from its teacher (solver/teacher_profile.py)", ""]
+        lines += ["", "## What each run chose from its teacher (solver/teacher/profile.py)", ""]
         for name, lines_of_run in choices:
             lines += [f"- **{name}**"] + [f"  - {c}" for c in lines_of_run]
     lines += ["", "## Why the 2017 loss barely falls and the KD loss falls to 0", "",

@@ -83,7 +83,7 @@ def reference(tmp_path_factory, images, client_teacher):
 
 @pytest.fixture(scope="module")
 def dask_client():
-    from solver.labelling import connect
+    from solver.teacher.labelling import connect
 
     client = connect("local:2")
     yield client
@@ -103,7 +103,7 @@ def test_command_on_local_cluster_writes_the_same_cache(tmp_path, images, client
 
 def test_worker_killed_mid_run_loses_no_shard(tmp_path, images, client_teacher, reference,
                                               dask_client):
-    from solver.labelling import label_on_dask
+    from solver.teacher.labelling import label_on_dask
 
     db = make_db(str(tmp_path), images)
     pids = dask_client.run(os.getpid)
@@ -129,7 +129,7 @@ def test_worker_killed_mid_run_loses_no_shard(tmp_path, images, client_teacher, 
 
 def test_rerun_after_interruption_labels_only_missing_shards(tmp_path, images, client_teacher,
                                                               reference, dask_client):
-    from solver.labelling import _parts_folder, label_on_dask
+    from solver.teacher.labelling import _parts_folder, label_on_dask
 
     db = make_db(str(tmp_path), images)
 
@@ -156,7 +156,7 @@ def test_rerun_after_interruption_labels_only_missing_shards(tmp_path, images, c
 def test_shard_size_must_be_a_multiple_of_the_batch(tmp_path, images, client_teacher,
                                                     dask_client):
     from caffe_compat.errors import CaffeError
-    from solver.labelling import label_on_dask
+    from solver.teacher.labelling import label_on_dask
 
     db = make_db(str(tmp_path), (images[0][:10], images[1][:10]))
     with pytest.raises(CaffeError, match="multiple of --batch"):
@@ -166,7 +166,7 @@ def test_shard_size_must_be_a_multiple_of_the_batch(tmp_path, images, client_tea
 
 def test_missing_dask_names_the_extra(monkeypatch):
     from caffe_compat.errors import CaffeError
-    from solver.labelling import connect
+    from solver.teacher.labelling import connect
 
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(CaffeError, match=r"tscaffe\[cluster\]"):
@@ -176,7 +176,7 @@ def test_missing_dask_names_the_extra(monkeypatch):
 @pytest.mark.parametrize("scheduler", ["local:0", "local:two"])
 def test_bad_local_scheduler_is_named(scheduler):
     from caffe_compat.errors import CaffeError
-    from solver.labelling import connect
+    from solver.teacher.labelling import connect
 
     with pytest.raises(CaffeError, match=rf"--scheduler '{scheduler}': local:N needs a worker count >= 1"):
         connect(scheduler)

@@ -93,9 +93,9 @@ def test_cache_second_epoch_runs_no_teacher_and_changed_model_recomputes(tmp_pat
     assert os.path.exists(cache_file)
 
     # A later run (a new process: no cache in memory) with the same model reuses the file.
-    import solver.teacher
+    from solver.teacher import forget_open_caches
 
-    solver.teacher._OPEN_CACHES.clear()
+    forget_open_caches()
     layer2, b2, t2 = make_layer(params, dataset[:8])
     base = layer2.teacher.ensemble.runs
     again = forward(layer2, b2, t2, dataset[8:16])
@@ -103,7 +103,7 @@ def test_cache_second_epoch_runs_no_teacher_and_changed_model_recomputes(tmp_pat
     assert layer2.teacher.ensemble.runs == base
 
     # A changed ONNX file gets a new cache: it recomputes, with the new model's numbers.
-    solver.teacher._OPEN_CACHES.clear()
+    forget_open_caches()
     tiny_model(path, rng.normal(size=(16, 3)))
     layer3, b3, t3 = make_layer(params, dataset[:8])
     base = layer3.teacher.ensemble.runs
@@ -192,7 +192,7 @@ def test_label_command_fills_the_cache_the_layer_reads(tmp_path):
     from google.protobuf import text_format
 
     import caffe_compat as caffe
-    import solver.teacher
+    from solver.teacher import forget_open_caches
     from solver.cli import main
 
     rng = np.random.default_rng(7)
@@ -202,7 +202,7 @@ def test_label_command_fills_the_cache_the_layer_reads(tmp_path):
     w = rng.normal(size=(16, 3))
     model = tiny_model(tmp_path / "t.onnx", w)
     assert main(["label", "--teacher", str(model), "--data", str(db), "--batch", "32"]) == 0
-    solver.teacher._OPEN_CACHES.clear()  # as in a later process
+    forget_open_caches()  # as in a later process
     param = text_format.Parse(f"""
       layer {{ name: "data" type: "Data" top: "data" top: "label"
         transform_param {{ scale: 0.00390625 }}
@@ -223,7 +223,7 @@ def test_label_command_fills_the_cache_the_layer_reads(tmp_path):
 
 
 def test_changed_dataset_gets_another_cache_file(tmp_path):
-    from solver.teacher import TeacherEnsemble, OnnxTeacher
+    from solver.teacher import TeacherEnsemble, OnnxModel as OnnxTeacher
 
     path = tiny_model(tmp_path / "t.onnx", np.ones((16, 3)))
     ensemble = TeacherEnsemble([OnnxTeacher(str(path))])

@@ -1,5 +1,5 @@
 """tscaffe label --teacher T.onnx --data DB: precompute a teacher's logits (the logit cache),
-in this process or on a Dask cluster (``--scheduler``, see solver/labelling.py).
+in this process or on a Dask cluster (``--scheduler``, see solver/teacher/labelling.py).
 
 The cache is the one the ONNXTeacher layer reads: stored next to the dataset, named by the
 teachers' and the dataset's hashes, keyed per sample by the bytes of the student's data blob.
@@ -56,8 +56,7 @@ def run(args):
 
     from caffe_compat.data.lmdb_source import LMDBSource, read_record
     from caffe_compat.errors import CaffeError
-    from solver import labelling
-    from solver.teacher import CachedTeacher, build_ensemble, cache_path_for, open_cache
+    from solver.teacher import cached_teacher, labelling
 
     if not os.path.isdir(args.data):
         raise CaffeError(f"--data {args.data!r}: not an LMDB folder")
@@ -84,12 +83,10 @@ def run(args):
             print(f"cache {path}: {r['cached']} samples; {r['shards_run']} of {r['shards']} "
                   f"shards labelled on {r['workers']} workers, {r['img_per_s']:.0f} img/s")
     else:
-        ensemble = build_ensemble(params)
         source = LMDBSource(args.data)
-        ensemble.check_input(read_record(*source.first())[0].shape)
-        path = cache_path_for(args.data, ensemble)
-        cache = open_cache(path)
-        teacher = CachedTeacher(ensemble, cache)
+        teacher = cached_teacher(dict(params, data=args.data),
+                                 read_record(*source.first())[0].shape, announce=False)
+        ensemble, cache, path = teacher.ensemble, teacher.cache, teacher.cache_path
         # The student's own Data-layer transform (TEST phase: deterministic), so the cache
         # keys are the bytes the ONNXTeacher layer will see.
         transformer = labelling.student_transformer(args.scale, args.mean_value)

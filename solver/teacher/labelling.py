@@ -3,7 +3,7 @@
 Both paths run the same loop (``label_records``): records in key order, batches of
 ``batch`` samples, the student's Data-layer transform (TEST phase, deterministic), the
 teacher through a ``CachedTeacher``. So the cache file they produce is the same: same
-path (``solver.teacher.cache_path_for``), same per-sample keys, bit-identical logits (a
+path (``solver.teacher.placement``), same per-sample keys, bit-identical logits (a
 shard starts at a multiple of ``batch``, so every onnxruntime call sees the same batch).
 
 On Dask (``label_on_dask``) the database is split into shards of consecutive keys
@@ -27,7 +27,9 @@ import numpy as np
 from caffe_compat.errors import CaffeError
 from caffe_compat.io import atomic_write_bytes
 
-from . import teacher as T
+from .builder import cached_teacher
+from .cache import open_cache
+from .ensemble import build_ensemble
 
 CLUSTER_EXTRA = "pip install 'tscaffe[cluster]' (from a checkout: pip install -e '.[cluster]')"
 
@@ -78,7 +80,7 @@ def _worker_ensemble(params_json, threads):
         for spec in params.get("teachers", [params]):
             if threads and "threads" not in spec:
                 spec["threads"] = threads
-        _WORKER_TEACHERS[key] = T.build_ensemble(params)
+        _WORKER_TEACHERS[key] = build_ensemble(params)
     return _WORKER_TEACHERS[key]
 
 
@@ -94,8 +96,9 @@ def label_shard(db, first_key, count, params_json, scale, mean_values, batch):
         where, threads = worker.address, worker.state.nthreads
     except (ImportError, ValueError, AttributeError):
         where, threads = "local", None
-    cache = T.LogitCache(None)
-    teacher = T.CachedTeacher(_worker_ensemble(params_json, threads), cache)
+    params = {k: v for k, v in json.loads(params_json).items() if k not in ("data", "cache_file")}
+    teacher = cached_teacher(params, ensemble=_worker_ensemble(params_json, threads))
+    cache = teacher.cache   # in memory: the client saves the shards
     label_records(LMDBSource(db).span(first_key, count), student_transformer(scale, mean_values),
                   teacher, batch)
     keys = np.frombuffer(b"".join(cache.index), np.uint8).reshape(-1, 16)
@@ -153,13 +156,12 @@ def label_on_dask(client, db, params, scale, mean_values, batch=256, shard_size=
     if shard_size is not None and shard_size % batch:
         raise CaffeError(f"--shard-size {shard_size} must be a multiple of --batch {batch} "
                          "(so the logits equal the single-process run's bit for bit)")
-    ensemble = T.build_ensemble(params)
-    source = LMDBSource(db)
-    first = source.first()
     from caffe_compat.data.lmdb_source import read_record
 
-    ensemble.check_input(read_record(*first)[0].shape)
-    cache_path = T.cache_path_for(db, ensemble)
+    source = LMDBSource(db)
+    teacher = cached_teacher(dict(params, data=db), read_record(*source.first())[0].shape,
+                             announce=False)
+    cache_path = teacher.cache_path
     keys = source.keys()
     n = len(keys)
     if shard_size is None:
@@ -204,7 +206,7 @@ def label_on_dask(client, db, params, scale, mean_values, batch=256, shard_size=
             if on_shard is not None:
                 on_shard(i, len(have) + sum(by_worker.values()), len(starts))
     secs = time.time() - start
-    cache = T.open_cache(cache_path)
+    cache = open_cache(cache_path)
     for name in sorted(os.listdir(parts)):
         with np.load(os.path.join(parts, name)) as z:
             cache.add([bytes(k) for k in z["keys"]], z["logits"])

@@ -1,0 +1,61 @@
+"""Content hashes of teacher models and datasets (what names a logit cache file).
+
+A dataset is hashed once per process: ``dataset_sha256`` remembers its answer for the
+folder's listing (relative names, sizes, modification times), so the probe, the TRAIN and
+the TEST net of one run read the data's bytes once, and a changed file is hashed again.
+"""
+import hashlib
+import os
+
+
+def file_sha256(path, chunk=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def _dataset_files(path):
+    """The files that make a dataset: ``path`` itself, or every file under the folder (LMDB
+    lock files and hidden entries such as the teacher cache left out), sorted."""
+    if not os.path.isdir(path):
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name == "lock.mdb" or name.startswith("."):
+                continue
+            found.append(os.path.join(root, name))
+    return found
+
+
+_HASHED = {}
+hash_count = 0   # datasets actually read (tests check that a run reads its data once)
+
+
+def dataset_sha256(path):
+    """Hash of a dataset: a file's bytes, or every file under a folder (relative names and
+    bytes; LMDB lock files and hidden entries such as the teacher cache left out)."""
+    global hash_count
+    path = os.path.abspath(path)
+    files = _dataset_files(path)
+    listing = tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files)
+    key = (path, listing)
+    if key in _HASHED:
+        return _HASHED[key]
+    hash_count += 1
+    if not os.path.isdir(path):
+        digest = file_sha256(path)
+    else:
+        h = hashlib.sha256()
+        for full in files:
+            h.update(os.path.relpath(full, path).encode())
+            h.update(file_sha256(full).encode())
+        digest = h.hexdigest()
+    _HASHED[key] = digest
+    return digest
