@@ -1,8 +1,14 @@
-"""Curves of training logs: test accuracy, loss and teacher-student loss against iterations.
+"""Curves of training logs: top-1 agreement, test accuracy, loss and teacher-student loss
+against iterations.
 
 The 2017 graphs, redrawn from any Caffe-style log (Caffe's own, the 2017 outputs, ours):
 
-- the default figure has one subplot per quantity and one line per log;
+- the default figure (:func:`students_figure`) has one subplot per quantity and one line per
+  log, each run drawn in the style :mod:`solver.plot_style` gives it (colour per λ, line
+  style per loss, a star on the no-label runs: the same in every panel); the teacher's
+  accuracy, when given, is a dotted reference line in the accuracy panel; the
+  teacher-student losses of the 2017 runs and of the KD runs are on separate axes (the 2017
+  loss sits near 7, KD's falls towards 0);
 - the "normalized" view (``normalize=True``) is the one the 2017 write-up used to fit the
   three metrics on one graph: one subplot per log, with the accuracy as it is and each loss
   divided by the largest value it reaches in that log.
@@ -12,6 +18,8 @@ from a second parser: :func:`log_series` returns exactly what is drawn, so it ca
 
 Which output is which quantity (``choose_columns``), from the net's output names:
 
+- agreement: a column named ``agreement_top1``, else the first whose name starts with
+  ``agreement`` (the Fidelity layer's outputs);
 - accuracy: a column named ``accuracy``, else the first whose name contains ``acc``;
 - teacher-student loss: the first column with ``loss`` in its name and a word that marks
   distillation (``ts``, ``kd``, ``distill``, ``teacher``, ``soft``), e.g. ``ts_loss``,
@@ -28,8 +36,17 @@ import numpy as np
 
 from caffe_compat.errors import CaffeError
 
-QUANTITIES = ("accuracy", "loss", "ts_loss")
-TITLES = {"accuracy": "accuracy", "loss": "loss", "ts_loss": "teacher-student loss"}
+from .plot_style import RunInfo, legend_handles, read_run_info, run_styles
+
+QUANTITIES = ("agreement", "accuracy", "loss", "ts_loss")
+TITLES = {"agreement": "top-1 agreement with the teacher", "accuracy": "accuracy",
+          "loss": "loss", "ts_loss": "teacher-student loss"}
+TS_TITLES = {"2017": "teacher-student loss, 2017 runs (sigmoid CE of probabilities)",
+             "kd": "teacher-student loss, KD runs (T²·KL)",
+             None: "teacher-student loss"}
+# The normalized view: one colour per quantity, the same in every subplot.
+QUANTITY_COLORS = {"agreement": "#9467bd", "accuracy": "#1f77b4", "loss": "#ff7f0e",
+                   "ts_loss": "#2ca02c"}
 _TS_WORDS = {"ts", "kd", "distill", "distillation", "teacher", "soft"}
 _FIXED_COLUMNS = ("NumIters", "Seconds", "LearningRate")
 
@@ -51,6 +68,7 @@ class LogSeries:
     path: str
     label: str
     curves: dict = field(default_factory=dict)  # quantity (or column) -> Curve
+    info: RunInfo = None  # λ, loss and labels where known (solver.plot_style)
 
 
 def _is_ts_loss(name):
@@ -62,6 +80,12 @@ def choose_columns(columns):
     """Map ``accuracy`` / ``loss`` / ``ts_loss`` to output columns (absent ones left out)."""
     outputs = [c for c in columns if c not in _FIXED_COLUMNS]
     chosen = {}
+    if "agreement_top1" in outputs:
+        chosen["agreement"] = "agreement_top1"
+    else:
+        agree = [c for c in outputs if c.lower().startswith("agreement")]
+        if agree:
+            chosen["agreement"] = agree[0]
     if "accuracy" in outputs:
         chosen["accuracy"] = "accuracy"
     else:
@@ -103,17 +127,20 @@ def read_table(path, train=False):
     return rows
 
 
-def log_series(paths, labels=None, y=None, normalize=False, train=False):
+def log_series(paths, labels=None, y=None, normalize=False, train=False, infos=None):
     """The curves :func:`plot_logs` draws: a list of :class:`LogSeries`, one per log.
 
     Each curve's ``iterations`` / ``values`` are the log's table columns (``NumIters`` and the
     output), rows without that output skipped; with ``normalize`` each loss is divided by its
-    maximum over the log (``Curve.scale``).
+    maximum over the log (``Curve.scale``). ``infos``: each log's :class:`RunInfo` (λ, loss,
+    labels), in order; by default what distill wrote next to the log (``NAME_report.json``).
     """
     if not paths:
         raise PlotError("no log files given")
     if labels and len(labels) != len(paths):
         raise PlotError(f"{len(labels)} --label value(s) for {len(paths)} log(s): give one per log")
+    if infos is not None and len(infos) != len(paths):
+        raise PlotError(f"{len(infos)} run descriptions for {len(paths)} log(s)")
     result = []
     for i, path in enumerate(paths):
         rows = read_table(path, train)
@@ -132,7 +159,12 @@ def log_series(paths, labels=None, y=None, normalize=False, train=False):
                 raise PlotError(f"{path}: no accuracy or loss among its outputs "
                                 f"{[c for c in columns if c not in _FIXED_COLUMNS]}; "
                                 "pick columns with --y NAME")
-        series = LogSeries(path, labels[i] if labels else os.path.basename(path))
+        label = labels[i] if labels else os.path.basename(path)
+        if infos is not None:
+            info = RunInfo(label, infos[i].loss, infos[i].soft_weight, infos[i].labels)
+        else:
+            info = read_run_info(path, label)
+        series = LogSeries(path, label, info=info)
         for quantity, column in chosen.items():
             kept = [r for r in rows if column in r]
             iters = np.array([r["NumIters"] for r in kept], dtype=np.float64)
@@ -148,61 +180,32 @@ def log_series(paths, labels=None, y=None, normalize=False, train=False):
     return result
 
 
-def _quantity_order(series, y):
-    if y:
-        return list(y)
-    present = {q for s in series for q in s.curves}
-    return [q for q in QUANTITIES if q in present]
+def plot_logs(paths, out, labels=None, y=None, normalize=False, train=False, title=None,
+              teacher_accuracy=None, infos=None, dpi=100):
+    """Draw the logs' curves into ``out`` (PNG, SVG, PDF: by extension); return the series.
 
+    The default view is :func:`solver.figures.students_figure` (``teacher_accuracy``: the
+    reference line of the accuracy panel), ``normalize`` the 2017 one-panel-per-log view."""
+    from .figures import normalized_figure, save_figure, students_figure
 
-def plot_logs(paths, out, labels=None, y=None, normalize=False, train=False, title=None):
-    """Draw the logs' curves into ``out`` (PNG, SVG, PDF: by extension); return the series."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a display
-    import matplotlib.pyplot as plt
-
-    series = log_series(paths, labels, y, normalize, train)
-    quantities = _quantity_order(series, y)
+    series = log_series(paths, labels, y, normalize, train, infos)
     phase = "train" if train else "test"
     if normalize:
-        panels = [(f"{s.label} ({phase})", [(q, s) for q in quantities if q in s.curves])
-                  for s in series]
+        fig = normalized_figure(series, phase, y, title)
     else:
-        panels = [(f"{phase} {TITLES.get(q, q)}", [(q, s) for s in series if q in s.curves])
-                  for q in quantities]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.2 * len(panels)), squeeze=False,
-                             sharex=True)
-    for ax, (panel_title, lines) in zip(axes[:, 0], panels):
-        for quantity, s in lines:
-            curve = s.curves[quantity]
-            if normalize:
-                name = TITLES.get(quantity, quantity) if not y else quantity
-                label = f"{name} / {curve.scale:.4g}" if curve.scale != 1.0 else name
-            else:
-                label = s.label
-            ax.plot(curve.iterations, curve.values, label=label, linewidth=1.2)
-        ax.set_title(panel_title)
-        ax.set_ylabel("fraction of maximum" if normalize else panel_title)
-        if normalize and not y:
-            ax.set_ylim(0, 1.05)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
-    axes[-1, 0].set_xlabel("iterations")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        plt.close(fig)
-        raise PlotError(f"output folder does not exist: {folder}")
-    ext = os.path.splitext(out)[1] or ".png"
-    tmp = os.path.join(folder, f".{os.path.basename(out)}.tmp{ext}")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, out)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        fig = students_figure(series, teacher_accuracy, y, phase, title)
+    save_figure(fig, out, dpi)
+    return series
+
+
+def plot_agreement(paths, out, labels=None, infos=None, title=None, dpi=100):
+    """:func:`solver.figures.agreement_figure` of the logs into ``out``; return the series."""
+    from .figures import agreement_figure, save_figure
+
+    series = log_series(paths, labels, infos=infos)
+    missing = [s.path for s in series if "agreement" not in s.curves]
+    if len(missing) == len(series):
+        raise PlotError(f"no log has an agreement output (agreement_top1, the Fidelity "
+                        f"layer's): {', '.join(missing)}")
+    save_figure(agreement_figure(series, title), out, dpi)
     return series

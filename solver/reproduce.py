@@ -16,21 +16,15 @@ teacher, the ts_cifar10 λ sweep, and cifar10_mini trained alone vs taught (ts_c
 """
 import json
 import os
-import platform
 import time
 
 from caffe_compat.errors import CaffeError
 
 from . import distill as D
+from .report import LOSS_EXPLANATION, write_report  # noqa: F401 (the report's home)
 
 MNIST_LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CIFAR_LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def _progress(total, desc):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="run", disable=None)
 
 
 def train_teacher(spec, out, arch, iterations, base_lr, name="teacher", batch_size=64,
@@ -98,112 +92,58 @@ def _ts_loss_trace(log_path):
     return (values[0], values[-1]) if values else (None, None)
 
 
-def _plots(out, runs):
-    """One figure of the students' logs (accuracy, agreement, ts loss), raw and normalised."""
-    try:
-        from solver.plot import plot_logs
-    except ImportError:
-        return []
+def _plots(out, runs, teacher_accuracy=None):
+    """agreement.png, students.png and students_normalized.png of the students' logs, each
+    run in the same style in every panel (solver/figures.py, solver/plot_style.py)."""
+    from solver.plot import plot_agreement, plot_logs
+    from solver.plot_style import run_info
+
     logs = [r["files"]["log"] for r in runs]
     labels = [r["name"] for r in runs]
-    made = []
+    infos = [run_info(r["name"], r) for r in runs]
+    made = [os.path.join(out, "agreement.png")]
+    plot_agreement(logs, made[0], labels=labels, infos=infos)
     for normalize, fname in ((False, "students.png"), (True, "students_normalized.png")):
         path = os.path.join(out, fname)
-        plot_logs(logs, path, labels=labels, normalize=normalize)
+        plot_logs(logs, path, labels=labels, normalize=normalize, infos=infos,
+                  teacher_accuracy=teacher_accuracy)
         made.append(path)
     return made
 
 
-def _fmt(v, digits=4):
-    return "-" if v is None else f"{v:.{digits}f}"
+def _job_progress(title, out, plan, start):
+    """The job's progress lines, on the terminal and in OUT/reproduce.log (solver/progress.py)."""
+    from solver.progress import JobProgress
 
-
-def write_report(out, title, data_desc, teacher, students, plots, total_seconds=None):
-    """report.md (a table and the explanation of the two losses) and report.json."""
-    lines = [f"# {title}", "",
-             f"Run on {time.strftime('%Y-%m-%d %H:%M')} on {platform.node() or 'this machine'} "
-             f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}); "
-             f"data: {data_desc}.", "",
-             "## Teacher", "",
-             "| model | test accuracy | iterations | training time (s) |", "|---|---|---|---|",
-             f"| {teacher['arch']} (numpy solver, exported to ONNX) | {_fmt(teacher['accuracy'])} | "
-             f"{teacher['iterations']} | {teacher['seconds']:.1f} |", "",
-             "## Students (taught from the ONNX teacher)", "",
-             "| student | loss | λ (teacher-loss weight) | labels | accuracy | top-1 agreement | "
-             "top-5 agreement | KL(teacher‖student) | first → last ts loss | training time (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in students:
-        first, last = r.get("ts_loss_first"), r.get("ts_loss_last")
-        trace = "-" if first is None else f"{first:.4g} → {last:.4g}"
-        lines.append(
-            f"| {r['name']} | {'Hinton KD, T=' + format(r['temperature'], 'g') if r['loss'] == 'kd' else '2017 (softmax → sigmoid CE)'} | "
-            f"{r['soft_weight']:g} | {'yes' if r['labels_used'] else 'no'} | {_fmt(r['accuracy'])} | "
-            f"{_fmt(r['agreement'])} | {_fmt(r['agreement_top5'])} | {_fmt(r['kl'])} | {trace} | "
-            f"{r['train_seconds']:.1f} |")
-    choices = [(r["name"], r.get("choices") or []) for r in students]
-    if any(c for _, c in choices):
-        lines += ["", "## What each run chose from its teacher (solver/teacher/profile.py)", ""]
-        for name, lines_of_run in choices:
-            lines += [f"- **{name}**"] + [f"  - {c}" for c in lines_of_run]
-    lines += ["", "## Why the 2017 loss barely falls and the KD loss falls to 0", "",
-              LOSS_EXPLANATION, ""]
-    if total_seconds is not None:
-        lines += [f"Total time: {total_seconds:.0f} s.", ""]
-    if plots:
-        lines += ["## Plots", ""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in plots]
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(out, "report.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump({"teacher": teacher, "students": students, "plots": plots,
-                   "data": data_desc, "total_seconds": total_seconds}, f, indent=2)
-    return text
-
-
-LOSS_EXPLANATION = """\
-The 2017 nets feed the student's and the teacher's softmax *probabilities* p_s, p_t into
-SigmoidCrossEntropyLoss, which treats its first input as logits. Per class the loss is
-ℓ(x, t) = log(1 + e^x) − x·t with x = p_s ∈ [0, 1] and target t = p_t, summed over the
-classes and divided by the batch size (the layer's default normalization, BATCH_SIZE).
-A fresh student gives x ≈ 1/10 for every class, so ℓ ≈ log(1 + e^0.1) − 0.1·t ≈ 0.744 −
-0.1·t: about 0.73 per class, 7.3 for 10 outputs, as the 2017 CIFAR-10 logs print (7.34).
-The minimum of ℓ over x would be at sigmoid(x) = t, i.e. x = logit(t) < 0 for every t < 1/2,
-but x is a probability and cannot go below 0: the best a student can do is put x_c ≈ 0 on
-the classes the teacher rules out (ℓ → log 2 ≈ 0.693) and x ≈ 1 on the teacher's class
-(ℓ → log(1 + e) − 1 ≈ 0.313). The loss is therefore bounded below by about
-9·0.693 + 0.313 ≈ 6.55 and starts at 7.3: it *barely falls*, and its gradient
-(sigmoid(x) − t ≈ 0.5 − t, nearly the same for every class) is largely cancelled by the
-softmax it flows back through. Hinton's KD instead measures
-T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)), which is 0 exactly when the student's tempered
-distribution equals the teacher's; its gradient T·(q − p_t)/N vanishes only there, so the
-KD loss falls towards 0 as the student learns."""
+    return JobProgress(title, plan, os.path.join(out, "reproduce.log"), start=start)
 
 
 def _experiment(title, out, data, spec, data_desc, teacher_arch, teacher_iterations,
                 teacher_lr, plan, student_iterations, student_lr, temperature, subset, start,
                 teacher_opts=None):
     """Train the teacher, export it, teach every student of ``plan``; plots and report."""
-    with _progress(len(plan) + 1, title) as bar:
-        bar.set_postfix_str("teacher")
-        scores, secs, teacher_onnx = train_teacher(spec, out, teacher_arch, teacher_iterations,
-                                                   teacher_lr, member_opts=teacher_opts)
-        teacher = {"arch": teacher_arch + (" + dropout" if (teacher_opts or {}).get("dropout") else ""), "accuracy": scores.get("accuracy"), "seconds": secs,
-                   "iterations": teacher_iterations, "onnx": teacher_onnx}
-        bar.update(1)
-        students = []
-        for run in plan:
-            bar.set_postfix_str(run["name"])
-            rep = D.distill([teacher_onnx], run.get("arch", teacher_arch), data, out,
-                            labels=run["labels"], loss=run["loss"], temperature=temperature,
-                            iterations=student_iterations, soft_weight=run["soft_weight"],
-                            base_lr=student_lr, teacher_params=own_transform(spec),
-                            subset=subset, name=run["name"])
-            rep["name"] = run["name"]
-            rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
-            students.append(rep)
-            bar.update(1)
-    plots = _plots(out, students)
+    progress = _job_progress(title, out, [("teacher", teacher_iterations, False)]
+                             + [(r["name"], student_iterations, True) for r in plan], start)
+    progress.begin()
+    scores, secs, teacher_onnx = train_teacher(spec, out, teacher_arch, teacher_iterations,
+                                               teacher_lr, member_opts=teacher_opts)
+    teacher = {"arch": teacher_arch + (" + dropout" if (teacher_opts or {}).get("dropout") else ""), "accuracy": scores.get("accuracy"), "seconds": secs,
+               "iterations": teacher_iterations, "onnx": teacher_onnx}
+    progress.done()
+    students = []
+    for run in plan:
+        rep = D.distill([teacher_onnx], run.get("arch", teacher_arch), data, out,
+                        labels=run["labels"], loss=run["loss"], temperature=temperature,
+                        iterations=student_iterations, soft_weight=run["soft_weight"],
+                        base_lr=student_lr, teacher_params=own_transform(spec),
+                        subset=subset, name=run["name"])
+        rep["name"] = run["name"]
+        rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
+        students.append(rep)
+        progress.done()
+    plots = _plots(out, students, teacher["accuracy"])
     write_report(out, title, data_desc, teacher, students, plots, time.time() - start)
+    progress.note(f"plots and {os.path.join(out, 'report.md')} written")
     return teacher, students
 
 
@@ -262,41 +202,36 @@ def reproduce_vgg16(out, data=None, teacher=None, teacher_params=None, iteration
     spec = D.prepare_data(data, out, subset)
     data_desc = (f"{spec.num_train} training / {spec.num_test} test images from "
                  + (data if data else "the embedded MNIST digits"))
+    recipe_2017 = json.loads(json.dumps(D.VGG_2017_RECIPE))
+    plan = [("vgg16_2017_recipe", recipe_2017), ("vgg16_tscaffe", {})]
+    progress = _job_progress("tscaffe reproduce vgg16", out,
+                             ([("teacher", teacher_iterations, False)] if teacher is None else [])
+                             + [(name, iterations, True) for name, _ in plan], start)
+    progress.begin()
     if teacher is None:
         scores, secs, teacher = train_teacher(spec, out, "lenet", teacher_iterations, 0.01,
                                               member_opts={"dropout": True})
         teacher_params = own_transform(spec)
         teacher_info = {"arch": "lenet + dropout", "accuracy": scores.get("accuracy"),
                         "seconds": secs, "iterations": teacher_iterations, "onnx": teacher}
+        progress.done()
     else:
         teacher_info = {"arch": os.path.basename(teacher), "accuracy": None, "seconds": 0.0,
                         "iterations": 0, "onnx": teacher}
-    recipe_2017 = json.loads(json.dumps(D.VGG_2017_RECIPE))
-    plan = [("vgg16_2017_recipe", recipe_2017), ("vgg16_tscaffe", {})]
     students = []
-    with _progress(len(plan), "tscaffe reproduce vgg16") as bar:
-        for name, recipe in plan:
-            bar.set_postfix_str(name)
-            opts = dict(recipe.pop("student_opts", {}))
-            if width is not None:
-                opts["width"] = width
-            rep = D.distill([teacher], "vgg16", data, out, labels=False, iterations=iterations,
-                            teacher_params=teacher_params, subset=subset, name=name,
-                            student_opts=opts, **recipe)
-            rep["name"] = name
-            rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
-            students.append(rep)
-            bar.update(1)
-    plots = _plots(out, students)
-    try:
-        from solver.plot import plot_logs
-    except ImportError:
-        pass
-    else:  # the agreement curves, the porting job's measure
-        path = os.path.join(out, "agreement.png")
-        plot_logs([r["files"]["log"] for r in students], path,
-                  labels=[r["name"] for r in students], y=["agreement_top1"])
-        plots.append(path)
+    for name, recipe in plan:
+        opts = dict(recipe.pop("student_opts", {}))
+        if width is not None:
+            opts["width"] = width
+        rep = D.distill([teacher], "vgg16", data, out, labels=False, iterations=iterations,
+                        teacher_params=teacher_params, subset=subset, name=name,
+                        student_opts=opts, **recipe)
+        rep["name"] = name
+        rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
+        students.append(rep)
+        progress.done()
+    plots = _plots(out, students, teacher_info["accuracy"])
     write_report(out, "tscaffe reproduce vgg16", data_desc, teacher_info, students, plots,
                  time.time() - start)
+    progress.note(f"plots and {os.path.join(out, 'report.md')} written")
     return teacher_info, students

@@ -94,9 +94,12 @@ def test_column_choice():
     assert choose_columns(fixed + ["accuracy", "loss", "ts_loss"]) == {
         "accuracy": "accuracy", "loss": "loss", "ts_loss": "ts_loss"}
     assert choose_columns(fixed + ["acc_top1", "kd_loss", "hard_loss", "agreement"]) == {
-        "accuracy": "acc_top1", "loss": "hard_loss", "ts_loss": "kd_loss"}
+        "accuracy": "acc_top1", "loss": "hard_loss", "ts_loss": "kd_loss",
+        "agreement": "agreement"}
     assert choose_columns(fixed + ["loss", "loss_aux"]) == {"loss": "loss"}
-    assert choose_columns(fixed + ["agreement"]) == {}
+    assert choose_columns(fixed + ["agreement_top5", "agreement_top1", "kl"]) == {
+        "agreement": "agreement_top1"}
+    assert choose_columns(fixed + ["kl"]) == {}
 
 
 def test_log_without_outputs_is_a_clear_error(tmp_path):

@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import re
 
 import numpy as np
 import onnxruntime as ort
@@ -17,7 +18,8 @@ def check_outputs(out, students):
     assert len(report["students"]) == students
     for path in glob.glob(os.path.join(out, "*.prototxt")):
         (read_solver if path.endswith("_solver.prototxt") else read_net)(path)
-    logs = glob.glob(os.path.join(out, "*.log"))
+    logs = [p for p in glob.glob(os.path.join(out, "*.log"))
+            if os.path.basename(p) != "reproduce.log"]  # the job's progress lines
     assert len(logs) == students + 1
     for log in logs:
         train, test = parse_log(log)
@@ -54,9 +56,22 @@ def test_reproduce_mnist_tiny(tmp_path, capsys):
     kd = by_name["student_kd_l1_nolabels"]
     assert kd["ts_loss_last"] < 0.5 * kd["ts_loss_first"]
     text = open(os.path.join(out, "report.md")).read()
-    assert "| student | loss |" in text and "barely falls" in text
-    printed = capsys.readouterr().out
-    assert "teacher accuracy=" in printed
+    assert "| run | loss |" in text and "barely falls" in text
+    assert sum(line.startswith("| run |") for line in text.splitlines()) == 1
+    profile = nolabels["choices"][0]
+    assert profile.startswith("Teacher on ") and text.count(profile) == 1
+    assert [os.path.basename(p) for p in report["plots"]] == [
+        "agreement.png", "students.png", "students_normalized.png"]
+    captured = capsys.readouterr()
+    assert "teacher accuracy=" in captured.out
+    # The job's progress: after the teacher and after each of the 5 students, on the
+    # terminal and in OUT/reproduce.log.
+    progress = re.compile(r"tscaffe reproduce mnist: students (\d)/5 done, elapsed \S+, ETA \S+")
+    shown = [int(m.group(1)) for m in progress.finditer(captured.err)]
+    assert shown == [0, 0, 1, 2, 3, 4, 5]
+    logged = [int(m.group(1)) for m in progress.finditer(
+        open(os.path.join(out, "reproduce.log")).read())]
+    assert logged == shown
 
 
 def test_reproduce_cifar10_without_files_says_where(tmp_path, capsys):

