@@ -24,7 +24,7 @@ setup(
         "jinja2>=3.0",
         "lmdb>=1.4",
         "Pillow>=9.0",
-        "matplotlib>=3.5",
+        "matplotlib>=3.7",  # constrained layout, legends outside the axes
         "tqdm>=4.60",
         "PyYAML>=6.0",
         "pydot>=1.4",
