@@ -34,11 +34,21 @@ class ExportError(CaffeError):
     """The net (or a layer of it) cannot be expressed in ONNX."""
 
 
+def _bottoms(net, i):
+    """Bottom blob names of layer ``i`` (by index: Caffe allows two layers one name, as
+    mnist_autoencoder's two "loss" layers; net.bottom_names, keyed by name, keeps one)."""
+    return [net._blob_names[b] for b in net._bottom_ids[i]]
+
+
+def _tops(net, i):
+    return [net._blob_names[t] for t in net._top_ids[i]]
+
+
 def _unsplit(net, blob):
     """The blob an automatic Split copies (its tops have generated names)."""
-    for layer in net.layers:
-        if layer.type == "Split" and blob in net.top_names[layer.name]:
-            return net.bottom_names[layer.name][0]
+    for i, layer in enumerate(net.layers):
+        if layer.type == "Split" and blob in _tops(net, i):
+            return _bottoms(net, i)[0]
     return blob
 
 
@@ -46,16 +56,16 @@ def default_outputs(net):
     """The logits: first bottom of the first SoftmaxWithLoss / Accuracy layer, else of a
     final Softmax, else the net's outputs."""
     outs = []
-    for layer in net.layers:
+    for i, layer in enumerate(net.layers):
         if layer.type in ("SoftmaxWithLoss", "Accuracy"):
-            b = _unsplit(net, net.bottom_names[layer.name][0])
+            b = _unsplit(net, _bottoms(net, i)[0])
             if b not in outs:
                 outs.append(b)
     if outs:
         return outs[:1]
     last = net.layers[-1]
     if last.type == "Softmax":
-        return [net.bottom_names[last.name][0]]
+        return [_bottoms(net, len(net.layers) - 1)[0]]
     return list(net.outputs)
 
 
@@ -87,14 +97,13 @@ def _needed_layers(net, outputs):
     """Indices of the layers the outputs depend on (a backward slice of the graph)."""
     needed, want = [], set(outputs)
     for i in range(len(net.layers) - 1, -1, -1):
-        layer = net.layers[i]
-        tops = net.top_names[layer.name]
+        tops = _tops(net, i)
         if want & set(tops):
             needed.append(i)
             for t in tops:
-                if t not in net.bottom_names[layer.name]:
+                if t not in _bottoms(net, i):
                     want.discard(t)
-            want |= set(net.bottom_names[layer.name])
+            want |= set(_bottoms(net, i))
     return sorted(needed)
 
 
@@ -304,13 +313,13 @@ def export_onnx(net, path=None, outputs=None, model_name="tscaffe"):
     needed = _needed_layers(net, outputs)
     used = set(outputs)
     for i in needed:
-        used |= set(net.bottom_names[net.layers[i].name])
+        used |= set(_bottoms(net, i))
     b = _Builder()
     graph_inputs = []
     for i in needed:
         layer = net.layers[i]
         if layer.type in _DATA_TYPES:
-            for top in net.top_names[layer.name]:
+            for top in _tops(net, i):
                 if top in used:
                     shape = net.blobs[top].shape
                     graph_inputs.append(helper.make_tensor_value_info(
@@ -320,12 +329,12 @@ def export_onnx(net, path=None, outputs=None, model_name="tscaffe"):
         if layer.type in _SKIP_TYPES:
             raise ExportError(f"Layer '{layer.name}' ({layer.type}) lies on the path to the "
                               f"outputs {outputs}: choose other outputs")
-        bnames = net.bottom_names[layer.name]
+        bnames = _bottoms(net, i)
         missing = [bn for bn in bnames if bn not in b.names]
         if missing:
             raise ExportError(f"Layer '{layer.name}': bottom(s) {missing} have no exported producer")
         bottoms = [b.names[bn] for bn in bnames]
-        tops = net.top_names[layer.name]
+        tops = _tops(net, i)
         outs = _export_layer(b, layer, bottoms, [net.blobs[t].shape for t in tops],
                              [net.blobs[bn].shape for bn in bnames])
         for top, onnx_name in zip(tops, outs):

@@ -2,8 +2,8 @@
 
 Caffe upgrades a NetParameter in this order (UpgradeNetAsNeeded):
 
-1. V0 layers (``layers { layer { ... } }``): refused here with a clear error; no file of
-   this project uses them and Caffe itself calls them unsupported.
+1. V0 layers (``layers { layer { ... } }``) become V1 layers, padding layers folded into
+   the convolution or pooling that reads them (caffe_compat/upgrade_v0.py).
 2. V1 data-layer transformation fields (``scale``, ``mean_file``, ``crop_size``,
    ``mirror`` inside ``data_param`` / ``image_data_param`` / ``window_data_param`` of
    DATA, IMAGE_DATA and WINDOW_DATA layers) move into ``transform_param``.
@@ -32,7 +32,7 @@ log = logging.getLogger("caffe_compat.upgrade")
 
 
 class UpgradeError(CaffeError):
-    """A legacy file cannot be upgraded (V0 layers, conflicting fields...)."""
+    """A legacy file cannot be upgraded (conflicting fields...)."""
 
 
 V1_TYPE_NAMES = {
@@ -269,11 +269,20 @@ def upgrade_net(net, source="<net>"):
     """
     ok = True
     if net_needs_v0_upgrade(net):
-        names = [layer.layer.name or layer.name for layer in net.layers if layer.HasField("layer")]
-        raise UpgradeError(
-            f"{source}: uses the V0 layer format (layers {{ layer {{ ... }} }}, e.g. layer "
-            f"'{names[0]}'), which tscaffe does not upgrade; convert it first with Caffe's "
-            "upgrade_net_proto_text / upgrade_net_proto_binary")
+        from .upgrade_v0 import upgrade_v0_net
+
+        log.info("Attempting to upgrade input file specified using deprecated "
+                 "V0LayerParameter: %s", source)
+        if upgrade_v0_net(net, source):
+            log.info("Successfully upgraded file specified using deprecated V0LayerParameter")
+        else:
+            ok = False
+            log.error("Warning: had one or more problems upgrading V0NetParameter to "
+                      "NetParameter (see above); continuing anyway.")
+        log.warning("Note that future Caffe releases will not support V0NetParameter; use "
+                    "./build/tools/upgrade_net_proto_text for prototxt and "
+                    "./build/tools/upgrade_net_proto_binary for model weights upgrade this "
+                    "and any other net protos to the new format.")
     if net_needs_data_upgrade(net):
         log.info("Attempting to upgrade input file specified using deprecated "
                  "transformation parameters: %s", source)

@@ -157,13 +157,6 @@ def test_batchnorm_three_params_get_zero_rates():
     assert net.layer[1].param[0].lr_mult == 1
 
 
-def test_v0_layers_refused():
-    net = caffe_pb2.NetParameter()
-    net.layers.add().layer.name = "conv0"
-    with pytest.raises(UpgradeError, match="V0 layer format.*conv0"):
-        upgrade_net(net, "old.prototxt")
-
-
 def test_layer_and_layers_mixed_reports_problem():
     net = parse_net('layer { name: "new" type: "ReLU" }\nlayers { name: "old" type: RELU }\n',
                     upgrade=False)
