@@ -6,7 +6,11 @@
 
 Everything between ``<!-- results:start -->`` and ``<!-- results:end -->`` (and between the
 ``sweep`` markers) is replaced by tables generated from the reports, with the date and the
-machine they came from: no number in those sections is typed by hand.
+machine they came from: no number in those sections is typed by hand. With a reproduce
+report, the README's figure (``bench/results/reproduce_mnist_agreement.png``) is drawn again
+from that run's logs by the code that draws the run's own ``agreement.png``
+(solver/figures.py), at a smaller size, and the table is reproduce's own
+(solver/report.py's ``results_table``).
 """
 import argparse
 import json
@@ -18,37 +22,59 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "..", "README.md")
+FIGURE = os.path.join(HERE, "results", "reproduce_mnist_agreement.png")
+FIGURE_DPI = 72
+FIGURE_COLORS = 48  # a palette PNG: the README's figure stays small (tens of KB)
 
 
 def fmt(v):
     return "-" if v is None else f"{v:.4f}"
 
 
-def tables(report, distill=None, command="tscaffe reproduce mnist -o runs/mnist"):
-    t = report["teacher"]
+def agreement_png(report, out=FIGURE):
+    """The run's agreement figure again, from its logs, as a small palette PNG."""
+    sys.path.insert(0, os.path.join(HERE, ".."))
+    from PIL import Image
+
+    from solver.plot import plot_agreement
+    from solver.plot_style import run_info
+
+    students = report["students"]
+    plot_agreement([s["files"]["log"] for s in students], out,
+                   labels=[s["name"] for s in students],
+                   infos=[run_info(s["name"], s) for s in students], dpi=FIGURE_DPI)
+    with Image.open(out) as im:
+        small = im.convert("RGB").quantize(colors=FIGURE_COLORS)
+    small.save(out, optimize=True)
+    return out
+
+
+def tables(report, command="tscaffe reproduce mnist -o runs/mnist", figure=None):
+    """The results section: where the numbers come from, the agreement figure, the table."""
+    sys.path.insert(0, os.path.join(HERE, ".."))
+    from solver.report import results_table
+
     stamp = time.strftime("%Y-%m-%d", time.localtime(os.path.getmtime(report["_path"])))
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     total = report.get("total_seconds")
     took = f", {total / 60:.1f} minutes in all" if total else ""
-    lines = [f"From `{command}` on {stamp} ({machine}{took}); data: {report.get('data', '?')}.", "",
-             "| model | loss | λ | labels | accuracy | top-1 agreement | KL | first → last ts loss | train s |",
-             "|---|---|---|---|---|---|---|---|---|",
-             f"| teacher ({t['arch']}) | labels | - | yes | {fmt(t['accuracy'])} | - | - | - | {t['seconds']:.0f} |"]
-    for s in report["students"]:
-        loss = f"KD T={s['temperature']:g}" if s["loss"] == "kd" else "2017"
-        trace = "-" if s.get("ts_loss_first") is None else f"{s['ts_loss_first']:.3g} → {s['ts_loss_last']:.3g}"
-        lines.append(f"| {s['name']} | {loss} | {s['soft_weight']:g} | "
-                     f"{'yes' if s['labels_used'] else 'no'} | {fmt(s['accuracy'])} | "
-                     f"{fmt(s['agreement'])} | {fmt(s['kl'])} | {trace} | {s['train_seconds']:.0f} |")
-    if distill:
-        lines += ["", "The client's teacher (`advertorch_lenet5_clean.onnx`, trained in PyTorch) "
-                  f"teaching a LeNet student on all {distill['train_samples']:,} MNIST training "
-                  "images with no labels (`tscaffe distill --no-labels` with its defaults, as "
-                  f"`bench/bench_distill.py` runs it: {distill['iterations']} iterations, "
-                  f"T={distill['temperature']:g}, lr {distill['base_lr']:g}): top-1 agreement "
-                  f"{fmt(distill['agreement'])} on the 10,000 test images, accuracy "
-                  f"{fmt(distill['accuracy'])}, {distill['train_seconds']:.0f} s of training."]
+    lines = [f"From `{command}` on {stamp} ({machine}{took}); data: {report.get('data', '?')}.", ""]
+    if figure:
+        rel = os.path.relpath(figure, os.path.dirname(README))
+        lines += [f"![top-1 agreement with the teacher during training and at the end, by λ]({rel})",
+                  ""]
+    lines.append(results_table(report["teacher"], report["students"]))
     return "\n".join(lines)
+
+
+def distill_line(distill):
+    return ("The client's teacher (`advertorch_lenet5_clean.onnx`, trained in PyTorch) "
+            f"teaching a LeNet student on all {distill['train_samples']:,} MNIST training "
+            "images with no labels (`tscaffe distill --no-labels` with its defaults, as "
+            f"`bench/bench_distill.py` runs it: {distill['iterations']} iterations, "
+            f"T={distill['temperature']:g}, lr {distill['base_lr']:g}): top-1 agreement "
+            f"{fmt(distill['agreement'])} on the 10,000 test images, accuracy "
+            f"{fmt(distill['accuracy'])}, {distill['train_seconds']:.0f} s of training.")
 
 
 def sweep_table(sweep):
@@ -192,8 +218,10 @@ def main():
     if a.report:
         report = json.load(open(a.report))
         report["_path"] = a.report
-        distill = json.load(open(a.distill)) if a.distill else None
-        text = fill(text, "results", tables(report, distill))
+        text = fill(text, "results", tables(report, figure=agreement_png(report)))
+        print(f"wrote {FIGURE} ({os.path.getsize(FIGURE) // 1024} KB)")
+    if a.distill:
+        text = fill(text, "clientdistill", distill_line(json.load(open(a.distill))))
     if a.teachers:
         text = fill(text, "teachers", teachers_table(json.load(open(a.teachers))))
     if a.vgg:

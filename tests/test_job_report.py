@@ -116,3 +116,24 @@ def test_progress_lines_on_the_terminal_and_in_the_log(tmp_path):
 def test_duration_format():
     assert [fmt_duration(s) for s in (0, 4.4, 59.6, 60, 252, 3599, 3600, 3725)] == [
         "0s", "4s", "1m00s", "1m00s", "4m12s", "59m59s", "1h00m", "1h02m"]
+
+
+def test_readme_section_has_the_figure_next_to_the_table(tmp_path):
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import readme_results
+
+    path = tmp_path / "report.json"
+    path.write_text("{}")
+    report = {"teacher": TEACHER, "students": STUDENTS, "data": "d", "total_seconds": 300,
+              "_path": str(path)}
+    figure = str(REPO / "bench" / "results" / "reproduce_mnist_agreement.png")
+    text = readme_results.tables(report, figure=figure)
+    lines = text.splitlines()
+    image = lines.index("![top-1 agreement with the teacher during training and at the end, "
+                        "by λ](bench/results/reproduce_mnist_agreement.png)")
+    assert lines[image + 2].startswith("| run | loss |")   # the table right under it
+    assert len(table_rows(text)) == 2 + 1 + len(STUDENTS)
