@@ -7,9 +7,11 @@ Every figure of a set of runs (``tscaffe plot``, ``reproduce``'s ``agreement.png
 panel:
 
 - **colour**: the run's λ (the weight of the teacher loss; 1 - λ goes to the labels), the
-  same colour for the same λ whatever the loss. λ = 0 (labels only, no teacher) is grey; the
-  other λ take, in increasing order, blue, green, orange, red, purple, brown (past six,
-  evenly spaced colours of the viridis map);
+  same colour for the same λ whatever the loss. λ = 0 (labels only, no teacher) is grey;
+  reproduce's λ 0.25, 0.5, 0.75 and 1 are blue, green, orange and red in every figure (so
+  the no-label λ = 1 runs are red in ``reproduce mnist`` and ``reproduce vgg16`` alike);
+  other sets of λ take, in increasing order, blue, green, orange, red, purple, brown (past
+  six, evenly spaced colours of the viridis map);
 - **line style**: the loss: the 2017 loss (Softmax -> SigmoidCrossEntropyLoss) solid,
   Hinton's KD dashed;
 - **marker**: a star at every test pass of a run trained with no labels, a small dot for
@@ -31,6 +33,7 @@ NO_LABEL_MARKER = "*"
 LABEL_MARKER = "o"
 BASELINE_COLOR = "#7f7f7f"           # λ = 0: the labels only
 LAMBDA_COLORS = ("#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd", "#8c564b")
+STANDARD_LAMBDAS = (0.25, 0.5, 0.75, 1.0)  # reproduce's sweep: LAMBDA_COLORS[:4] by value
 TEACHER_COLOR = "black"
 EXTRA_MARKERS = ("s", "^", "D", "v", "P", "X", "h", "<", ">", "p")
 
@@ -77,7 +80,9 @@ def lambda_colors(lambdas):
 
     values = sorted({float(v) for v in lambdas})
     others = [v for v in values if v != 0.0]
-    if len(others) <= len(LAMBDA_COLORS):
+    if set(others) <= set(STANDARD_LAMBDAS):
+        palette = [LAMBDA_COLORS[STANDARD_LAMBDAS.index(v)] for v in others]
+    elif len(others) <= len(LAMBDA_COLORS):
         palette = list(LAMBDA_COLORS[:len(others)])
     else:
         cmap = matplotlib.colormaps["viridis"]

@@ -204,3 +204,14 @@ def test_plot_command_reads_the_runs_reports(logs, tmp_path, capsys):
     assert out.exists()
     assert cli_main(["plot", "--agreement", "--normalize", *logs, "-o", str(out)]) == 1
     assert "drop --normalize" in capsys.readouterr().err
+
+
+def test_reproduce_lambdas_keep_their_colour_in_every_figure():
+    from solver.plot_style import lambda_colors
+
+    full = lambda_colors([0, 0.25, 0.5, 0.75, 1])
+    assert len(set(full.values())) == 5
+    assert lambda_colors([1.0]) == {1.0: full[1.0]}           # reproduce vgg16's two runs
+    assert lambda_colors([0, 0.5, 1]) == {k: full[k] for k in (0, 0.5, 1)}
+    other = lambda_colors([0.1, 0.2, 0.3])
+    assert len(set(other.values())) == 3
