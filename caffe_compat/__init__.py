@@ -18,17 +18,38 @@ _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
 
 TRAIN = 0
 TEST = 1
+__version__ = "1.0.0"  # the Caffe release whose behaviour this reproduces (pycaffe's value)
 
+# pycaffe's names (python/caffe/__init__.py and _caffe.cpp), each where it lives here.
 _LAZY = {
     "Net": ("caffe_compat.net", "Net"),
     "Blob": ("caffe_compat.blob", "Blob"),
     "Layer": ("caffe_compat.layer_types.base", "Layer"),
     "CaffeError": ("caffe_compat.errors", "CaffeError"),
+    "Classifier": ("caffe_compat.classifier", "Classifier"),
+    "Detector": ("caffe_compat.detector", "Detector"),
+    "NetSpec": ("caffe_compat.net_spec", "NetSpec"),
+    "to_proto": ("caffe_compat.net_spec", "to_proto"),
+    "layers": ("caffe_compat.net_spec", "layers"),
+    "params": ("caffe_compat.net_spec", "params"),
+    "NCCL": ("caffe_compat.runtime", "NCCL"),
+    "Timer": ("caffe_compat.runtime", "Timer"),
     "io": ("caffe_compat.io", None),
+    "draw": ("caffe_compat.draw", None),
+    "coord_map": ("caffe_compat.coord_map", None),
+    "net_spec": ("caffe_compat.net_spec", None),
     "proto": ("caffe_compat.proto", None),
     "caffe_pb2": ("caffe_compat.proto.caffe_pb2", None),
     "layer_types": ("caffe_compat.layer_types.base", "layer_types"),
+    "layer_type_list": ("caffe_compat.layer_types.base", "layer_types"),
 }
+_RUNTIME = ("init_log", "log", "set_mode_cpu", "set_mode_gpu", "set_device", "set_random_seed",
+            "solver_count", "set_solver_count", "solver_rank", "set_solver_rank",
+            "set_multiprocess", "has_nccl")
+_LAZY.update((name, ("caffe_compat.runtime", name)) for name in _RUNTIME)
+_SOLVERS = ("SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver",
+            "AdamSolver", "get_solver")
+_LAZY.update((name, ("caffe_compat.solvers", name)) for name in _SOLVERS)
 
 
 def __getattr__(name):
@@ -41,19 +62,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'caffe_compat' has no attribute '{name}'")
 
 
-def set_mode_cpu():
-    """pycaffe compatibility: the numpy backend always runs on the CPU."""
-
-
-def set_mode_gpu():
-    """pycaffe compatibility: accepted, but this build computes on the CPU."""
-
-
-def set_device(device_id):
-    """pycaffe compatibility: no effect on the CPU backend."""
-
-
-def set_random_seed(seed):
-    from . import rng
-
-    rng.set_seed(seed)
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -322,3 +322,22 @@ def make_solverstate(iteration, history, current_step=0, learned_net=""):
 def write_solverstate(path, state):
     """Write a SolverState atomically."""
     atomic_write_bytes(path, state.SerializeToString())
+
+
+# ------------------------------------------------------------------------ pycaffe's caffe.io
+_PYCAFFE_IO = {
+    "blobproto_to_array": "io_convert", "array_to_blobproto": "io_convert",
+    "arraylist_to_blobprotovector_str": "io_convert",
+    "blobprotovector_str_to_arraylist": "io_convert", "array_to_datum": "io_convert",
+    "datum_to_array": "io_convert", "load_image": "io_image", "resize_image": "io_image",
+    "oversample": "io_image", "Transformer": "io_transformer",
+}
+
+
+def __getattr__(name):
+    """pycaffe's ``caffe.io`` names (io_convert, io_image, io_transformer), loaded on use."""
+    if name in _PYCAFFE_IO:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{_PYCAFFE_IO[name]}"), name)
+    raise AttributeError(f"module 'caffe_compat.io' has no attribute '{name}'")

@@ -32,6 +32,7 @@ from .blob import Blob
 from .errors import CaffeError, FormatError, LayerSetupError, NetError, fmt_shape
 from .io import read_net_binary, save_caffemodel
 from .layer_types.base import create_layer
+from .net_extras import NetExtras
 from .proto import caffe_pb2
 from .upgrade import net_needs_upgrade, upgrade_net
 
@@ -282,7 +283,7 @@ def insert_splits(param):
 
 
 # ---------------------------------------------------------------------------------- the Net
-class Net:
+class Net(NetExtras):
     """A Caffe net. ``Net(model, phase)``, ``Net(model, weights, phase)``,
     ``Net(model, phase, weights=..., level=0, stages=None)``; ``model`` is a prototxt path or a
     NetParameter (whose ``state`` gives the phase when none is passed)."""
@@ -744,10 +745,11 @@ class Net:
         else:
             end_i = len(self.layers) - 1
             outputs = set(self.outputs + blobs)
+        if kwargs and set(kwargs) != set(self.inputs):
+            raise NetError(f"Input blob arguments do not match net inputs: forward() got "
+                           f"{', '.join(sorted(kwargs))}; net '{self.name}' has inputs "
+                           f"{', '.join(self.inputs) or '(none)'}")
         for name, value in kwargs.items():
-            if name not in self.inputs:
-                raise NetError(f"forward(): '{name}' is not an input of net '{self.name}' "
-                               f"(inputs: {', '.join(self.inputs)})")
             self._set_array(name, "data", value)
         self.forward_from_to(start_i, end_i)
         return {name: self._blob_dict[name].data for name in outputs}
@@ -762,10 +764,11 @@ class Net:
         else:
             end_i = 0
             outputs = set(self.inputs + diffs)
+        if kwargs and set(kwargs) != set(self.outputs):
+            raise NetError(f"Top diff arguments do not match net outputs: backward() got "
+                           f"{', '.join(sorted(kwargs))}; net '{self.name}' has outputs "
+                           f"{', '.join(self.outputs) or '(none)'}")
         for name, value in kwargs.items():
-            if name not in self.outputs:
-                raise NetError(f"backward(): '{name}' is not an output of net '{self.name}' "
-                               f"(outputs: {', '.join(self.outputs)})")
             self._set_array(name, "diff", value)
         self.backward_from_to(start_i, end_i)
         return {name: self._blob_dict[name].diff for name in outputs}
@@ -773,6 +776,10 @@ class Net:
     def _set_array(self, name, field, value):
         blob = self._blob_dict[name]
         value = np.asarray(value)
+        if value.ndim and blob.shape and value.shape[0] != blob.shape[0]:
+            raise NetError(f"{'Input' if field == 'data' else 'Diff'} is not batch sized: blob "
+                           f"'{name}' has shape {fmt_shape(blob.shape)}, got an array of shape "
+                           f"{fmt_shape(value.shape)}")
         if value.shape != blob.shape:
             raise NetError(f"blob '{name}' has shape {fmt_shape(blob.shape)}, got an array of "
                            f"shape {fmt_shape(value.shape)}; reshape the blob "
@@ -783,6 +790,9 @@ class Net:
         """pycaffe's Net.set_input_arrays: feed the first layer, which must be MemoryData."""
         if not self.layers or self.layers[0].type != "MemoryData":
             raise NetError("set_input_arrays may only be called if the first layer is a MemoryData layer")
+        labels = np.asarray(labels)
+        if labels.ndim == 1:
+            labels = np.ascontiguousarray(labels[:, np.newaxis, np.newaxis, np.newaxis])
         self.layers[0].set_input_arrays(data, labels)
 
     def forward_backward(self):
