@@ -122,6 +122,8 @@ def get_pydot_graph(caffe_net, rankdir, label_edges=True, phase=None, display_lr
 def draw_net(caffe_net, rankdir, ext="png", phase=None, display_lrm=False):
     """The drawing of ``caffe_net`` as bytes in format ``ext`` (png, svg, pdf, ..., raw)."""
     graph = get_pydot_graph(caffe_net, rankdir, phase=phase, display_lrm=display_lrm)
+    if ext == "raw":  # the Graphviz text itself, for feeding to dot by hand
+        return graph.to_string().encode("utf-8")
     try:
         return graph.create(format=ext)
     except FileNotFoundError as e:

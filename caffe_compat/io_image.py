@@ -5,7 +5,8 @@ Pillow and scipy:
 
 - ``load_image(filename, color=True)``: float32 in [0, 1] (8-bit values / 255, 16-bit / 65535),
   H x W x 3 RGB (a grey image repeated, alpha dropped) or, with ``color=False``, H x W x 1
-  (colour converted as scikit-image's rgb2gray: 0.2125 R + 0.7154 G + 0.0721 B);
+  (colour converted as scikit-image's rgb2gray: 0.2125 R + 0.7154 G + 0.0721 B, an alpha
+  channel first blended over white as its rgba2rgb);
 - ``resize_image(im, (h, w), interp_order=1)``: for 1 or 3 channels, values stretched to [0, 1],
   anti-aliased when shrinking (Gaussian, sigma ``max(0, (in/out - 1) / 2)`` per axis, zeros
   outside), sampled at ``in/out * (y + 0.5) - 0.5`` with zeros beyond the edge (bilinear for
@@ -33,6 +34,9 @@ def load_image(filename, color=True):
     if img.ndim == 3 and img.shape[2] == 2:  # grey + alpha
         img = img[:, :, 0]
     if not color and img.ndim == 3:
+        if img.shape[2] == 4:  # scikit-image's rgba2rgb: over a white background
+            alpha = img[:, :, 3:]
+            img = np.clip((1 - alpha) + alpha * img[:, :, :3], 0, 1)
         img = img[:, :, :3] @ _GRAY_WEIGHTS
     img = img.astype(np.float32)
     if img.ndim == 2:
