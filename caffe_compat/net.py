@@ -746,9 +746,8 @@ class Net(NetExtras):
             end_i = len(self.layers) - 1
             outputs = set(self.outputs + blobs)
         if kwargs and set(kwargs) != set(self.inputs):
-            raise NetError(f"Input blob arguments do not match net inputs: forward() got "
-                           f"{', '.join(sorted(kwargs))}; net '{self.name}' has inputs "
-                           f"{', '.join(self.inputs) or '(none)'}")
+            raise NetError("Input blob arguments do not match net inputs: "
+                           + _mismatch(kwargs, self.inputs, "an input", self.name))
         for name, value in kwargs.items():
             self._set_array(name, "data", value)
         self.forward_from_to(start_i, end_i)
@@ -765,9 +764,8 @@ class Net(NetExtras):
             end_i = 0
             outputs = set(self.inputs + diffs)
         if kwargs and set(kwargs) != set(self.outputs):
-            raise NetError(f"Top diff arguments do not match net outputs: backward() got "
-                           f"{', '.join(sorted(kwargs))}; net '{self.name}' has outputs "
-                           f"{', '.join(self.outputs) or '(none)'}")
+            raise NetError("Top diff arguments do not match net outputs: "
+                           + _mismatch(kwargs, self.outputs, "an output", self.name))
         for name, value in kwargs.items():
             self._set_array(name, "diff", value)
         self.backward_from_to(start_i, end_i)
@@ -776,12 +774,10 @@ class Net(NetExtras):
     def _set_array(self, name, field, value):
         blob = self._blob_dict[name]
         value = np.asarray(value)
-        if value.ndim and blob.shape and value.shape[0] != blob.shape[0]:
-            raise NetError(f"{'Input' if field == 'data' else 'Diff'} is not batch sized: blob "
-                           f"'{name}' has shape {fmt_shape(blob.shape)}, got an array of shape "
-                           f"{fmt_shape(value.shape)}")
         if value.shape != blob.shape:
-            raise NetError(f"blob '{name}' has shape {fmt_shape(blob.shape)}, got an array of "
+            batch = value.ndim and blob.shape and value.shape[0] != blob.shape[0]
+            raise NetError((f"{'Input' if field == 'data' else 'Diff'} is not batch sized: " if batch else "")
+                           + f"blob '{name}' has shape {fmt_shape(blob.shape)}, got an array of "
                            f"shape {fmt_shape(value.shape)}; reshape the blob "
                            f"(net.blobs['{name}'].reshape(...); net.reshape()) first")
         getattr(blob, field)[...] = value
@@ -878,6 +874,16 @@ class Net(NetExtras):
 
     def __repr__(self):
         return f"<Net '{self.name}' phase={caffe_pb2.Phase.Name(self.phase)} layers={len(self.layers)}>"
+
+
+def _mismatch(given, names, what, net_name):
+    """Why keyword blobs do not match a net's inputs (or outputs): pycaffe wants all of them."""
+    extra = [n for n in given if n not in names]
+    if extra:
+        return (f"'{extra[0]}' is not {what} of net '{net_name}' "
+                f"({what.split()[-1]}s: {', '.join(names) or 'none'})")
+    missing = [n for n in names if n not in given]
+    return f"{what.split()[-1]} '{missing[0]}' of net '{net_name}' not given (pycaffe needs all or none)"
 
 
 def _fmt_float(x):
