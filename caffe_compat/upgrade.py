@@ -150,6 +150,10 @@ def solver_needs_upgrade(solver):
 def upgrade_data_transformation(net):
     """Move V1 data layers' scale/mean_file/crop_size/mirror into transform_param."""
     for layer, param in _v1_data_params(net):
+        # Caffe takes both messages mutably for every such layer, so each upgraded data
+        # layer carries a transform_param (and its data parameter), empty or not.
+        param.SetInParent()
+        layer.transform_param.SetInParent()
         for name in _TRANSFORM_FIELDS:
             if param.HasField(name):
                 setattr(layer.transform_param, name, getattr(param, name))
@@ -204,9 +208,12 @@ def upgrade_v1_net(net):
     """Replace the V1 ``layers`` of ``net`` by ``layer`` entries, in place."""
     ok = True
     if len(net.layer) > 0:
-        log.error("Input NetParameter to be upgraded already specifies 'layer' fields; "
-                  "these will be ignored for the upgrade.")
-        ok = False
+        raise UpgradeError(
+            "Refusing to upgrade inconsistent NetParameter input; the definition includes both "
+            "'layer' and 'layers' fields. The current format defines 'layer' fields with string "
+            "type like layer { type: 'Layer' ... } and not layers { type: LAYER ... }. Manually "
+            f"switch the definition to 'layer' format to continue (layer '{net.layer[0].name}', "
+            f"layers '{net.layers[0].name}').")
     v1_layers = [caffe_pb2.V1LayerParameter() for _ in net.layers]
     for copy, original in zip(v1_layers, net.layers):
         copy.CopyFrom(original)

@@ -157,11 +157,12 @@ def test_batchnorm_three_params_get_zero_rates():
     assert net.layer[1].param[0].lr_mult == 1
 
 
-def test_layer_and_layers_mixed_reports_problem():
+def test_layer_and_layers_mixed_refused_as_caffe():
     net = parse_net('layer { name: "new" type: "ReLU" }\nlayers { name: "old" type: RELU }\n',
                     upgrade=False)
-    assert upgrade_net(net) is False
-    assert [layer.name for layer in net.layer] == ["old"]
+    with pytest.raises(UpgradeError, match="Refusing to upgrade inconsistent NetParameter input; "
+                       "the definition includes both 'layer' and 'layers' fields.*'new'.*'old'"):
+        upgrade_net(net)
 
 
 # ---------------------------------------------------------------------------- CLI
