@@ -29,6 +29,7 @@ setup(
         "PyYAML>=6.0",
         "pydot>=1.4",
         "platformdirs>=3",
+        "scipy>=1.6",  # caffe.io resizing (pycaffe's resize_image, Transformer, Classifier)
     ],
     extras_require={
         # The embedded MNIST digits (`tscaffe reproduce mnist` without --data) are a data file

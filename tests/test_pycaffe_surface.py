@@ -172,3 +172,48 @@ def test_draw_to_files(tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     draw.draw_net_to_file(net, str(tmp_path / "lenet.svg"), phase=caffe.TRAIN)
     assert b"<svg" in (tmp_path / "lenet.svg").read_bytes()
+
+
+def test_gpu_calls_warn_once_and_run_on_cpu(monkeypatch):
+    import warnings
+
+    from caffe_compat import runtime
+
+    monkeypatch.setitem(runtime._state, "gpu_warned", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        caffe.set_mode_gpu()
+        caffe.set_device(0)
+        caffe.set_mode_gpu()
+    assert [str(w.message) for w in caught] == [
+        "caffe_compat.set_mode_gpu(): this build computes on the CPU (numpy); the net runs there"]
+    caffe.set_mode_cpu()
+    assert caffe.has_nccl() is False and caffe.solver_count() == 1 and caffe.solver_rank() == 0
+    timer = caffe.Timer()
+    timer.start()
+    timer.stop()
+    assert timer.ms >= 0.0
+
+
+def test_hdf5_without_h5py_names_the_extra(monkeypatch, tmp_path):
+    import sys
+
+    net = caffe.Net(cases._write(str(tmp_path), "b.prototxt", cases.BATCH_NET), caffe.TEST)
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(caffe.CaffeError, match=r"h5py.*tscaffe\[hdf5\]"):
+        net.save_hdf5(str(tmp_path / "w.h5"))
+
+
+def test_hdf5_round_trip_and_mismatch(tmp_path):
+    pytest.importorskip("h5py")
+    path = cases._write(str(tmp_path), "b.prototxt", cases.BATCH_NET)
+    net = caffe.Net(path, caffe.TEST)
+    net.params["ip"][0].data[...] = np.arange(24, dtype=np.float32).reshape(3, 8)
+    net.save_hdf5(str(tmp_path / "w.h5"))
+    other = caffe.Net(path, caffe.TEST)
+    other.load_hdf5(str(tmp_path / "w.h5"))
+    np.testing.assert_array_equal(other.params["ip"][0].data, net.params["ip"][0].data)
+    wider = caffe.Net(cases._write(str(tmp_path), "w.prototxt", cases.BATCH_NET.replace("num_output: 3", "num_output: 4")),
+                      caffe.TEST)
+    with pytest.raises(caffe.CaffeError, match="layer 'ip'.*dimension mismatch"):
+        wider.load_hdf5(str(tmp_path / "w.h5"))
