@@ -332,8 +332,8 @@ class Net(NetExtras):
         self._blob_names = []
         self._blob_need_backward = []
         self._blob_loss_weights = []
-        self._bottom_ids = []
-        self._top_ids = []
+        self._bottom_ids = _IdLists()  # per layer; also callable as pycaffe's _bottom_ids(i)
+        self._top_ids = _IdLists()
         self._bottom_need_backward = []
         self._layer_need_backward = []
         self._layer_loss_weights = []
@@ -874,6 +874,13 @@ class Net(NetExtras):
 
     def __repr__(self):
         return f"<Net '{self.name}' phase={caffe_pb2.Phase.Name(self.phase)} layers={len(self.layers)}>"
+
+
+class _IdLists(list):
+    """Per-layer blob id lists; ``net._top_ids(i)`` as in pycaffe, ``net._top_ids[i]`` too."""
+
+    def __call__(self, layer_id):
+        return list(self[layer_id])
 
 
 def _mismatch(given, names, what, net_name):

@@ -217,3 +217,12 @@ def test_hdf5_round_trip_and_mismatch(tmp_path):
                       caffe.TEST)
     with pytest.raises(caffe.CaffeError, match="layer 'ip'.*dimension mismatch"):
         wider.load_hdf5(str(tmp_path / "w.h5"))
+
+
+def test_private_views_as_pycaffe(tmp_path):
+    net = caffe.Net(cases._write(str(tmp_path), "b.prototxt", cases.BATCH_NET), caffe.TEST)
+    names = list(net.blobs)
+    # pycaffe's _top_ids / _bottom_ids are methods taking the layer index
+    assert [names[i] for i in net._top_ids(1)] == ["ip"] and [names[i] for i in net._bottom_ids(1)] == ["data"]
+    assert [names[i] for i in net._inputs] == net.inputs and [names[i] for i in net._outputs] == net.outputs
+    assert list(net._blob_names) == names and len(net._blob_loss_weights) == len(names)
