@@ -499,3 +499,96 @@ def draw_nets(caffe):
     lenet_text = _lenet(caffe, 4)
     texts = {"lenet": lenet_text, "phases": DRAW_PHASES_NET}
     return [(key, texts[name], rankdir, phase, lrm) for key, name, rankdir, phase, lrm in DRAW_NETS]
+
+
+# ---------------------------------------------------------------------------------- solvers
+SOLVER_NET = """name: 'solvernet'
+layer { type: 'DummyData' name: 'data' top: 'data' top: 'label'
+  dummy_data_param { shape { dim: 4 dim: 3 } shape { dim: 4 }
+    data_filler { type: 'constant' } data_filler { type: 'constant' } } }
+layer { type: 'InnerProduct' name: 'ip' bottom: 'data' top: 'ip'
+  param { lr_mult: 1 decay_mult: 1 } param { lr_mult: 2 decay_mult: 0 }
+  inner_product_param { num_output: 5 weight_filler { type: 'constant' value: 0.1 } } }
+layer { type: 'SoftmaxWithLoss' name: 'loss' bottom: 'ip' bottom: 'label' top: 'loss' }
+"""
+
+SOLVER_TYPES = {"SGD": "SGDSolver", "Nesterov": "NesterovSolver", "AdaGrad": "AdaGradSolver",
+                "RMSProp": "RMSPropSolver", "AdaDelta": "AdaDeltaSolver", "Adam": "AdamSolver"}
+
+
+def _solver_text(net_path, type_name, prefix):
+    extra = {"SGD": "momentum: 0.9", "Nesterov": "momentum: 0.9", "AdaGrad": "",
+             "RMSProp": "rms_decay: 0.95", "AdaDelta": "momentum: 0.95 delta: 1e-6",
+             "Adam": "momentum: 0.9 momentum2: 0.999 delta: 1e-8"}[type_name]
+    return (f"net: '{net_path}'\ntest_iter: 1 test_interval: 2\nbase_lr: {1.0 if type_name == 'AdaDelta' else 0.1}\n"
+            f"lr_policy: 'step' gamma: 0.5 stepsize: 2\nweight_decay: 0.01\ndisplay: 0\nmax_iter: 5\n"
+            f"snapshot_prefix: '{prefix}'\nsnapshot_after_train: false\ntype: '{type_name}'\n{extra}\n")
+
+
+def _feed(net, seed):
+    rng = np.random.RandomState(seed)
+    net.blobs["data"].data[...] = rng.randn(4, 3)
+    net.blobs["label"].data[...] = np.array([0, 3, 1, 4])
+
+
+def _params(net):
+    return [[name, [b.data.ravel().tolist() for b in blobs]] for name, blobs in net.params.items()]
+
+
+def solver_results(caffe, tmpdir):
+    import os
+
+    net_path = _write(tmpdir, "solvernet.prototxt", SOLVER_NET)
+    out = {}
+    for type_name, class_name in SOLVER_TYPES.items():
+        prefix = os.path.join(tmpdir, type_name.lower(), "snap")
+        os.makedirs(os.path.dirname(prefix))
+        path = _write(tmpdir, f"{type_name}_solver.prototxt", _solver_text(net_path, type_name, prefix))
+        solver = getattr(caffe, class_name)(path)
+        by_factory = caffe.get_solver(path)
+        entry = {"factory_class": type(by_factory).__name__, "iter0": solver.iter,
+                 "n_test_nets": len(solver.test_nets)}
+        for net in [solver.net] + list(solver.test_nets):
+            _feed(net, 3)
+        rng = np.random.RandomState(4)
+        for blobs in solver.net.params.values():
+            for b in blobs:
+                b.data[...] = rng.randn(*b.data.shape) * 0.3
+        calls = {"start": 0, "gradients": 0}
+
+        def on_start():
+            calls["start"] += 1
+
+        def on_gradients():
+            calls["gradients"] += 1
+
+        solver.add_callback(on_start, on_gradients)
+        solver.step(3)
+        entry["iter3"] = solver.iter
+        entry["calls"] = dict(calls)
+        entry["params3"] = _params(solver.net)
+        entry["test_net_shares"] = bool(np.all(solver.test_nets[0].params["ip"][0].data == solver.net.params["ip"][0].data))
+        if hasattr(solver, "lr"):
+            entry["lr"] = float(solver.lr)
+        solver.snapshot()
+        entry["snapshot_files"] = sorted(os.listdir(os.path.dirname(prefix)))
+        solver.step(1)
+        entry["params4"] = _params(solver.net)
+        state = os.path.join(os.path.dirname(prefix), "snap_iter_3.solverstate")
+        solver.restore(state)
+        entry["iter_restored"] = solver.iter
+        solver.step(1)
+        entry["params4_after_restore"] = _params(solver.net)
+        solver.solve()
+        entry["iter_solved"] = solver.iter
+        out[type_name] = entry
+    # apply_update alone: diffs set by hand, rate from the policy at iter 0
+    solver = caffe.SGDSolver(_write(tmpdir, "apply_solver.prototxt",
+                                    _solver_text(net_path, "SGD", os.path.join(tmpdir, "apply"))))
+    for blobs in solver.net.params.values():
+        for b in blobs:
+            b.data[...] = 0
+            b.diff[...] = 1
+    solver.apply_update()
+    out["apply_update"] = {"params": _params(solver.net), "iter": solver.iter}
+    return out

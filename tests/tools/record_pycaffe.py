@@ -6,7 +6,8 @@ Runs inside Debian 11's Caffe 1.0 (``caffe-python3``: Python 3.9 with ``import c
 printed NetSpec nets (pycaffe's own test nets, naming cases, the 2017 notebook's nets),
 coord_map results, caffe.io conversions, resizes, crops and Transformer results, Net views,
 the HDF5 layout of save_hdf5, forward_all / forward_backward_all, levels and stages,
-layer_type_list, and the graphs caffe.draw builds. Real Caffe's Python has no pydot, so
+layer_type_list, the graphs caffe.draw builds, and the six solver classes driven through
+pycaffe (get_solver, step, callbacks, snapshot files, restore, solve, apply_update). Real Caffe's Python has no pydot, so
 ``pydot`` is replaced by a small recorder of the nodes and edges draw.py creates.
 
 Also recorded: ``load_image`` as pycaffe computes it with scikit-image (pycaffe 1.0 passes
@@ -128,6 +129,7 @@ def main(argv=None):
               "draw": cases.draw_records(caffe.draw, caffe.proto.caffe_pb2, cases.draw_nets(caffe))}
     with tempfile.TemporaryDirectory() as tmpdir:
         record["net"] = cases.net_results(caffe, tmpdir)
+        record["solvers"] = cases.solver_results(caffe, tmpdir)
         record["load_image"], record["load_image_pixels"] = _load_image_values(tmpdir)
     write_json(args.out, record)
     print(f"wrote {args.out}")
