@@ -38,3 +38,20 @@ def test_cases_match_the_recording():
     """The recorded inputs are the cases' inputs (re-record after changing a case)."""
     for name, text in list(upgrade_cases.NETS.items()) + list(upgrade_cases.SOLVERS.items()):
         assert REAL[name]["input"] == text, name
+
+
+def test_every_v1_layer_type_upgrades_to_a_creatable_layer():
+    """Caffe's TestUpgradeV1LayerType: each V1 enum value but NONE names a layer type the
+    registry creates (from a parameter holding only the type)."""
+    from caffe_compat.layer_types.base import create_layer
+    from caffe_compat.proto import caffe_pb2
+    from caffe_compat.upgrade import v1_type_name
+
+    enum = caffe_pb2.V1LayerParameter.LayerType
+    assert len(enum.keys()) == 40
+    for name in enum.keys():
+        if name == "NONE":
+            continue
+        type_name = v1_type_name(enum.Value(name))
+        layer = create_layer(caffe_pb2.LayerParameter(name="x", type=type_name), caffe_pb2.TRAIN)
+        assert layer.type == type_name, name
