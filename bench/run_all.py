@@ -9,7 +9,8 @@ data benchmarks). A benchmark module has ``main(quick=False)`` returning rows (s
 bench/_common.py). ``--quick`` makes every benchmark tiny (a smoke test: timings are then
 meaningless); ``--full`` adds the long ones: bench_nets.py (every net against real Caffe, 1 and 2
 threads), bench_distill.py (every kind of teacher on all 60,000 training images) and
-bench_vgg.py (the VGG-16 student), an hour or more in all.
+bench_vgg.py (the VGG-16 student) and bench_contention.py (the thread count under load),
+an hour or more in all.
 
 The machine these run on is shared and noisy: compare ratios measured in one run, never
 absolute times across runs.
@@ -41,6 +42,7 @@ BENCHMARKS = [
     ("bench_nets", "every net's fwd+bwd vs real Caffe 1.0, 1 and 2 threads (issue 13)", {}, True),
     ("bench_distill", "every teacher (scales, softmax, Fashion-MNIST), no labels (issue 11)", {}, True),
     ("bench_vgg", "the VGG-16 student's agreement (issue 12)", {}, True),
+    ("bench_contention", "default threads vs one thread, quiet and with 2 competitors (issue 22)", {}, True),
 ]
 
 

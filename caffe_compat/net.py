@@ -33,6 +33,7 @@ from .errors import CaffeError, FormatError, LayerSetupError, NetError, fmt_shap
 from .io import read_net_binary, save_caffemodel
 from .layer_types.base import create_layer
 from .net_extras import NetExtras
+from .parallel import measured
 from .proto import caffe_pb2
 from .upgrade import net_needs_upgrade, upgrade_net
 
@@ -792,9 +793,11 @@ class Net(NetExtras):
         self.layers[0].set_input_arrays(data, labels)
 
     def forward_backward(self):
-        """Net::ForwardBackward: forward, backward; returns the loss."""
-        loss = self.forward_from_to(0, len(self.layers) - 1)
-        self.backward_from_to(len(self.layers) - 1, 0)
+        """Net::ForwardBackward: forward, backward; returns the loss. Timed for the thread
+        count (caffe_compat.parallel.measured) unless the count is pinned."""
+        with measured(self):
+            loss = self.forward_from_to(0, len(self.layers) - 1)
+            self.backward_from_to(len(self.layers) - 1, 0)
         return loss
 
     def clear_param_diffs(self):

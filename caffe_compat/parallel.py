@@ -1,20 +1,31 @@
-"""Elementwise work split across the batch on a few threads.
+"""Elementwise work split across the batch on a few threads, and how many threads to use.
 
 numpy releases the GIL inside its copy and ufunc loops, so the memory-bound passes that
 dominate a numpy iteration (im2col, col2im, pooling, activations) run on every core when
-the batch is cut into slices, while the GEMMs already use OpenBLAS's own threads. Every
-element is computed by the same operations as in one piece, so results do not change;
+the batch is cut into slices, while the GEMMs use OpenBLAS's own threads. Every element is
+computed by the same operations as in one piece, so the split changes no result;
 reductions are never split.
 
-The thread count is the smallest of ``TSCAFFE_NUM_THREADS``, ``OMP_NUM_THREADS`` and
-``OPENBLAS_NUM_THREADS`` that is set (so ``OPENBLAS_NUM_THREADS=1`` means one core, as for
-Caffe), else the CPUs this process may run on; ``set_num_threads`` changes it.
+The thread count is **pinned** when ``TSCAFFE_NUM_THREADS``, ``OMP_NUM_THREADS`` or
+``OPENBLAS_NUM_THREADS`` is set: the smallest of them (so ``OPENBLAS_NUM_THREADS=1`` means one
+core, as for Caffe); ``TSCAFFE_NUM_THREADS`` also sets OpenBLAS's count, the other two are
+OpenBLAS's own. ``set_num_threads(n)`` pins it too. Otherwise it is **measured**: each
+iteration run inside ``measured(owner)`` (``Net.forward_backward``, ``tscaffe time``) is
+timed and caffe_compat.thread_tuner picks the count, for the batch slices and OpenBLAS
+alike, from 1 up to the CPUs this process may run on, and picks again when the iteration
+time drifts or the process waits for its cores. Results of the batch slices are the same at
+any count; OpenBLAS's can differ in the last bits for some shapes (caffe_compat.blas_threads),
+so pin the count where a run must repeat bit for bit.
 """
 import os
 import threading
+import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
+from . import blas_threads
 from .errors import CaffeError
+from .thread_tuner import ThreadTuner, read_wait_ns
 
 # Below this many elements a pass costs less than handing it to another thread.
 MIN_ELEMENTS = 1 << 17
@@ -22,9 +33,14 @@ MIN_ELEMENTS = 1 << 17
 _lock = threading.Lock()
 _pool = None
 _threads = None
+_pinned = None  # None: not decided yet; False: measured; else the pinned count
+_blas_pinned = False
+_tuners = weakref.WeakKeyDictionary()
+_inside = threading.local()
 
 
 def _from_environment():
+    """The pinned count the environment asks for, or None (measure it)."""
     counts = []
     ours = os.environ.get("TSCAFFE_NUM_THREADS", "").strip()
     if ours:
@@ -35,31 +51,109 @@ def _from_environment():
         value = os.environ.get(name, "").strip()
         if value.isdigit() and int(value) > 0:  # their own libraries' rules; ignore the rest
             counts.append(int(value))
-    if counts:
-        return min(counts)
+    return min(counts) if counts else None
+
+
+def available_cpus():
+    """CPUs this process may run on (its affinity mask)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
 
 
+def _settle():
+    """Decides once between pinned (environment) and measured."""
+    global _pinned, _threads, _blas_pinned
+    if _pinned is None:
+        pinned = _from_environment()
+        _blas_pinned = bool(os.environ.get("TSCAFFE_NUM_THREADS", "").strip())
+        _pinned = pinned if pinned is not None else False
+        _threads = pinned if pinned is not None else available_cpus()
+        if _blas_pinned:
+            blas_threads.set(pinned)
+
+
 def num_threads():
-    global _threads
-    if _threads is None:
-        _threads = _from_environment()
+    """Threads the batch-split work uses now."""
+    _settle()
     return _threads
 
 
+def is_pinned():
+    _settle()
+    return _pinned is not False
+
+
 def set_num_threads(n):
-    """Threads used for batch-split work from now on (1: everything on the caller's)."""
-    global _threads, _pool
+    """Pins the thread count for batch-split work and OpenBLAS from now on (1: everything
+    on the caller's thread); ``None`` goes back to the environment's rule (measured unless
+    a variable pins it)."""
+    global _threads, _pinned, _blas_pinned
+    if n is None:
+        with _lock:
+            _pinned = None
+        _tuners.clear()
+        _settle()
+        if not _pinned:
+            blas_threads.set(_threads)
+        return
     if int(n) < 1:
         raise ValueError(f"thread count must be >= 1, got {n}")
     with _lock:
-        _threads = int(n)
-        if _pool is not None:
-            _pool.shutdown(wait=True)
-            _pool = None
+        _pinned = _threads = int(n)
+        _blas_pinned = True
+    blas_threads.set(_threads)
+
+
+def _use(n):
+    """Runs the next work with ``n`` threads (measured mode)."""
+    global _threads
+    if n != _threads:
+        _threads = n
+        blas_threads.set(n)
+
+
+def tuner(owner):
+    """The ThreadTuner that measures ``owner``'s iterations (None when pinned)."""
+    if is_pinned():
+        return None
+    t = _tuners.get(owner)
+    if t is None:
+        t = _tuners[owner] = ThreadTuner(available_cpus())
+    return t
+
+
+class measured:
+    """``with measured(net): one iteration``: runs it with the count ``net``'s tuner wants and
+    reports its time and CPU wait. Does nothing when the count is pinned, or inside another
+    measured iteration (the outer one is the iteration)."""
+
+    __slots__ = ("owner", "tuner", "t0", "w0")
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.tuner = None
+
+    def __enter__(self):
+        if getattr(_inside, "depth", 0) == 0:
+            self.tuner = tuner(self.owner)
+        _inside.depth = getattr(_inside, "depth", 0) + 1
+        if self.tuner is not None:
+            _use(self.tuner.count())
+            self.w0 = read_wait_ns()
+            self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, kind, value, tb):
+        _inside.depth -= 1
+        if self.tuner is None or kind is not None:
+            return False
+        seconds = time.perf_counter() - self.t0
+        w1 = read_wait_ns()
+        share = 0.0 if self.w0 is None or w1 is None or seconds <= 0 else (w1 - self.w0) / 1e9 / seconds
+        self.tuner.record(seconds, share)
+        return False
 
 
 def _executor(workers):
@@ -76,7 +170,7 @@ def over_batch(fn, n, elements):
     """Calls ``fn(lo, hi)`` on consecutive slices covering ``range(n)``: one slice per
     thread when ``elements`` (the work's size) is large enough, else ``fn(0, n)``. The
     caller's thread takes the first slice; exceptions are raised here."""
-    threads = min(num_threads(), n)
+    threads = min(_threads or num_threads(), n)
     if threads <= 1 or elements < MIN_ELEMENTS:
         fn(0, n)
         return

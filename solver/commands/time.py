@@ -12,6 +12,7 @@ need_backward false) are not run backward, so their backward time is about 0.
 import time as _time
 
 from caffe_compat.errors import CaffeError
+from caffe_compat.parallel import measured
 
 from solver import log
 from solver.log import fmt_num
@@ -41,20 +42,21 @@ def benchmark(net, iterations):
     start_all = clock()
     for j in range(iterations):
         start_iter = clock()
-        start = clock()
-        for i, layer in enumerate(net.layers):
-            t = clock()
-            layer.reshape(bottoms[i], tops[i])  # Caffe's Layer::Forward reshapes first
-            layer.forward(bottoms[i], tops[i])
-            fwd_layer[i] += (clock() - t) * 1e6
-        fwd_total += (clock() - start) * 1e6
-        start = clock()
-        for i in range(n - 1, -1, -1):
-            t = clock()
-            if need[i]:
-                net.layers[i].backward(tops[i], prop[i], bottoms[i])
-            bwd_layer[i] += (clock() - t) * 1e6
-        bwd_total += (clock() - start) * 1e6
+        with measured(net):  # the thread count is measured on these iterations too
+            start = clock()
+            for i, layer in enumerate(net.layers):
+                t = clock()
+                layer.reshape(bottoms[i], tops[i])  # Caffe's Layer::Forward reshapes first
+                layer.forward(bottoms[i], tops[i])
+                fwd_layer[i] += (clock() - t) * 1e6
+            fwd_total += (clock() - start) * 1e6
+            start = clock()
+            for i in range(n - 1, -1, -1):
+                t = clock()
+                if need[i]:
+                    net.layers[i].backward(tops[i], prop[i], bottoms[i])
+                bwd_layer[i] += (clock() - t) * 1e6
+            bwd_total += (clock() - start) * 1e6
         log.info(log.CAFFE_TIME_ITERATION, f"Iteration: {j + 1} forward-backward time: "
                  f"{fmt_num((clock() - start_iter) * 1e3)} ms.")
     return fwd_layer, bwd_layer, fwd_total, bwd_total, (clock() - start_all) * 1e3

@@ -1,0 +1,194 @@
+"""Training speed on a quiet and on a busy machine: the default thread count against one thread.
+
+    python bench/bench_contention.py [--nets lenet cifar10_quick] [--rounds 3] [--iters N]
+                                     [--competitors 2] [--quick] [--json OUT]
+
+A busy machine is this one with ``--competitors`` CPU-bound processes (pure-Python loops)
+started by the benchmark and stopped after each measurement. For each net (bench_nets'
+TRAIN nets with Input layers: LeNet batch 64, cifar10_quick batch 100) and each round, the
+conditions alternate (quiet, busy) and within each the modes alternate, each in a fresh
+process running ``Net.forward_backward``:
+
+- ``default``: no thread variable set (the count is measured: caffe_compat.thread_tuner);
+- ``1 thread``: ``TSCAFFE_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` (one core, as Caffe's
+  one-thread run);
+- ``pinned N``: ``TSCAFFE_NUM_THREADS=N``, N = the CPUs (the fixed count the default was
+  before it was measured).
+
+Per process: ms per iteration = wall time of all timed iterations / their number, so the
+trials the default runs are paid for in its figure; also the median, the counts the tuner
+chose, and the minor page faults per iteration. Medians over rounds are compared:
+
+- busy ratio = busy default ms / busy 1-thread ms (target <= 1.0: the default is at least
+  as fast as one thread under load);
+- quiet ratio = quiet default ms / quiet pinned-N ms (target <= 1.05: quiet speed kept);
+- fair share = busy default ms / (quiet 1-thread ms x (competitors + 1) / CPUs) (what a
+  process gets when the CPUs are shared evenly; < 1 is better than an even share).
+
+On a machine that other work also loads, "quiet" means "without our competitors": say so
+when reporting.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+THREAD_VARS = ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+ITERS = {"lenet": 60, "cifar10_quick": 30}
+TARGET_BUSY = 1.0
+TARGET_QUIET = 1.05
+
+
+def child(path, iters, warmup):
+    """In a fresh process: JSON of ms per iteration (mean, median), chosen counts, faults."""
+    sys.path.insert(0, REPO)
+    from caffe_compat import TRAIN, Net, blas_threads, parallel  # before numpy, as tscaffe
+
+    import numpy as np
+
+    net = Net(path, TRAIN)
+    rng = np.random.default_rng(0)
+    net.blobs["data"].data[...] = rng.uniform(0, 1, size=net.blobs["data"].shape)
+    net.blobs["label"].data[...] = rng.integers(0, 10, size=net.blobs["label"].shape)
+    for _ in range(warmup):
+        net.forward_backward()
+    times = []
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    start = time.perf_counter()
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        net.forward_backward()
+        times.append(time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
+    tuner = parallel.tuner(net)
+    print(json.dumps({
+        "ms": 1000 * total / iters, "median_ms": 1000 * statistics.median(times),
+        "faults_per_iter": faults / iters, "final_threads": parallel.num_threads(),
+        "blas": blas_threads.describe(), "blas_threads": blas_threads.get(),
+        "decisions": [[reason, n, {str(k): round(1000 * v, 2) for k, v in med.items()}]
+                      for reason, n, med in (tuner.history if tuner else [])]}))
+
+
+def run_child(path, iters, env_extra):
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env.update(env_extra, PYTHONPATH=REPO)
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", path,
+                           "--iters", str(iters)], capture_output=True, text=True, env=env, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class Competitors:
+    """``n`` CPU-bound processes for the duration of a ``with`` block."""
+
+    def __init__(self, n):
+        self.n, self.procs = n, []
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.n)]
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
+        self.procs = []
+
+
+def modes(cpus):
+    return {"default": {}, "1 thread": {"TSCAFFE_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+            f"pinned {cpus}": {"TSCAFFE_NUM_THREADS": str(cpus)}}
+
+
+def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_json=None):
+    sys.path.insert(0, HERE)
+    sys.path.insert(0, REPO)
+    import _common
+    import bench_nets
+    from caffe_compat.parallel import available_cpus
+
+    cpus = available_cpus()
+    rounds = rounds or (1 if quick else 3)
+    nets = nets or list(ITERS)
+    all_modes = modes(cpus)
+    results, rows = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in nets:
+            path = bench_nets.write_net(name, tmp)
+            n_iter = iters or (8 if quick else ITERS.get(name, 30))
+            runs = {(c, m): [] for c in ("quiet", "busy") for m in all_modes}
+            for _ in range(rounds):
+                for cond in ("quiet", "busy"):
+                    with Competitors(competitors if cond == "busy" else 0):
+                        for mode, env in all_modes.items():
+                            r = run_child(path, n_iter, env)
+                            runs[(cond, mode)].append(r)
+                            print(f"{name:14} {cond:5} {mode:9}: {r['ms']:7.1f} ms/iter (median "
+                                  f"{r['median_ms']:.1f}), {r['faults_per_iter']:.0f} faults/iter, "
+                                  f"threads {r['final_threads']}"
+                                  + (f", decisions {r['decisions']}" if r["decisions"] else ""), flush=True)
+            med = {k: statistics.median(r["ms"] for r in v) for k, v in runs.items()}
+            busy = med[("busy", "default")] / med[("busy", "1 thread")]
+            quiet = med[("quiet", "default")] / med[("quiet", f"pinned {cpus}")]
+            fair = med[("busy", "default")] / (med[("quiet", "1 thread")] * (competitors + 1) / cpus)
+            res = {"net": name, "cpus": cpus, "competitors": competitors, "rounds": rounds,
+                   "iters": n_iter, "ms": {f"{c}/{m}": v for (c, m), v in med.items()},
+                   "busy_ratio": busy, "quiet_ratio": quiet, "fair_share_ratio": fair,
+                   "faults_per_iter": statistics.median(r["faults_per_iter"] for v in runs.values() for r in v),
+                   "blas": runs[("quiet", "default")][0]["blas"], "runs": {f"{c}/{m}": v for (c, m), v in runs.items()}}
+            results.append(res)
+            print(f"{name}: busy default / busy 1 thread = {busy:.2f} (target <= {TARGET_BUSY}); "
+                  f"quiet default / quiet pinned {cpus} = {quiet:.2f} (target <= {TARGET_QUIET}); "
+                  f"busy default / fair share = {fair:.2f}", flush=True)
+            rows.append(_common.row(f"{name} busy ({competitors} competitors): default vs 1 thread",
+                                    med[("busy", "default")], med[("busy", "1 thread")], "ms", target=TARGET_BUSY))
+            rows.append(_common.row(f"{name} quiet: default vs pinned {cpus}", med[("quiet", "default")],
+                                    med[("quiet", f"pinned {cpus}")], "ms", target=TARGET_QUIET))
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d"), "results": results}, f, indent=2)
+    print()
+    print(markdown_table(results))
+    return rows
+
+
+def markdown_table(results):
+    lines = ["| net | quiet: default / 1 thr / pinned N ms | busy: default / 1 thr / pinned N ms | "
+             "busy default / 1 thr | quiet default / pinned N | busy default / fair share |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        ms = r["ms"]
+        cells = []
+        for cond in ("quiet", "busy"):
+            cells.append(" / ".join(f"{v:.1f}" for k, v in ms.items() if k.startswith(cond + "/")))
+        lines.append(f"| {r['net']} | {cells[0]} | {cells[1]} | {r['busy_ratio']:.2f} | "
+                     f"{r['quiet_ratio']:.2f} | {r['fair_share_ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--nets", nargs="*", choices=sorted(ITERS))
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--iters", type=int)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--competitors", type=int, default=2)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", help="write the results here")
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, a.iters, a.warmup)
+    else:
+        main(a.quick, a.nets, a.rounds, a.iters, a.competitors, a.json)

@@ -1,0 +1,191 @@
+"""Choosing the thread count by measuring iterations, and choosing again when they drift.
+
+A thread count that is right on an idle machine is wrong on a busy one: when other processes
+hold the cores, a pass cut into slices waits for its slowest slice and OpenBLAS's workers
+wait for a core, so two threads can be several times slower than one. No formula predicts
+this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it:
+
+1. **Trial.** After ``warmup`` iterations, the candidate counts (1, 2, 4, ... up to the
+   CPUs this process may use) take turns, one iteration each, ``trial_rounds`` times
+   (interleaved, so a load that comes or goes mid-trial hits every count alike). The count
+   with the lowest median wins; a count with more threads must beat the fewer-thread
+   one by ``margin`` (a tie goes to fewer threads, which also leaves cores to others).
+   A count whose fastest iteration is ``prune`` times slower than another count's median
+   leaves the trial at once (under load the slow count costs the most; it is not rerun).
+2. **Steady.** The first ``window`` iterations at that count set a reference: the median
+   iteration time and the median share of it the main thread spent waiting for a CPU
+   (``/proc/thread-self/schedstat`` run-queue delay, 0 where unreadable). Then, over a
+   sliding window of ``window`` iterations, a new trial starts when the median time is
+   more than ``drift`` slower than the reference or the wait share rose by ``wait_rise``
+   (a competitor came: fewer threads may be better; not tried when already at one), or
+   when it is more than ``drift`` faster (one left: more threads may be better; not tried
+   when already at the most). Such a trial runs only the other counts: the window's times
+   stand for the current one.
+3. **Backing off.** A trial that chooses the count it already had doubles the number of
+   iterations before the next one may start (from ``min_gap``, at most ``max_gap``), so
+   a machine that is merely noisy does not pay for trials over and over; a change of count
+   resets it. Every ``recheck`` iterations a trial runs anyway.
+
+The logic takes plain numbers (``record(seconds, wait_share)``), so it is tested with
+synthetic timings; caffe_compat.parallel feeds it real ones.
+"""
+import os
+import statistics
+import threading
+
+
+def candidate_counts(max_threads):
+    """1, 2, 4, ... and ``max_threads`` itself."""
+    max_threads = max(1, int(max_threads))
+    counts, c = [], 1
+    while c < max_threads:
+        counts.append(c)
+        c *= 2
+    counts.append(max_threads)
+    return counts
+
+
+_fds = threading.local()
+
+
+def read_wait_ns(path="/proc/thread-self/schedstat"):
+    """Nanoseconds the calling thread has waited on a run queue (schedstat's second field),
+    or None where the file is missing or unreadable. The file stays open per thread and is
+    re-read with pread (about 1 us, against 40 us for open + read)."""
+    fds = getattr(_fds, "by_path", None)
+    if fds is None:
+        fds = _fds.by_path = {}
+    fd = fds.get(path)
+    try:
+        if fd is None:
+            fd = fds[path] = os.open(path, os.O_RDONLY)
+        return parse_schedstat(os.pread(fd, 128, 0))
+    except (OSError, ValueError):
+        return None
+
+
+def parse_schedstat(text):
+    """The run-queue wait (ns) from schedstat's text: 'on-cpu-ns wait-ns timeslices'."""
+    fields = text.split()
+    if len(fields) < 2:
+        raise ValueError(f"schedstat: expected 3 numbers, got {text!r}")
+    return int(fields[1])
+
+
+class ThreadTuner:
+    """Which thread count the next iteration should use, from the iterations timed so far.
+
+    ``count`` is the count for the next iteration; ``record(seconds, wait_share)`` reports
+    how it went. ``history`` keeps (reason, chosen count, {count: median seconds}) for every
+    decision, for logs and tests."""
+
+    def __init__(self, max_threads, warmup=1, trial_rounds=3, window=8, drift=0.25,
+                 wait_rise=0.25, margin=0.03, prune=1.5, min_gap=10, max_gap=320, recheck=1000):
+        if trial_rounds < 1 or window < 1:
+            raise ValueError("trial_rounds and window must be >= 1")
+        self.candidates = candidate_counts(max_threads)
+        self.warmup, self.trial_rounds, self.window = warmup, trial_rounds, window
+        self.drift, self.wait_rise, self.margin, self.prune = drift, wait_rise, margin, prune
+        self.min_gap, self.max_gap, self.recheck = min_gap, max_gap, recheck
+        self.gap = min_gap
+        self.history = []
+        self.chosen = self.candidates[-1]
+        self._seen = 0
+        self._since_trial = 0
+        self._start_trial("start")
+
+    # -- state -----------------------------------------------------------------------------
+    def _start_trial(self, reason, recent=None):
+        """A new trial; ``recent`` (the steady window's times at the current count) stands in
+        for the current count's turns, so only the other counts are run."""
+        self._reason = reason
+        self._trial = {c: [] for c in self.candidates}
+        if recent:
+            self._trial[self.chosen] = list(recent)
+            others = sorted((c for c in self.candidates if c != self.chosen), key=lambda c: abs(c - self.chosen))
+            self._schedule = [c for _ in range(self.trial_rounds) for c in others]
+        else:
+            # The current count first: it needs no switch, and its time is the one to beat.
+            order = [self.chosen] + [c for c in reversed(self.candidates) if c != self.chosen]
+            self._schedule = [c for _ in range(self.trial_rounds) for c in order]
+        self._reference = None
+        self._recent, self._recent_wait = [], []
+
+    @property
+    def in_trial(self):
+        return bool(self._schedule)
+
+    def count(self):
+        """The thread count the next iteration should run with."""
+        if len(self.candidates) == 1:
+            return self.candidates[0]
+        if self._seen < self.warmup:
+            return self.chosen
+        return self._schedule[0] if self._schedule else self.chosen
+
+    # -- feeding -------------------------------------------------------------------------------
+    def record(self, seconds, wait_share=0.0):
+        """One iteration, run with ``count()`` threads, took ``seconds``; the main thread
+        waited for a CPU ``wait_share`` of that time."""
+        if len(self.candidates) == 1:
+            return
+        self._seen += 1
+        if self._seen <= self.warmup:
+            return
+        if self._schedule:
+            self._trial[self._schedule.pop(0)].append(seconds)
+            self._prune()
+            if not self._schedule:
+                self._decide()
+            return
+        self._since_trial += 1
+        self._recent.append(seconds)
+        self._recent_wait.append(wait_share or 0.0)
+        if len(self._recent) > self.window:
+            self._recent.pop(0)
+            self._recent_wait.pop(0)
+        if len(self._recent) < self.window:
+            return
+        time_now = statistics.median(self._recent)
+        wait_now = statistics.median(self._recent_wait)
+        if self._reference is None:
+            self._reference = (time_now, wait_now)
+            return
+        ref_time, ref_wait = self._reference
+        if self._since_trial < self.gap:
+            return
+        slower = time_now > ref_time * (1 + self.drift) or wait_now > ref_wait + self.wait_rise
+        faster = time_now < ref_time * (1 - self.drift)
+        recent = list(self._recent)
+        if self._since_trial >= self.recheck:
+            self._start_trial(f"{self.recheck} iterations since the last trial", recent)
+        elif slower and self.chosen > self.candidates[0]:
+            self._start_trial(f"slower: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms, CPU wait "
+                              f"share {ref_wait:.2f} -> {wait_now:.2f}", recent)
+        elif faster and self.chosen < self.candidates[-1]:
+            self._start_trial(f"faster: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms", recent)
+
+    def _prune(self):
+        timed = {c: t for c, t in self._trial.items() if t}
+        if len(timed) < 2:
+            return
+        medians = {c: statistics.median(t) for c, t in timed.items()}
+        for c, t in timed.items():
+            others = min(m for o, m in medians.items() if o != c)
+            if min(t) > self.prune * others:
+                self._schedule = [s for s in self._schedule if s != c]
+
+    def _decide(self):
+        medians = {c: statistics.median(t) for c, t in self._trial.items() if t}
+        ordered = sorted(medians)
+        best = ordered[0]
+        for c in ordered[1:]:
+            if medians[c] < medians[best] * (1 - self.margin):
+                best = c
+        if best == self.chosen and self.history:
+            self.gap = min(self.gap * 2, self.max_gap)
+        else:
+            self.gap = self.min_gap
+        self.chosen = best
+        self._since_trial = 0
+        self.history.append((self._reason, best, medians))

@@ -1,0 +1,290 @@
+"""The measured thread count (caffe_compat/thread_tuner.py, caffe_compat/parallel.py).
+
+The tuner's decisions are driven here by synthetic machines: per-count iteration times that
+change when a simulated competitor arrives or leaves, with seeded noise, and synthetic CPU
+wait shares. The pinning rules run in fresh processes (the environment is read once), and a
+net run while the count changes every iteration is compared bit for bit with a one-thread
+run.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import caffe_compat.parallel as parallel
+from caffe_compat import blas_threads
+from caffe_compat.thread_tuner import ThreadTuner, candidate_counts, parse_schedstat, read_wait_ns
+
+QUIET = {1: 1.0, 2: 0.6}   # two threads faster on an idle machine
+BUSY = {1: 1.5, 2: 4.0}    # two competitors: two threads collapse
+
+
+def drive(tuner, machine, iterations, noise=0.0, seed=0, wait=None):
+    """Runs ``iterations`` simulated iterations; ``machine(i)`` gives {count: seconds} at
+    iteration i, ``wait(i, count)`` the wait share. Returns the counts used."""
+    rng = np.random.default_rng(seed)
+    used = []
+    for i in range(iterations):
+        n = tuner.count()
+        used.append(n)
+        seconds = machine(i)[n] * (1 + noise * rng.uniform(-1, 1))
+        tuner.record(seconds, wait(i, n) if wait else 0.0)
+    return used
+
+
+def test_candidates():
+    assert candidate_counts(1) == [1]
+    assert candidate_counts(2) == [1, 2]
+    assert candidate_counts(6) == [1, 2, 4, 6]
+    assert candidate_counts(8) == [1, 2, 4, 8]
+
+
+def test_quiet_machine_keeps_all_threads():
+    t = ThreadTuner(2)
+    used = drive(t, lambda i: QUIET, 100)
+    assert t.chosen == 2 and used[-50:] == [2] * 50
+    # What the trial cost: its one-thread turns (one here: 1.0 s is over 1.5 x 0.6 s, pruned).
+    assert used.count(1) == 1
+    assert len(t.history) == 1
+
+
+def test_busy_machine_drops_to_one_thread_after_one_slow_iteration():
+    t = ThreadTuner(2)
+    used = drive(t, lambda i: BUSY, 100)
+    assert t.chosen == 1
+    # The warm-up iteration and one trial turn at two threads; then pruned.
+    assert used.count(2) == t.warmup + 1
+
+
+def test_a_tie_goes_to_fewer_threads():
+    t = ThreadTuner(2)
+    drive(t, lambda i: {1: 1.0, 2: 0.99}, 40)
+    assert t.chosen == 1
+
+
+def test_competitors_arriving_and_leaving():
+    t = ThreadTuner(2)
+    machine = lambda i: BUSY if 200 <= i < 400 else QUIET  # noqa: E731
+    used = drive(t, machine, 600, noise=0.05)
+    assert used[190:200] == [2] * 10
+    # Within a window, the gap and a trial of the load's arrival, one thread.
+    switch = used.index(1, 200)
+    assert switch - 200 <= t.window + t.max_gap
+    assert used[250:400] == [1] * 150
+    back = used.index(2, 400)
+    assert back - 400 <= t.window + t.max_gap
+    assert used[-100:] == [2] * 100
+    reasons = [h[0] for h in t.history]
+    assert any(r.startswith("slower") for r in reasons) and any(r.startswith("faster") for r in reasons)
+
+
+def test_arrival_is_noticed_within_the_first_gap():
+    t = ThreadTuner(2)
+    used = drive(t, lambda i: BUSY if i >= 60 else QUIET, 120)
+    switch = used.index(1, 60)
+    assert switch - 60 <= t.window + 1  # the gap (min_gap) has long passed at iteration 60
+    assert used[60:120].count(2) <= t.window + 1
+
+
+def test_noise_does_not_keep_trialling():
+    """+-20% jitter for 3000 iterations: a handful of trials, backed off, and the count stays."""
+    for machine, best in ((QUIET, 2), (BUSY, 1)):
+        t = ThreadTuner(2)
+        used = drive(t, lambda i: machine, 3000, noise=0.2, seed=1)
+        assert t.chosen == best
+        assert len(t.history) <= 12, t.history
+        assert used[-1000:].count(best) >= 990
+
+
+def test_at_one_thread_a_slowdown_starts_no_trial():
+    """More load never favours more threads: slower at one thread is not retried."""
+    t = ThreadTuner(2)
+    drive(t, lambda i: BUSY if i < 100 else {1: 3.0, 2: 9.0}, 300)
+    assert len(t.history) == 1 and t.chosen == 1
+
+
+def test_cpu_wait_rise_starts_a_trial_before_the_time_moves():
+    t = ThreadTuner(2)
+    # Times unchanged at 2 threads, but from iteration 100 the main thread waits half the
+    # time for a CPU (a competitor); one thread is then faster.
+    machine = lambda i: QUIET if i < 100 else {1: 0.55, 2: 0.6}  # noqa: E731
+    used = drive(t, machine, 200, wait=lambda i, n: 0.02 if i < 100 else 0.5)
+    assert any("wait share 0.02 -> 0.50" in h[0] for h in t.history)
+    assert used[-50:] == [1] * 50
+
+
+def test_backoff_doubles_then_resets_on_a_change():
+    t = ThreadTuner(2, min_gap=10, max_gap=40)
+    # Two threads get 30% slower every 15 iterations while one thread stays far slower:
+    # each drift confirms two threads again, so the gap grows to its ceiling.
+    drive(t, lambda i: {1: 1e9, 2: 0.6 * 1.3 ** (i // 15)}, 300)
+    assert t.chosen == 2 and t.gap == 40 and len(t.history) >= 4, t.history
+    assert all(h[1] == 2 for h in t.history)
+    drive(t, lambda i: {1: 1.0, 2: 1e9}, 200)
+    assert t.chosen == 1 and t.gap == 10
+
+
+def test_periodic_recheck():
+    t = ThreadTuner(2, recheck=100)
+    drive(t, lambda i: QUIET, 450)
+    assert sum(h[0].startswith("100 iterations") for h in t.history) >= 3
+
+
+def test_one_cpu_means_one_thread_and_nothing_to_measure():
+    t = ThreadTuner(1)
+    assert drive(t, lambda i: {1: 1.0}, 20) == [1] * 20 and t.history == []
+
+
+def test_schedstat_parsing():
+    assert parse_schedstat(b"123 456 7\n") == 456
+    with pytest.raises(ValueError, match="schedstat"):
+        parse_schedstat(b"")
+    assert read_wait_ns("/nonexistent/schedstat") is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/thread-self/schedstat"), reason="needs Linux schedstat")
+def test_schedstat_reads_this_thread():
+    a = read_wait_ns()
+    sum(range(200000))
+    b = read_wait_ns()
+    assert isinstance(a, int) and b >= a
+
+
+# -- the measured mode in a process --------------------------------------------------------
+
+def run_fresh(code, **env):
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "TSCAFFE_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env=dict(clean, **env), capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.split()
+
+
+PROBE = ("import caffe_compat.parallel as p, numpy; from caffe_compat import blas_threads as b; "
+         "p.num_threads(); print(p.is_pinned(), p.num_threads(), b.get(), p.available_cpus())")
+
+
+@pytest.mark.skipif(blas_threads.get() is None, reason="numpy's BLAS is not an OpenBLAS this finds")
+def test_pinning_rules():
+    pinned, n, blas, cpus = run_fresh(PROBE)
+    assert pinned == "False" and n == str(cpus)  # measured, starting from every CPU
+    # TSCAFFE_NUM_THREADS pins the batch slices and OpenBLAS alike
+    assert run_fresh(PROBE, TSCAFFE_NUM_THREADS="1")[:3] == ["True", "1", "1"]
+    # OpenBLAS's own variable pins both (OpenBLAS reads it itself)
+    assert run_fresh(PROBE, OPENBLAS_NUM_THREADS="1")[:3] == ["True", "1", "1"]
+    assert run_fresh(PROBE, OMP_NUM_THREADS="1", TSCAFFE_NUM_THREADS="3")[:2] == ["True", "1"]
+
+
+def test_set_num_threads_pins_and_none_restores(monkeypatch):
+    sets = []
+    monkeypatch.setattr(blas_threads, "set", lambda n: sets.append(n) or True)
+    try:
+        parallel.set_num_threads(3)
+        assert parallel.is_pinned() and parallel.num_threads() == 3 and sets == [3]
+        assert parallel.tuner(object) is None
+        monkeypatch.delenv("TSCAFFE_NUM_THREADS", raising=False)
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+        parallel.set_num_threads(None)
+        assert not parallel.is_pinned() and parallel.num_threads() == parallel.available_cpus()
+    finally:
+        parallel.set_num_threads(None)
+
+
+class Cycling:
+    """A stand-in tuner: counts 1, 3, 2, 1, 3, 2, ...; remembers what it was told."""
+
+    def __init__(self):
+        self.i, self.records = 0, []
+
+    def count(self):
+        return (1, 3, 2)[self.i % 3]
+
+    def record(self, seconds, wait_share=0.0):
+        self.records.append((seconds, wait_share))
+        self.i += 1
+
+
+NET = """
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 6 dim: 3 dim: 12 dim: 12 } } }
+layer { name: "label" type: "Input" top: "label" input_param { shape { dim: 6 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 8
+  kernel_size: 3 pad: 1 weight_filler { type: "gaussian" std: 0.2 } bias_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool" pooling_param { pool: MAX kernel_size: 3 stride: 2 } }
+layer { name: "ip" type: "InnerProduct" bottom: "pool" top: "ip" inner_product_param { num_output: 5
+  weight_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }
+"""
+
+
+def _train_three(tmp_path):
+    from caffe_compat import TRAIN, Net, rng
+
+    path = tmp_path / "n.prototxt"
+    path.write_text(NET)
+    rng.set_seed(5)
+    net = Net(str(path), TRAIN)
+    gen = np.random.default_rng(0)
+    out = []
+    for _ in range(3):
+        net.blobs["data"].data[...] = gen.standard_normal(net.blobs["data"].shape)
+        net.blobs["label"].data[...] = gen.integers(0, 5, 6)
+        net.clear_param_diffs()
+        out.append(net.forward_backward())
+        out += [b.diff.copy() for b in net.learnable_params] + [b.data.copy() for b in net.blobs.values()]
+        for b in net.learnable_params:  # a plain SGD step, so later iterations see new weights
+            b.data -= 0.1 * b.diff
+    return net, out
+
+
+def test_results_do_not_change_when_the_count_changes_each_iteration(tmp_path, monkeypatch):
+    """The batch slices give the same bits at 1, 3 and 2 threads (OpenBLAS held at one
+    thread here: its own results may depend on its count, see caffe_compat.blas_threads)."""
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+    sets = []
+    monkeypatch.setattr(blas_threads, "set", lambda n: sets.append(n) or True)
+    try:
+        parallel.set_num_threads(1)
+        _, reference = _train_three(tmp_path)
+        for name in ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            monkeypatch.delenv(name, raising=False)
+        parallel.set_num_threads(None)
+        cycling = Cycling()
+        monkeypatch.setattr(parallel, "tuner", lambda owner: cycling)
+        net, measured = _train_three(tmp_path)
+        assert len(cycling.records) == 3 and all(s > 0 for s, _ in cycling.records)
+        assert 3 in sets and 2 in sets  # OpenBLAS was told each count
+        for a, b in zip(reference, measured):
+            assert np.array_equal(a, b)
+    finally:
+        parallel.set_num_threads(None)
+
+
+def test_measured_applies_the_count_and_skips_nested_and_failed_iterations(monkeypatch):
+    sets = []
+    monkeypatch.setattr(blas_threads, "set", lambda n: sets.append(n) or True)
+    for name in ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        parallel.set_num_threads(None)
+        cycling = Cycling()
+        cycling.i = 1  # next count: 3
+        monkeypatch.setattr(parallel, "tuner", lambda owner: cycling)
+        with parallel.measured("net"):
+            assert parallel.num_threads() == 3 and sets[-1] == 3
+            with parallel.measured("net"):  # nested: part of the outer iteration
+                pass
+        assert len(cycling.records) == 1
+        with pytest.raises(RuntimeError):
+            with parallel.measured("net"):
+                raise RuntimeError("layer failed")
+        assert len(cycling.records) == 1
+        with parallel.measured("net"):
+            pass
+        assert len(cycling.records) == 2
+    finally:
+        parallel.set_num_threads(None)
