@@ -286,8 +286,13 @@ class ConvolutionLayer(Layer):
                     over_batch(lambda lo, hi: dy2m[:, lo:hi].__setitem__(Ellipsis, dy[lo:hi].transpose(1, 0, 2)),
                                m, dy.size)
                 if self.bias_term:
-                    # Bias gradient as a GEMV with a ones vector (as Caffe).
-                    self.blobs[1].diff += dy2 @ xp.ones(m * p, dtype=dt)
+                    # Bias gradient as a GEMV with a ones vector (as Caffe), both kept.
+                    ones, new = self.ws.fresh("ones", (m * p,), dt)
+                    if new:
+                        ones.fill(1)
+                    db = self.ws.get("db", (o,), dt)
+                    xp.matmul(dy2, ones, out=db)
+                    self.blobs[1].diff += db
             elif self.bias_term:
                 self._bias_gradient_per_image(dy)
             dw = self.ws.get("dw", (og, kg), dt)

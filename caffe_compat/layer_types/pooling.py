@@ -23,6 +23,7 @@ global_pooling false (kernel = whole H x W, needs pad 0 and stride 1); round_mod
 STOCHASTIC pooling is not supported. Bottom must be 4-D (N, C, H, W).
 """
 import math
+import threading
 
 from ..backend import xp
 from ..parallel import over_batch
@@ -253,6 +254,7 @@ class PoolingLayer(Layer):
         hit = self.ws.get("hit4", (rows, 2, ow, 2), bool)
         pair = self.ws.get("pair", (rows, ow), xp.uint64)
         row0 = self.ws.get("row0", (rows, ow), bool)
+        up = self.ws.get("up4", (rows, 2, ow, 2), x.dtype)
 
         def images(lo, hi):
             xs, ys, r = x[lo:hi], y[lo:hi], slice(lo * per_image, hi * per_image)
@@ -261,8 +263,9 @@ class PoolingLayer(Layer):
             xp.maximum(ys, views[2], out=ys)
             xp.maximum(ys, views[3], out=ys)
             h4 = hit[r]
-            xp.equal(xs.reshape(-1, 2, ow, 2), self._upsample_2x2(ys.reshape(-1, ow), pair[r]), out=h4)
-            if xp.count_nonzero(h4) != ys.size or xp.isnan(ys).any():
+            xp.equal(xs.reshape(-1, 2, ow, 2), self._upsample_2x2(ys.reshape(-1, ow), pair[r], up[r]), out=h4)
+            # A NaN anywhere makes the sum NaN (a reduction: no array allocated).
+            if xp.count_nonzero(h4) != ys.size or xp.isnan(xp.sum(ys)):
                 # Keep q = 1 only without a hit at q = 0, row p = 1 only without one in row 0.
                 xp.greater(h4[..., 1], h4[..., 0], out=h4[..., 1])
                 xp.logical_or(h4[:, 0, :, 0], h4[:, 0, :, 1], out=row0[r])
@@ -275,17 +278,18 @@ class PoolingLayer(Layer):
         return arg.reshape(y.shape)
 
     @staticmethod
-    def _upsample_2x2(a, pair):
-        """(R, W) -> (R, 2, W, 2): every element repeated over a 2x2 block (a new array);
-        ``pair`` is (R, W) uint64 scratch."""
+    def _upsample_2x2(a, pair, out):
+        """(R, W) -> (R, 2, W, 2) written into ``out``: every element repeated over a 2x2
+        block; ``pair`` is (R, W) uint64 scratch. Returns ``out``."""
         rows, ow = a.shape
         if a.dtype.itemsize == 4:
             # Both copies at once: the 32 bits into a 64-bit word, times 2**32 + 1.
             xp.multiply(a.view(xp.uint32), xp.uint64(0x100000001), out=pair, casting="unsafe")
-            pair = pair.view(a.dtype)
+            block = pair.view(a.dtype).reshape(rows, 1, ow, 2)
         else:
-            pair = xp.repeat(a, 2, axis=1)
-        return xp.repeat(pair.reshape(rows, 1, ow, 2), 2, axis=1)
+            block = a.reshape(rows, 1, ow, 1)
+        xp.copyto(out, block)  # broadcast over the block's rows
+        return out
 
     def _offset_span(self, axis, offset):
         """Outputs along ``axis`` (0: rows, 1: columns) whose window reads the image at kernel
@@ -310,16 +314,19 @@ class PoolingLayer(Layer):
         gt_r = self.ws.get("gt_r", (n, c, h, ow), bool)
         cp = self.cp = self.ws.get("cp", y.shape, index)
         gt_c = self.ws.get("gt_c", y.shape, bool)
+        q_r = self.ws.get("q_r", rq.shape, index)
+        q_c = self.ws.get("q_c", cp.shape, index)
 
         def images(lo, hi):
-            self._running_max_along(x[lo:hi], rmax[lo:hi], rq[lo:hi], 1, gt_r[lo:hi])
-            self._running_max_along(rmax[lo:hi], y[lo:hi], cp[lo:hi], 0, gt_c[lo:hi])
+            self._running_max_along(x[lo:hi], rmax[lo:hi], rq[lo:hi], 1, gt_r[lo:hi], q_r[lo:hi])
+            self._running_max_along(rmax[lo:hi], y[lo:hi], cp[lo:hi], 0, gt_c[lo:hi], q_c[lo:hi])
 
         over_batch(images, n, x.size)
 
-    def _running_max_along(self, src, best, which, axis, gt):
+    def _running_max_along(self, src, best, which, axis, gt, qs):
         """best = max over the kernel offsets along ``axis`` (0: rows, 1: columns; the last
-        two axes of ``src``), which = offset of the first strict maximum (Caffe's ``>``)."""
+        two axes of ``src``), which = offset of the first strict maximum (Caffe's ``>``);
+        ``gt`` (bool) and ``qs`` (like ``which``) are scratch of ``best``'s shape."""
         k, stride = self.kernel[axis], self.stride[axis]
         out = best.shape[-2 + axis]
         # Rows that the windows tile exactly (W == ow * stride, no pad): every offset's view
@@ -334,11 +341,11 @@ class PoolingLayer(Layer):
             sl = slice(s, s + stride * (hi - lo) + 1, stride)
             return a[..., sl, :] if axis == 0 else a[..., sl]
 
-        def step(v, b, g, w, q):
+        def step(v, b, g, w, q, t):
             xp.greater(v, b, out=g)
             xp.maximum(b, v, out=b)
             # Offsets only grow, so the latest strict winner is the largest offset.
-            xp.maximum(w, xp.multiply(g, w.dtype.type(q), dtype=w.dtype), out=w)
+            xp.maximum(w, xp.multiply(g, w.dtype.type(q), dtype=w.dtype, out=t), out=w)
 
         lo, hi, s = self._offset_span(axis, 0)
         if (lo, hi) == (0, out - 1):
@@ -354,18 +361,24 @@ class PoolingLayer(Layer):
                 continue
             if flat and hi < out - 1:
                 rows = best.size // out
-                b2, w2, g2 = (a.reshape(rows, out) for a in (best, which, gt))
-                keep_b, keep_w = b2[:, hi + 1 :].copy(), w2[:, hi + 1 :].copy()
+                b2, w2, g2, t2 = (a.reshape(rows, out) for a in (best, which, gt, qs))
+                # Scratch per thread (this runs on a slice of the batch, maybe beside others).
+                me = threading.get_ident()
+                keep_b = self.ws.get(f"keep_b{q}/{me}", b2[:, hi + 1 :].shape, b2.dtype)
+                keep_w = self.ws.get(f"keep_w{q}/{me}", w2[:, hi + 1 :].shape, w2.dtype)
+                xp.copyto(keep_b, b2[:, hi + 1 :])
+                xp.copyto(keep_w, w2[:, hi + 1 :])
                 # All rows but the last read on into the next row; the last one stops at hi.
                 v = xp.lib.stride_tricks.as_strided(
                     src.reshape(-1)[s:], (rows - 1, out), (src.strides[-2], stride * src.strides[-1]),
                     writeable=False)
-                step(v, b2[:-1], g2[:-1], w2[:-1], q)
+                step(v, b2[:-1], g2[:-1], w2[:-1], q, t2[:-1])
                 last = src.reshape(rows, -1)[-1, s : s + stride * (hi - lo) + 1 : stride]
-                step(last, b2[-1, : hi + 1], g2[-1, : hi + 1], w2[-1, : hi + 1], q)
+                step(last, b2[-1, : hi + 1], g2[-1, : hi + 1], w2[-1, : hi + 1], q, t2[-1, : hi + 1])
                 b2[:, hi + 1 :], w2[:, hi + 1 :] = keep_b, keep_w
                 continue
-            step(part(src, lo, hi, s), part(best, lo, hi), part(gt, lo, hi), part(which, lo, hi), q)
+            step(part(src, lo, hi, s), part(best, lo, hi), part(gt, lo, hi), part(which, lo, hi), q,
+                 part(qs, lo, hi))
 
     def _index_bases(self, n, c, h, w):
         """Per output (i, j): the index into ``rq`` of its window's first row, and the image
@@ -388,7 +401,7 @@ class PoolingLayer(Layer):
         n, c, oh, ow = shape
         w = self.in_hw[1]
         index = self._index_dtype
-        at = self.ws.get("rq_at", shape, index)
+        at = self.ws.get("rq_at", shape, xp.intp)  # take's own index type: not converted
         col = self.ws.get("col_at", shape, self.rq.dtype)
         local = self.ws.get("argmax", shape, index)
         rq = self.rq.reshape(-1)
@@ -396,7 +409,9 @@ class PoolingLayer(Layer):
         def images(lo, hi):
             xp.multiply(self.cp[lo:hi], index(ow), out=at[lo:hi], casting="unsafe")
             at[lo:hi] += self._rq_base[lo:hi]
-            xp.take(rq, at[lo:hi], out=col[lo:hi])
+            # mode="clip" writes straight into ``col`` ("raise" buffers it); every index is
+            # in range by construction, so nothing is clipped.
+            xp.take(rq, at[lo:hi], out=col[lo:hi], mode="clip")
             xp.multiply(self.cp[lo:hi], index(w), out=local[lo:hi], casting="unsafe")
             local[lo:hi] += self._corner
             local[lo:hi] += col[lo:hi]
@@ -407,7 +422,8 @@ class PoolingLayer(Layer):
     def _separable_backward(self, dy, dx):
         """Each dy to its window's maximum, added in output order (Caffe's loop, so sums
         over overlapping windows round the same way)."""
-        flat = self.ws.get("flat_arg", dy.shape, self._index_dtype)
+        # intp: np.add.at would otherwise convert the indices to it on every call.
+        flat = self.ws.get("flat_arg", dy.shape, xp.intp)
         local = self._argmax_in_plane(dy.shape)
         if self._empty_rows or self._empty_cols:
             dy = dy.copy()
@@ -436,7 +452,8 @@ class PoolingLayer(Layer):
 
             def images(lo, hi):
                 r = slice(lo * rows // n, hi * rows // n)
-                xp.multiply(self._upsample_2x2(dy2[r], pair[r]), hit[r], out=dx4[r])
+                # dy upsampled into dx itself, then masked: no scratch array.
+                xp.multiply(self._upsample_2x2(dy2[r], pair[r], dx4[r]), hit[r], out=dx4[r])
 
             over_batch(images, n, dx.size)
             return

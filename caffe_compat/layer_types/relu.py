@@ -6,6 +6,7 @@ slope branch. In place, ``x`` is the output, whose sign equals the input's for s
 """
 from ..backend import get_array_module
 from ..parallel import over_batch
+from ._workspace import Workspace
 from .base import NeuronLayer, register
 
 
@@ -13,6 +14,7 @@ from .base import NeuronLayer, register
 class ReLULayer(NeuronLayer):
     def setup(self, bottom, top):
         self.negative_slope = float(self.layer_param.relu_param.negative_slope)
+        self.ws = Workspace()
 
     def forward(self, bottom, top):
         xp = get_array_module(bottom[0].data)
@@ -35,7 +37,13 @@ class ReLULayer(NeuronLayer):
             # dx = dy where x > 0, else 0 (in place too: dy is read before it is written).
             xp = get_array_module(x)
             xf, dyf, dxf = x.reshape(-1), dy.reshape(-1), bottom[0].diff.reshape(-1)
-            over_batch(lambda lo, hi: xp.multiply(dyf[lo:hi], xf[lo:hi] > 0, out=dxf[lo:hi]), xf.size, xf.size)
+            mask = self.ws.get("positive", xf.shape, bool)  # kept: no allocation per pass
+
+            def part(lo, hi):
+                xp.greater(xf[lo:hi], 0, out=mask[lo:hi])
+                xp.multiply(dyf[lo:hi], mask[lo:hi], out=dxf[lo:hi])
+
+            over_batch(part, xf.size, xf.size)
             return
         positive = x > 0
         slope = x.dtype.type(self.negative_slope)
