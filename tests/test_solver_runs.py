@@ -49,7 +49,19 @@ def params_of(net):
     return {n: b.data.copy() for n, b in zip(net.learnable_param_names, net.learnable_params)}
 
 
-def test_resume_repeats_the_uninterrupted_run_exactly(tmp_path):
+@pytest.fixture
+def pinned_threads():
+    """Bit-exact repetition holds at a fixed thread count: the measured count
+    (caffe_compat.thread_tuner) may give OpenBLAS a different count in each run, and its
+    products can differ in the last bits between counts (caffe_compat.blas_threads)."""
+    import caffe_compat.parallel as parallel
+
+    parallel.set_num_threads(1)
+    yield
+    parallel.set_num_threads(None)
+
+
+def test_resume_repeats_the_uninterrupted_run_exactly(tmp_path, pinned_threads):
     from caffe_compat.io import load_caffemodel_arrays
     from solver import get_solver
 
