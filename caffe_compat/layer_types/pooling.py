@@ -23,7 +23,6 @@ global_pooling false (kernel = whole H x W, needs pad 0 and stride 1); round_mod
 STOCHASTIC pooling is not supported. Bottom must be 4-D (N, C, H, W).
 """
 import math
-import threading
 
 from ..backend import xp
 from ..parallel import over_batch
@@ -316,17 +315,24 @@ class PoolingLayer(Layer):
         gt_c = self.ws.get("gt_c", y.shape, bool)
         q_r = self.ws.get("q_r", rq.shape, index)
         q_c = self.ws.get("q_c", cp.shape, index)
+        # The row-end columns the flat pass along rows overwrites and puts back.
+        edge = max([ow - 1 - self._offset_span(1, q)[1] for q in range(kw)] + [0])
+        keep_b = self.ws.get("keep_b", (n, c, h, edge), x.dtype)
+        keep_w = self.ws.get("keep_w", (n, c, h, edge), index)
 
         def images(lo, hi):
-            self._running_max_along(x[lo:hi], rmax[lo:hi], rq[lo:hi], 1, gt_r[lo:hi], q_r[lo:hi])
+            self._running_max_along(x[lo:hi], rmax[lo:hi], rq[lo:hi], 1, gt_r[lo:hi], q_r[lo:hi],
+                                    (keep_b[lo:hi], keep_w[lo:hi]))
             self._running_max_along(rmax[lo:hi], y[lo:hi], cp[lo:hi], 0, gt_c[lo:hi], q_c[lo:hi])
 
         over_batch(images, n, x.size)
 
-    def _running_max_along(self, src, best, which, axis, gt, qs):
+    def _running_max_along(self, src, best, which, axis, gt, qs, keep=None):
         """best = max over the kernel offsets along ``axis`` (0: rows, 1: columns; the last
         two axes of ``src``), which = offset of the first strict maximum (Caffe's ``>``);
-        ``gt`` (bool) and ``qs`` (like ``which``) are scratch of ``best``'s shape."""
+        ``gt`` (bool) and ``qs`` (like ``which``) are scratch of ``best``'s shape; ``keep``
+        (best's and which's dtypes, (..., rows, columns past a window's reach)) holds the
+        row ends of the flat pass."""
         k, stride = self.kernel[axis], self.stride[axis]
         out = best.shape[-2 + axis]
         # Rows that the windows tile exactly (W == ow * stride, no pad): every offset's view
@@ -362,10 +368,8 @@ class PoolingLayer(Layer):
             if flat and hi < out - 1:
                 rows = best.size // out
                 b2, w2, g2, t2 = (a.reshape(rows, out) for a in (best, which, gt, qs))
-                # Scratch per thread (this runs on a slice of the batch, maybe beside others).
-                me = threading.get_ident()
-                keep_b = self.ws.get(f"keep_b{q}/{me}", b2[:, hi + 1 :].shape, b2.dtype)
-                keep_w = self.ws.get(f"keep_w{q}/{me}", w2[:, hi + 1 :].shape, w2.dtype)
+                keep_b = keep[0].reshape(rows, -1)[:, : out - 1 - hi]
+                keep_w = keep[1].reshape(rows, -1)[:, : out - 1 - hi]
                 xp.copyto(keep_b, b2[:, hi + 1 :])
                 xp.copyto(keep_w, w2[:, hi + 1 :])
                 # All rows but the last read on into the next row; the last one stops at hi.
