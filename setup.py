@@ -10,6 +10,7 @@ setup(
     python_requires=">=3.9",
     packages=[
         "caffe_compat", "caffe_compat.proto", "caffe_compat.layer_types", "caffe_compat.data",
+        "caffe_compat.solvers",
         "prototxt", "solver", "solver.commands", "solver.teacher", "templates",
     ],
     package_data={

@@ -121,7 +121,7 @@ def make_solver(net_text, prefix):
     from google.protobuf import text_format
 
     from caffe_compat.proto import caffe_pb2
-    from solver.solvers import get_solver
+    from caffe_compat.solvers import get_solver
 
     param = text_format.Parse(LENET_SOLVER.format(prefix=prefix), caffe_pb2.SolverParameter())
     text_format.Merge(net_text, param.net_param)

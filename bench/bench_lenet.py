@@ -91,7 +91,7 @@ def build_solver(folder, batch=BATCH):
     from google.protobuf import text_format
 
     from caffe_compat.proto import caffe_pb2
-    from solver.solvers import get_solver
+    from caffe_compat.solvers import get_solver
 
     text = SOLVER.format(prefix=os.path.join(folder, "s"), net=write_prototxt(folder, batch))
     solver = get_solver(text_format.Parse(text, caffe_pb2.SolverParameter()))

@@ -27,7 +27,12 @@ class SolverError(CaffeError):
 
 
 class DivergenceError(SolverError):
-    """The training loss became NaN/inf (or exploded): the weights are no longer usable."""
+    """The training loss became NaN/inf (or exploded): the weights are no longer usable.
+    ``reason``: what happened, where (``loss became nan at iteration 12``), for handlers."""
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
 
 
 def fmt_shape(shape):

@@ -41,7 +41,7 @@ TRAIN = caffe_pb2.TRAIN
 TEST = caffe_pb2.TEST
 
 # Caffe's net-building messages, as ``logging`` records carrying Caffe's file:line
-# (``caffe_src``); silent unless a handler is installed (``solver.log.install_glog_handler``).
+# (``caffe_src``); silent unless a handler is installed (``caffe_compat.glog.install_glog_handler``).
 log = logging.getLogger("caffe_compat.net")
 # Lines of net.cpp (Caffe 1.0) read off the reference logs; the ones marked "est." are not in
 # any reference log and are inferred from older releases' numbering (+2 lines in 1.0).

@@ -295,20 +295,22 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0):
     after lines already there). ``recover``: a DivergenceGuard rolls a diverging run back
     and lowers the rate instead of stopping. ``bn_passes``: re-estimate the BatchNorm
     statistics over that many training batches before the final test
-    (``recalibrate_batchnorm``). Returns the solver, the final test outputs {name: value}
-    and the training seconds."""
+    (``recalibrate_batchnorm``). Returns a TrainResult: the solver, the final test outputs
+    {name: value}, the training seconds and the guard's rollbacks (it unpacks as
+    ``solver, scores, seconds``)."""
+    from caffe_compat.solvers import get_solver
     from prototxt.io import read_solver
     from solver import log as glog
-    from solver.solvers import get_solver
 
     param = read_solver(solver_path)
     with logging_to(log_path, mode):
         glog.info(glog.CAFFE_USE_CPU, "Use CPU.")
         solver = get_solver(param)
+        guard = None
         if recover:
             from solver.recovery import DivergenceGuard
 
-            DivergenceGuard(solver)
+            guard = DivergenceGuard(solver)
         glog.info(glog.CAFFE_STARTING, "Starting Optimization")
         start = time.time()
         solver.solve()
@@ -329,7 +331,19 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0):
                 means = solver.test(0)
             scores = dict(means)
         glog.info(glog.CAFFE_DONE, "Optimization Done.")
-    return solver, {k: float(v) for k, v in scores.items()}, secs
+    return TrainResult(solver, {k: float(v) for k, v in scores.items()}, secs,
+                       list(guard.rollbacks) if guard else [])
+
+
+@dataclass
+class TrainResult:
+    solver: object
+    scores: dict
+    seconds: float
+    rollbacks: list      # (iteration, reason, old lr, new lr) per rollback of the guard
+
+    def __iter__(self):
+        return iter((self.solver, self.scores, self.seconds))
 
 
 def save_student(ts_solver, student_prototxt, caffemodel, onnx_path):
@@ -484,8 +498,8 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
     if student_prototxt:
         splice_student(student_prototxt, student_path, ts_path)
     solver_path = os.path.join(out, f"{name}_solver.prototxt")
-    solver, scores, secs = train(solver_path, log_path, mode="a", recover=recover,
-                                 bn_passes=bn_passes)
+    trained = train(solver_path, log_path, mode="a", recover=recover, bn_passes=bn_passes)
+    solver, scores, secs = trained
     caffemodel = os.path.join(out, f"{name}_student.caffemodel")
     onnx_path = os.path.join(out, f"{name}_student.onnx")
     with logging_to(log_path):
@@ -500,7 +514,7 @@ def distill(teachers, student="lenet", data=None, out="distill_out", labels=True
         "base_lr": base_lr, "logit_scale": logit_scale, "teacher_profile": prof.as_dict(),
         "choices": choices,
         "rollbacks": [{"iteration": it, "reason": why, "lr_from": a, "lr_to": b}
-                      for it, why, a, b in (solver.guard.rollbacks if solver.guard else [])],
+                      for it, why, a, b in trained.rollbacks],
         "final_base_lr": solver.param.base_lr,
         "batch_size": batch_size, "train_samples": spec.num_train,
         "test_samples": spec.num_test, "train_seconds": round(secs, 1),

@@ -3,7 +3,8 @@
 Beyond Caffe (whose solver stops at the first NaN); ``tscaffe distill`` and ``reproduce``
 use it, ``tscaffe train`` on a user's solver never does, so Caffe's own runs stay Caffe's.
 
-    guard = DivergenceGuard(solver)      # installs itself: solver.solve() then goes through it
+    guard = DivergenceGuard(solver)      # observes: callbacks and a divergence handler
+    solver.solve()                       # the solver's own loop; guard.rollbacks after
 
 Every ``checkpoint_every`` iterations, while the loss is healthy, the learnable blobs, the
 solver's history (momentum etc.), ``iter`` and ``current_step`` are copied in memory; the
@@ -23,6 +24,8 @@ from . import log
 
 
 class DivergenceGuard:
+    """Observes a solver (its callbacks and its divergence handler); never drives it."""
+
     def __init__(self, solver, max_retries=5, lr_factor=0.5, checkpoint_every=50,
                  explode=10.0):
         if not 0 < lr_factor < 1:
@@ -34,10 +37,10 @@ class DivergenceGuard:
         self.retries = 0
         self.rollbacks = []        # (iteration, reason, old lr, new lr) per rollback
         self._reference = None     # the first iteration's loss, from the initial weights
-        self._saved = []           # the two latest checkpoints, oldest first
+        self._saved = []           # the two latest SolverStates, oldest first
         solver.add_callback(on_start=lambda: self._checkpoint(solver),
                             on_gradients_ready=lambda: self._check(solver))
-        solver.guard = self
+        solver.add_divergence_handler(self._rollback)
 
     # -- callbacks ----------------------------------------------------------------------
     def _checkpoint(self, solver):
@@ -45,12 +48,9 @@ class DivergenceGuard:
             return
         if solver.loss is not None and not math.isfinite(float(solver.loss)):
             return
-        if self._saved and self._saved[-1][0] == solver.iter:
+        if self._saved and self._saved[-1].iter == solver.iter:
             return
-        self._saved = self._saved[-1:] + [(
-            solver.iter, solver.current_step,
-            [b.data.copy() for b in solver.net.learnable_params],
-            [h.copy() for h in solver.history])]
+        self._saved = self._saved[-1:] + [solver.capture_state()]
 
     def _check(self, solver):
         loss = float(solver.loss)
@@ -61,40 +61,29 @@ class DivergenceGuard:
             log.error(log.SOLVER_ITERATION, f"loss exploded to {log.fmt_num(loss)} at iteration "
                       f"{solver.iter} (more than {self.explode:g} x {log.fmt_num(self._reference)}, "
                       "the first iteration's loss)")
-            raise DivergenceError(f"loss exploded to {loss:g} at iteration {solver.iter}")
+            reason = f"loss exploded to {loss:g} at iteration {solver.iter}"
+            raise DivergenceError(reason, reason=reason)
 
-    # -- the loop -------------------------------------------------------------------------
-    def run(self, solver, iters):
-        """Step ``iters`` iterations, rolling back on divergence."""
-        target = solver.iter + int(iters)
-        while solver.iter < target and not solver.requested_early_exit:
-            try:
-                solver.step(target - solver.iter)
-            except DivergenceError as e:
-                self._rollback(solver, str(e).split(";")[0])
-
-    def _rollback(self, solver, reason):
+    # -- the divergence handler -------------------------------------------------------------
+    def _rollback(self, solver, error):
+        """Put the older checkpoint back and lower the rate (True: the solver goes on), or
+        give up with a clear error after ``max_retries``."""
+        reason = error.reason
         if not self._saved or self.retries >= self.max_retries:
             rates = ", ".join(f"{old:g}" for _, _, old, _ in self.rollbacks)
-            tried = f" (rates tried: {rates}, {solver.param.base_lr:g})" if rates else ""
+            tried = f" (rates tried: {rates}, {solver.base_lr:g})" if rates else ""
             raise DivergenceError(
                 f"{reason}: training diverged {self.retries + 1} time(s){tried}; giving up. "
                 "Lower --lr or --temperature, or check the teacher's logits "
-                "(their statistics are in the log)") from None
+                "(their statistics are in the log)", reason=reason) from None
         self.retries += 1
-        it, step, params, history = self._saved[0]
+        state = self._saved[0]
         self._saved = self._saved[:1]
-        for blob, saved in zip(solver.net.learnable_params, params):
-            blob.data[...] = saved
-        for h, saved in zip(solver.history, history):
-            h[...] = saved
-        solver.iter, solver.current_step = it, step
-        solver.loss = None
-        old = solver.param.base_lr
-        solver.param.base_lr = old * self.lr_factor
-        self.rollbacks.append((it, reason, old, solver.param.base_lr))
+        solver.restore_state(state)
+        old = solver.base_lr
+        solver.base_lr = old * self.lr_factor
+        self.rollbacks.append((state.iter, reason, old, solver.base_lr))
         log.warning(log.DISTILL_RECOVERY,
-                    f"{reason}: rolled back to iteration {it}, base_lr {old:g} -> "
-                    f"{solver.param.base_lr:g} (retry {self.retries} of {self.max_retries})")
-        if solver._bar is not None:
-            solver._bar.reset_to(it)
+                    f"{reason}: rolled back to iteration {state.iter}, base_lr {old:g} -> "
+                    f"{solver.base_lr:g} (retry {self.retries} of {self.max_retries})")
+        return True

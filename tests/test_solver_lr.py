@@ -19,7 +19,7 @@ def solver_param(text):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_lr_at_equals_caffe(variant):
     from prototxt.io import read_solver
-    from solver.lr_policy import lr_at
+    from caffe_compat.solvers.lr_policies import lr_at
 
     folder = need(CAFFE_REF / "solvers" / variant)
     param = read_solver(str(folder / "solver.prototxt"))
@@ -29,7 +29,7 @@ def test_lr_at_equals_caffe(variant):
 
 
 def test_policies_cover_caffes_list():
-    from solver.lr_policy import POLICIES
+    from caffe_compat.solvers.lr_policies import POLICIES
 
     assert set(POLICIES) == {"fixed", "step", "exp", "inv", "multistep", "poly", "sigmoid",
                              "warmup_inv"}   # the last one is tscaffe's own
@@ -37,7 +37,7 @@ def test_policies_cover_caffes_list():
 
 def test_warmup_inv_ramps_then_follows_inv():
     """Linear warm-up over stepsize iterations, then Caffe's inv (its own test above)."""
-    from solver.lr_policy import lr_at
+    from caffe_compat.solvers.lr_policies import lr_at
 
     p = solver_param('lr_policy: "warmup_inv" base_lr: 0.01 gamma: 0.0001 power: 0.75 stepsize: 100')
     inv = solver_param('lr_policy: "inv" base_lr: 0.01 gamma: 0.0001 power: 0.75')
@@ -49,14 +49,14 @@ def test_warmup_inv_ramps_then_follows_inv():
 
 def test_warmup_inv_needs_stepsize():
     from caffe_compat.errors import SolverError
-    from solver.lr_policy import lr_at
+    from caffe_compat.solvers.lr_policies import lr_at
 
     with pytest.raises(SolverError, match="stepsize: lr_policy 'warmup_inv' needs stepsize > 0"):
         lr_at(solver_param('lr_policy: "warmup_inv" base_lr: 0.01 gamma: 0.0001 power: 0.75'), 0)
 
 
 def test_multistep_counts_reached_stepvalues():
-    from solver.lr_policy import lr_at
+    from caffe_compat.solvers.lr_policies import lr_at
 
     p = solver_param('lr_policy: "multistep" base_lr: 1 gamma: 0.1 stepvalue: 3 stepvalue: 5')
     rates = [lr_at(p, i) for i in range(7)]
@@ -65,7 +65,7 @@ def test_multistep_counts_reached_stepvalues():
 
 def test_unknown_policy_names_the_field():
     from caffe_compat.errors import SolverError
-    from solver.lr_policy import lr_at
+    from caffe_compat.solvers.lr_policies import lr_at
 
     with pytest.raises(SolverError, match=r"lr_policy.*'cosine'"):
         lr_at(solver_param('lr_policy: "cosine" base_lr: 0.1'), 0)
@@ -73,7 +73,7 @@ def test_unknown_policy_names_the_field():
 
 def test_step_needs_stepsize():
     from caffe_compat.errors import SolverError
-    from solver.lr_policy import lr_at
+    from caffe_compat.solvers.lr_policies import lr_at
 
     with pytest.raises(SolverError, match="stepsize"):
         lr_at(solver_param('lr_policy: "step" base_lr: 0.1 gamma: 0.5'), 0)

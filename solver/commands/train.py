@@ -30,7 +30,7 @@ def add_arguments(parser):
 
 def run(args):
     from prototxt.io import read_solver
-    from solver.solvers import get_solver
+    from caffe_compat.solvers import get_solver
 
     if args.snapshot and args.weights:
         raise SolverError("Give a snapshot to resume training or weights to finetune but not both "

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from caffe_compat.errors import SolverError
+from ..errors import SolverError
 
 POLICIES = ("fixed", "step", "exp", "inv", "multistep", "poly", "sigmoid", "warmup_inv")
 
