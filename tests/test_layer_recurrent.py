@@ -220,3 +220,31 @@ def test_lstm_in_a_net_and_export_onnx_names_the_layer(tmp_path):
     assert net.blobs["h"].data.shape == (3, 2, 5) and np.abs(net.blobs["h"].data).max() > 0
     with pytest.raises(ExportError, match="Layer 'lstm1': type 'LSTM' cannot be exported"):
         export_onnx(net, str(tmp_path / "m.onnx"), outputs=["h"])
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if (DATA / f"{c}.caffemodel").exists()
+                                  and not c.endswith("_carry")])
+def test_caffes_caffemodel_loads_and_the_net_matches(case):
+    """Real Caffe's own .caffemodel of the case (its parameter order and shapes) through our
+    Net: forward and backward equal to Caffe's."""
+    import caffe_compat as caffe
+
+    with np.load(DATA / f"{case}.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    net = caffe.Net(str(DATA / f"{case}.prototxt"), str(DATA / f"{case}.caffemodel"), caffe.TRAIN)
+    for k, p in enumerate(net.params["layer"]):
+        np.testing.assert_array_equal(p.data, arrays[f"param/layer/{k}"])
+    for key, value in arrays.items():
+        if key.startswith("in/"):
+            net.blobs[key[3:]].data[...] = value
+    net.forward()
+    for key, value in arrays.items():
+        if key.startswith("topdiff/"):
+            close(net.blobs[key[8:]].data, arrays["out/" + key[8:]], f"{case} {key}")
+            net.blobs[key[8:]].diff[...] = value
+    net.backward()
+    for key, value in arrays.items():
+        if key.startswith("indiff/"):
+            close(net.blobs[key[7:]].diff, value, f"{case} {key}")
+        elif key.startswith("paramdiff/"):
+            close(net.params["layer"][int(key.rsplit("/", 1)[1])].diff, value, f"{case} {key}")

@@ -11,6 +11,8 @@ they stay zero), ``paramdiff/<layer>/<k>``. Inputs and parameters are seeded ran
 
 Cases with ``first/in/<blob>`` keys ran one forward on those inputs before the recorded
 forward: without ``expose_hidden`` the layer starts from the state the previous forward left.
+Cases with parameters also get ``<case>.caffemodel`` (``net.save`` right after the parameters
+were set), so the tests load Caffe's own file through our Net.
 """
 import argparse
 import os
@@ -94,6 +96,8 @@ def record(name, out_dir):
     for k, blob in enumerate(net.params.get("layer", [])):
         blob.data[...] = rng.normal(0, 0.5, size=blob.data.shape)
         arrays[f"param/layer/{k}"] = blob.data.copy()
+    if net.params.get("layer"):
+        net.save(os.path.join(out_dir, name + ".caffemodel"))  # Caffe's own parameter layout
     if carry:
         first = draw_inputs(rng, inputs, cont)
         for n, v in first.items():
