@@ -7,6 +7,7 @@ NetSpec cases include the nets of the 2017 notebook ``mnist/TS_MNIST_Documentati
 (EricHe98/Teacher-Student-Training), written here as our own code building the same nets
 through the same NetSpec calls.
 """
+from pycaffe_cases_apps import app_results  # noqa: F401
 from pycaffe_cases_io import io_results  # noqa: F401
 from pycaffe_cases_net import (BATCH_NET, DRAW_NETS, SIMPLE_NET, SOLVER_NET, SOLVER_TYPES,  # noqa: F401
                                _solver_text, _write, draw_nets, draw_records, graph_record,

@@ -226,3 +226,21 @@ def test_private_views_as_pycaffe(tmp_path):
     assert [names[i] for i in net._top_ids(1)] == ["ip"] and [names[i] for i in net._bottom_ids(1)] == ["data"]
     assert [names[i] for i in net._inputs] == net.inputs and [names[i] for i in net._outputs] == net.outputs
     assert list(net._blob_names) == names and len(net._blob_loss_weights) == len(names)
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory):
+    return cases.app_results(caffe, str(tmp_path_factory.mktemp("apps")))
+
+
+@pytest.mark.parametrize("key", ["classify_oversample_True", "classify_oversample_False", "classify_plain"])
+def test_classifier_predicts_as_pycaffe(apps, key):
+    _close_record(apps[key], REAL["apps"][key])
+
+
+def test_detector_as_pycaffe(apps):
+    ours, real = apps, REAL["apps"]
+    assert ours["detector_crop_dims"] == real["detector_crop_dims"]
+    assert [d[:2] for d in ours["detect"]] == [d[:2] for d in real["detect"]]
+    for mine, theirs in zip(ours["detect"], real["detect"]):
+        _close(mine[2], theirs[2])

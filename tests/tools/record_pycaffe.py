@@ -7,7 +7,8 @@ printed NetSpec nets (pycaffe's own test nets, naming cases, the 2017 notebook's
 coord_map results, caffe.io conversions, resizes, crops and Transformer results, Net views,
 the HDF5 layout of save_hdf5, forward_all / forward_backward_all, levels and stages,
 layer_type_list, the graphs caffe.draw builds, and the six solver classes driven through
-pycaffe (get_solver, step, callbacks, snapshot files, restore, solve, apply_update). Real Caffe's Python has no pydot, so
+pycaffe (get_solver, step, callbacks, snapshot files, restore, solve, apply_update), and
+Classifier / Detector predictions on a small net with seeded weights. Real Caffe's Python has no pydot, so
 ``pydot`` is replaced by a small recorder of the nodes and edges draw.py creates.
 
 Also recorded: ``load_image`` as pycaffe computes it with scikit-image (pycaffe 1.0 passes
@@ -78,9 +79,22 @@ def _fake_pydot():
     return module
 
 
-def _load_image_values(tmpdir):
+def _load_image_as_gray(filename, color=True):
+    """pycaffe 1.0's load_image with scikit-image 0.18's keyword (as_gray, not as_grey)."""
     import skimage
     import skimage.io
+
+    img = skimage.img_as_float(skimage.io.imread(filename, as_gray=not color)).astype(np.float32)
+    if img.ndim == 2:
+        img = img[:, :, np.newaxis]
+        if color:
+            img = np.tile(img, (1, 1, 3))
+    elif img.shape[2] == 4:
+        img = img[:, :, :3]
+    return img
+
+
+def _load_image_values(tmpdir):
     from PIL import Image
 
     rng = np.random.RandomState(11)
@@ -92,13 +106,7 @@ def _load_image_values(tmpdir):
         path = os.path.join(tmpdir, key + ".png")
         Image.fromarray(pixels).save(path)
         for color in (True, False):
-            img = skimage.img_as_float(skimage.io.imread(path, as_gray=not color)).astype(np.float32)
-            if img.ndim == 2:
-                img = img[:, :, np.newaxis]
-                if color:
-                    img = np.tile(img, (1, 1, 3))
-            elif img.shape[2] == 4:
-                img = img[:, :, :3]
+            img = _load_image_as_gray(path, color)
             out[f"{key}_{'color' if color else 'gray'}"] = [list(img.shape), img.ravel().tolist()]
     try:
         import caffe
@@ -130,6 +138,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmpdir:
         record["net"] = cases.net_results(caffe, tmpdir)
         record["solvers"] = cases.solver_results(caffe, tmpdir)
+        # Detector reads images with caffe.io.load_image, which fails on Debian (as_grey):
+        # the cases run with the same function calling scikit-image's renamed as_gray.
+        caffe.io.load_image = _load_image_as_gray
+        record["apps"] = cases.app_results(caffe, tmpdir)
         record["load_image"], record["load_image_pixels"] = _load_image_values(tmpdir)
     write_json(args.out, record)
     print(f"wrote {args.out}")
