@@ -244,3 +244,16 @@ def test_detector_as_pycaffe(apps):
     assert [d[:2] for d in ours["detect"]] == [d[:2] for d in real["detect"]]
     for mine, theirs in zip(ours["detect"], real["detect"]):
         _close(mine[2], theirs[2])
+
+
+def test_detector_context_pad_fills_outside_with_the_mean(tmp_path):
+    # pycaffe 1.0 indexes with float boxes here, which Python 3's numpy refuses; ours crops.
+    from pycaffe_cases_apps import _weights
+
+    deploy, weights = _weights(caffe, str(tmp_path))
+    det = caffe.Detector(deploy, weights, mean=np.array([0.5, 0.4, 0.3]), raw_scale=2.0, context_pad=1)
+    image = np.full((12, 10, 3), 0.9, dtype=np.float32)
+    crop = det.crop(image, np.array([0, 0, 5, 5]))
+    assert crop.shape == (6, 6, 3)
+    np.testing.assert_allclose(crop[0, 0], [0.25, 0.2, 0.15])  # mean / raw_scale, outside the image
+    np.testing.assert_allclose(crop[-1, -1], [0.9, 0.9, 0.9], rtol=1e-6)
