@@ -58,6 +58,7 @@ class SGDSolver(Solver):
             self.compute_update_value(i, rate)
         for blob in self.net.learnable_params:
             blob.data -= blob.diff  # in place: test nets share these arrays
+        self.iter += 1  # Caffe's ApplyUpdate ends by advancing the iteration
 
     def clip_gradients(self):
         clip = f32(self.param.clip_gradients)

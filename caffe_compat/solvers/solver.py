@@ -166,8 +166,7 @@ class Solver:
                 raise DivergenceError(f"{reason}; training stopped (the last snapshot written "
                                       "is still valid)", reason=reason)
             self._call(1)
-            self.apply_update()
-            self.iter += 1
+            self.apply_update()  # advances self.iter, as Caffe's ApplyUpdate does
             if self._bar is not None:
                 self._bar.update(1)
             request = signals.requested_action(self)
@@ -214,7 +213,15 @@ class Solver:
                      f"{fmt_num(value)}{loss_note(weight, value)}")
 
     def apply_update(self):
+        """Solver::ApplyUpdate: update the parameters from their diffs, then advance ``iter``
+        (in the Caffe revision pycaffe 1.0 ships with, ``solver.apply_update()`` alone moves
+        the iteration on too)."""
         raise NotImplementedError
+
+    def share_weights(self, net):
+        """pycaffe's ``solver.share_weights(net)``: ``net`` uses this solver's trained
+        parameter arrays (Net::ShareTrainedLayersWith)."""
+        net.share_with(self.net)
 
     # -- testing --------------------------------------------------------------------------
     def test_all(self):
