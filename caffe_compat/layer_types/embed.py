@@ -2,9 +2,10 @@
 
     y[..., :] = W[int(x[...]), :] + b
 
-Every element of the bottom (any shape) is an index in 0 .. input_dim - 1 (Caffe casts
-the float with static_cast<int>, i.e. truncation); the top has the bottom's shape plus a
-last axis of num_output. Weights have shape (input_dim, num_output) (InnerProduct's,
+Every element of the bottom (any shape) is an index in 0 .. input_dim - 1; the top has the
+bottom's shape plus a last axis of num_output. A non-integer or out-of-range index is an
+error here (Caffe only DCHECKs: its release build truncates with static_cast<int> and reads
+outside the table). Weights have shape (input_dim, num_output) (InnerProduct's,
 transposed), bias (num_output,).
 
 embed_param (caffe.proto defaults): num_output and input_dim (required, > 0); bias_term

@@ -1,6 +1,6 @@
 """Record real Caffe 1.0's forward and backward of the "complex" layer types.
 
-    caffe-python3 tests/tools/record_real_caffe_complex_layers.py [--only CASE ...]
+    caffe-python3 tests/tools/record_real_caffe_complex_layers.py [--only CASE ...] [--out DIR]
 
 Runs inside the Caffe chroot's python3 (pycaffe, numpy, h5py); imports nothing of this
 project. Writes tests/data/real_caffe_layers/<case>.prototxt and <case>.npz in the key
@@ -223,9 +223,12 @@ def save(name, text, arrays):
 
 
 def main():
+    global OUT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="record only these cases")
+    ap.add_argument("--out", default=OUT, help="folder to write (default: tests/data/real_caffe_layers)")
     args = ap.parse_args()
+    OUT = args.out
     os.environ.setdefault("GLOG_minloglevel", "2")
     import caffe
 
@@ -374,6 +377,7 @@ def record_window_data(caffe, name, tmp):
     path = os.path.join(tmp, name + ".prototxt")
     with open(path, "w") as f:
         f.write(run_text)
+    caffe.set_random_seed(7)  # WindowData's prefetch generator is seeded from Caffe's
     net = caffe.Net(path, 0)
     net.forward()
     arrays["out/data/0"] = net.blobs["data"].data.copy()
