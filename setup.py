@@ -11,7 +11,7 @@ setup(
     packages=[
         "caffe_compat", "caffe_compat.proto", "caffe_compat.layer_types", "caffe_compat.data",
         "caffe_compat.solvers",
-        "prototxt", "solver", "solver.commands", "solver.teacher", "templates",
+        "prototxt", "solver", "solver.commands", "solver.distill", "solver.teacher", "templates",
     ],
     package_data={
         "caffe_compat.proto": ["caffe.proto"],

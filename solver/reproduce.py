@@ -30,7 +30,7 @@ CIFAR_LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 def train_teacher(spec, out, arch, iterations, base_lr, name="teacher", batch_size=64,
                   lr_policy=None, member_opts=None):
     """Train ``arch`` on the labels; returns (test scores, seconds, onnx path)."""
-    test_batch = D._test_batch(spec.num_test)
+    test_batch = D.test_batch(spec.num_test)
     data = [
         {"name": "data", "phase": "TRAIN", "source": os.path.abspath(spec.train_lmdb),
          "batch_size": batch_size, "backend": "LMDB", "transform": spec.transform},

@@ -28,7 +28,6 @@ generator whose stream numpy guarantees stable, so that batches read in order mi
 """
 import functools
 import gzip
-import os
 import struct
 from pathlib import Path
 
@@ -201,15 +200,3 @@ def _default_arrays():
 def load_default_mnist():
     """The embedded real MNIST subset: 4,000 training and 1,000 test digits (see module doc)."""
     return tuple(a.copy() for a in _default_arrays())
-
-
-def load_data(folder=None):
-    """``folder`` of MNIST/Fashion-MNIST IDX or CIFAR-10 binary files; None: the embedded MNIST."""
-    if folder is None:
-        return load_default_mnist()
-    folder = os.fspath(folder)
-    try:
-        cifar10_folder(folder)
-        return load_cifar10_dir(folder)
-    except FormatError:
-        return load_mnist_dir(folder)

@@ -31,26 +31,6 @@ class TeacherPlan:
     cache_why: str = None
 
 
-def training_sample(spec, count):
-    """The first ``count`` training samples of ``spec`` as the student's data blob sees
-    them (its transform, deterministic), and their labels."""
-    from caffe_compat.data.lmdb_source import LMDBSource, read_record
-    from caffe_compat.data.transformer import DataTransformer
-    from caffe_compat.proto import caffe_pb2
-
-    images, labels = [], []
-    for key, value in LMDBSource(spec.train_lmdb).items():
-        image, label = read_record(key, value)
-        images.append(image)
-        labels.append(label)
-        if len(images) >= count:
-            break
-    transform = caffe_pb2.TransformationParameter(
-        scale=spec.transform.get("scale", 1.0), mean_value=spec.transform.get("mean_value", []))
-    blob = DataTransformer(transform, phase=caffe_pb2.TEST, seed=0).transform(np.stack(images))
-    return blob, np.asarray(labels)
-
-
 def _outputs_seen(params, ensemble, blob):
     """A copy of ``params`` with ``"outputs": "probabilities"`` for each teacher whose
     outputs on the data are probabilities although its graph has no final Softmax; None if
@@ -67,8 +47,9 @@ def _outputs_seen(params, ensemble, blob):
 
 
 def probe_teacher(params, spec, samples=None):
-    """The TeacherPlan of the teacher(s) of ``params`` on the data of ``spec``."""
-    blob, labels = training_sample(spec, samples or TP.PROBE_SAMPLES)
+    """The TeacherPlan of the teacher(s) of ``params`` on the data of ``spec`` (a
+    caffe_compat.data.Dataset: its first training samples as the student sees them)."""
+    blob, labels = spec.sample(samples or TP.PROBE_SAMPLES)
     params = copy.deepcopy(params)
     try:
         ensemble = build_ensemble(params)
@@ -77,7 +58,7 @@ def probe_teacher(params, spec, samples=None):
         if seen is not None:  # the output kind is part of the cache key: build it again
             params = seen
             ensemble = build_ensemble(params)
-        if width != spec.num_classes:
+        if spec.num_classes is not None and width != spec.num_classes:
             raise CaffeError(f"teacher: it gives {width} classes (output shape [N, {width}]) "
                              f"but the data has {spec.num_classes} (student output "
                              f"[N, {spec.num_classes}])")

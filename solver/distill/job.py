@@ -1,0 +1,48 @@
+"""The porting job as a pipeline: options -> open_dataset -> teacher (probe, choices) ->
+nets -> train -> save -> report. ``run(options)`` does it; ``distill(teachers, ...)`` takes
+the options as keywords."""
+import dataclasses
+import os
+
+from caffe_compat.data import open_dataset
+
+from .nets import write_nets
+from .options import DistillOptions, student_defaults
+from .report import make_report, write_report
+from .saving import save_student
+from .teacher_step import choose_teacher
+from .training import logging_to, train
+
+
+def run(options):
+    """Run the whole porting job of ``options`` (a DistillOptions); returns the report dict
+    (also written to ``<out>/<name>_report.json``)."""
+    opts = options.resolved()
+    os.makedirs(opts.out, exist_ok=True)
+    dataset = open_dataset(opts.data, opts.out, opts.subset)
+    log_path = opts.path(".log")
+    with logging_to(log_path, "w"):
+        teacher = choose_teacher(opts, dataset)
+    if opts.echo is not None:
+        for line in teacher.choices:
+            opts.echo(line)
+    if dataset.num_classes is None:   # data without labels: the teacher says how many
+        dataset = dataclasses.replace(dataset, num_classes=teacher.plan.profile.classes)
+    student_opts = student_defaults(opts.student, dataset.sample_shape, opts.student_opts)
+    ts_path, student_path, solver_path = write_nets(opts, dataset, teacher.plan.params,
+                                                    teacher.temperature, student_opts)
+    trained = train(solver_path, log_path, mode="a", recover=opts.recover,
+                    bn_passes=opts.bn_passes)
+    caffemodel, onnx_path = opts.path("_student.caffemodel"), opts.path("_student.onnx")
+    with logging_to(log_path):
+        save_student(trained.solver, student_path, caffemodel, onnx_path)
+    files = {"ts_prototxt": ts_path, "student_prototxt": student_path, "solver": solver_path,
+             "log": log_path, "caffemodel": caffemodel, "onnx": onnx_path}
+    report = make_report(opts, dataset, teacher, student_opts, trained, files)
+    write_report(opts, report)
+    return report
+
+
+def distill(teachers, student="lenet", data=None, out="distill_out", **options):
+    """``run(DistillOptions(teachers, student, data, out, **options))``."""
+    return run(DistillOptions(teachers, student, data, out, **options))

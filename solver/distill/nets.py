@@ -1,0 +1,95 @@
+"""The job's nets and solver: configs for the templates (prototxt.render), rendered into
+the run's folder; a user's own student prototxt is spliced in (splice.py)."""
+import os
+
+from caffe_compat.errors import CaffeError
+
+
+def test_batch(n):
+    """The largest batch <= 100 that divides the test set, so one pass sees each sample once."""
+    return max(b for b in range(1, min(100, n) + 1) if n % b == 0)
+
+
+def net_configs(spec, student, teacher_cfg, loss="kd", temperature=4.0, soft_weight=1.0,
+                labels=True, batch_size=64, tag="_s", student_opts=None):
+    """Configs of the student net (standalone) and the teacher-student net."""
+    batch = test_batch(spec.num_test)
+    tf = spec.transform
+
+    def data(train_tops):
+        return [
+            {"name": "data", "phase": "TRAIN", "source": os.path.abspath(spec.train_lmdb),
+             "batch_size": batch_size, "backend": "LMDB", "transform": tf, "tops": train_tops},
+            {"name": "data", "phase": "TEST", "source": os.path.abspath(spec.test_lmdb),
+             "batch_size": batch, "backend": "LMDB", "transform": tf},
+        ]
+
+    member = dict({"arch": student, "tag": tag, "num_classes": spec.num_classes},
+                  **(student_opts or {}))
+    student_net = {"name": f"{student}_student", "data": data(["data", "label"]),
+                   "model": dict(member)}
+    # Labels enter the TRAIN net only when a hard loss uses them: an unused label top would
+    # be a net output (and Caffe prints every value of an output blob on each display).
+    hard = labels and soft_weight < 1.0
+    ts = {"name": f"{student}_ts", "data": data(["data", "label"] if hard else ["data"]),
+          "student": dict(member), "teacher": teacher_cfg,
+          "fidelity": {"name": "fidelity"}}
+    if loss == "kd":
+        ts["ts_loss"] = {"type": "kd", "temperature": float(temperature)}
+    elif loss == "2017":
+        ts["ts_loss"] = {"type": "sigmoid_ce"}
+    else:
+        raise CaffeError(f"--loss {loss!r}: choose kd or 2017")
+    if labels:
+        ts["lambda"] = float(soft_weight)
+        if soft_weight >= 1.0:
+            ts["loss"] = None
+    else:
+        ts["lambda"] = 1.0
+        ts["loss"] = None
+    return student_net, ts, batch
+
+
+def solver_config(net_path, out_prefix, iterations, base_lr, test_iter, test_interval,
+                  display, seed=1):
+    return {
+        "net": os.path.abspath(net_path), "test_iter": [test_iter],
+        "test_interval": test_interval, "test_initialization": False,
+        "base_lr": base_lr, "momentum": 0.9, "weight_decay": 0.0005,
+        "lr_policy": "inv", "gamma": 0.0001, "power": 0.75, "display": display,
+        "max_iter": iterations, "snapshot": 0, "snapshot_prefix": os.path.abspath(out_prefix),
+        "random_seed": seed, "type": "SGD",
+    }
+
+
+def render_files(configs, out):
+    from prototxt.render import render_config, write_rendered
+
+    files = render_config(configs)
+    write_rendered(files, out)
+    return sorted(files)
+
+
+def write_nets(opts, dataset, teacher_params, temperature, student_opts):
+    """Render the teacher-student net, the student alone and the solver into ``opts.out``
+    (the user's student spliced in when given); returns (ts, student, solver) paths."""
+    from .splice import splice_student
+
+    # The deep students keep Caffe's own layer names (conv1_1 ... fc8: a model-zoo
+    # caffemodel loads into them by name); the ONNX teacher has no layers to clash with.
+    tag = "" if opts.student in ("vgg16", "alexnet") else "_s"
+    student_net, ts_net, batch = net_configs(
+        dataset, opts.student, teacher_params, opts.loss, temperature or 1.0, opts.soft_weight,
+        opts.labels, opts.batch_size, tag=tag, student_opts=student_opts)
+    name = opts.name
+    ts_path, student_path = opts.path("_ts.prototxt"), opts.path("_student.prototxt")
+    configs = {
+        "nets": {f"{name}_ts": ts_net, f"{name}_student": student_net},
+        "solvers": {f"{name}_solver": dict(solver_config(
+            ts_path, opts.path("_ts"), opts.iterations, opts.base_lr, dataset.num_test // batch,
+            opts.test_interval, opts.display, opts.seed), **(opts.solver_opts or {}))},
+    }
+    render_files(configs, opts.out)
+    if opts.student_prototxt:
+        splice_student(opts.student_prototxt, student_path, ts_path)
+    return ts_path, student_path, opts.path("_solver.prototxt")

@@ -1,0 +1,114 @@
+"""The distill job's options (``DistillOptions``) and the defaults behind them.
+
+Iterations and lr found by experiment (README "Choosing the distillation defaults"): the
+shared client teacher teaching a LeNet student on all 60,000 MNIST training images without
+labels (bench/bench_distill.py --sweep): T=4..8 best, lr 0.02 diverges. The temperature and
+the logit scale are not fixed numbers: solver.teacher.profile derives them from each
+teacher's logits, in units that reproduce the sweep's best point (T=8 at spread 7).
+"""
+import os
+from dataclasses import dataclass, fields
+
+from caffe_compat.errors import CaffeError
+
+DEFAULTS = {
+    "iterations": 6000,
+    "temperature": "auto",    # solver.teacher.profile.choose: from the teacher's logits
+    "logit_scale": "auto",
+    "base_lr": 0.01,
+    "batch_size": 64,
+    "soft_weight": 1.0,
+}
+STUDENTS = ("lenet", "cifar10_quick", "cifar10_full", "cifar10_mini", "nin", "vgg16", "alexnet")
+# The deep students' defaults (bench/bench_vgg.py --ablation: the 2017 recipe stays at chance,
+# these learn; README "The VGG-16 student"). Width 0.125 trains on two CPU cores; --width,
+# --bn/--no-bn and --filler change them.
+VGG_DEFAULTS = {"student_opts": {"width": 0.125, "filler": "msra", "bn": True, "dropout": False},
+                "solver_opts": {}}
+# The 2017 ts_vgg16 recipe (../shared/original/imagenet/alexnet-VGG): xavier fillers, no
+# BatchNorm, Softmax -> SigmoidCrossEntropyLoss against the teacher's softmax, base_lr 0.003
+# with a step policy (gamma 0.5 every 100,000 iterations). distill(**VGG_2017_RECIPE).
+VGG_2017_RECIPE = {"loss": "2017", "student_opts": {"filler": "xavier", "bn": False},
+                   "base_lr": 0.003,
+                   "solver_opts": {"lr_policy": "step", "gamma": 0.5, "stepsize": 100000}}
+ALEXNET_DEFAULTS = {"student_opts": {"width": 0.25, "dropout": False}, "solver_opts": {}}
+
+
+def student_defaults(student, sample_shape, student_opts=None):
+    """Template options of ``student`` for data of ``sample_shape``: the deep students'
+    defaults, then the user's options over them."""
+    opts = {}
+    if student == "vgg16":
+        opts.update(VGG_DEFAULTS["student_opts"])
+    elif student == "alexnet":
+        opts.update(ALEXNET_DEFAULTS["student_opts"])
+        if min(sample_shape[1:]) < 64:
+            opts["stem"] = "small"   # 11x11/4 would leave nothing for pool5 at 28 or 32
+    opts.update({k: v for k, v in (student_opts or {}).items() if v is not None})
+    return opts
+
+
+@dataclass
+class DistillOptions:
+    """Everything ``tscaffe distill`` is told. None: the default (DEFAULTS; ``temperature``
+    and ``logit_scale``: derived from the teacher's logits, solver.teacher.profile).
+
+    ``teacher_output``: the graph output holding the logits. ``recover``: roll back and lower
+    the rate when the loss diverges. ``echo``: called with each line saying what was chosen.
+    ``student_opts``: template options of the student (width, bn, filler, ...);
+    ``solver_opts``: solver fields over the defaults (lr_policy, stepsize, ...);
+    ``bn_passes``: training batches over which a student's BatchNorm statistics are
+    re-estimated after training (0: keep Caffe's moving averages)."""
+    teachers: list
+    student: str = "lenet"
+    data: str = None
+    out: str = "distill_out"
+    labels: bool = True
+    loss: str = "kd"
+    temperature: float = None
+    iterations: int = None
+    base_lr: float = None
+    batch_size: int = None
+    soft_weight: float = None
+    teacher_params: dict = None
+    blend: str = "prob"
+    student_prototxt: str = None
+    subset: tuple = None
+    test_interval: int = None
+    display: int = None
+    seed: int = 1
+    name: str = "distill"
+    logit_scale: float = None
+    teacher_output: str = None
+    recover: bool = True
+    echo: object = None
+    student_opts: dict = None
+    solver_opts: dict = None
+    bn_passes: int = 200
+
+    def resolved(self):
+        """A checked copy with the defaults filled in (a clear error for a bad value)."""
+        if not self.teachers:
+            raise CaffeError("distill needs at least one --teacher ONNX model")
+        if self.student not in STUDENTS:
+            raise CaffeError(f"--student {self.student!r}: known student architectures: "
+                             f"{', '.join(STUDENTS)}")
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, cast in (("iterations", int), ("base_lr", float), ("batch_size", int),
+                          ("soft_weight", float)):
+            values[key] = DEFAULTS[key] if values[key] is None else cast(values[key])
+        if values["iterations"] <= 0:
+            raise CaffeError(f"--iterations must be positive, got {values['iterations']}")
+        if self.logit_scale is not None and not float(self.logit_scale) > 0:
+            raise CaffeError(f"--logit-scale must be positive, got {self.logit_scale}")
+        if self.temperature is not None and not float(self.temperature) > 0:
+            raise CaffeError(f"--temperature must be positive, got {self.temperature}")
+        if self.teacher_output:
+            values["teacher_params"] = dict(self.teacher_params or {}, output=self.teacher_output)
+        values["test_interval"] = self.test_interval or max(values["iterations"] // 5, 1)
+        values["display"] = self.display or max(values["iterations"] // 20, 1)
+        return DistillOptions(**values)
+
+    def path(self, suffix):
+        """``<out>/<name><suffix>``: the run's files."""
+        return os.path.join(self.out, f"{self.name}{suffix}")
