@@ -15,17 +15,30 @@ factory.py          SOLVER_TYPES, get_solver
 checks.py, nets.py, snapshot.py, signals.py, reading.py: the solver's parts
 ==================  ===================================================================
 """
-from .adadelta_solver import AdaDeltaSolver
-from .adagrad_solver import AdaGradSolver
-from .adam_solver import AdamSolver
-from .factory import SOLVER_TYPES, get_solver, validate
-from .nesterov_solver import NesterovSolver
 from .reading import use_readers
-from .rmsprop_solver import RMSPropSolver
-from .sgd_solver import SGDSolver
 from .signals import NONE, SIGNAL_EFFECTS, SNAPSHOT, STOP
-from .solver import Solver, SolverState
 
-__all__ = ["Solver", "SolverState", "SGDSolver", "NesterovSolver", "AdaGradSolver",
-           "RMSPropSolver", "AdaDeltaSolver", "AdamSolver", "SOLVER_TYPES", "get_solver",
-           "validate", "use_readers", "NONE", "STOP", "SNAPSHOT", "SIGNAL_EFFECTS"]
+_LAZY = {
+    "Solver": "solver", "SolverState": "solver", "SGDSolver": "sgd_solver",
+    "NesterovSolver": "nesterov_solver", "AdaGradSolver": "adagrad_solver",
+    "RMSPropSolver": "rmsprop_solver", "AdaDeltaSolver": "adadelta_solver",
+    "AdamSolver": "adam_solver", "SOLVER_TYPES": "factory", "get_solver": "factory",
+    "validate": "factory",
+}
+
+
+def __getattr__(name):
+    """The solver classes load on first use (the ``solver`` package imports this one at
+    every command's start)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["use_readers", "NONE", "STOP", "SNAPSHOT", "SIGNAL_EFFECTS"] + list(_LAZY)

@@ -23,22 +23,41 @@ job             the pipeline
 The logit cache of the teacher is placed once per run (solver.teacher), so a second run on
 the same data and teacher never runs the teacher on the training set again.
 """
-from caffe_compat.data import open_dataset
+_LAZY = {
+    "distill": "job", "run": "job",
+    "DistillOptions": "options", "DEFAULTS": "options", "STUDENTS": "options",
+    "VGG_DEFAULTS": "options", "VGG_2017_RECIPE": "options", "ALEXNET_DEFAULTS": "options",
+    "student_defaults": "options",
+    "net_configs": "nets", "render_files": "nets", "solver_config": "nets",
+    "test_batch": "nets", "write_nets": "nets",
+    "summary_line": "report", "save_student": "saving", "splice_student": "splice",
+    "choose_teacher": "teacher_step", "teacher_config": "teacher_step",
+    "TrainResult": "training", "logging_to": "training",
+    "recalibrate_batchnorm": "training", "train": "training",
+}
 
-from .job import distill, run
-from .nets import net_configs, render_files, solver_config, test_batch
-from .options import (ALEXNET_DEFAULTS, DEFAULTS, STUDENTS, VGG_2017_RECIPE, VGG_DEFAULTS,
-                      DistillOptions, student_defaults)
-from .report import summary_line
-from .saving import save_student
-from .splice import splice_student
-from .teacher_step import choose_teacher, teacher_config
-from .training import TrainResult, logging_to, recalibrate_batchnorm, train
 
-prepare_data = open_dataset   # the dataset the job trains on (caffe_compat.data)
+def open_dataset(path, workdir, subset=None):
+    """The dataset the job trains on (caffe_compat.data.open_dataset)."""
+    from caffe_compat.data import open_dataset as _open
 
-__all__ = ["distill", "run", "DistillOptions", "open_dataset", "prepare_data", "net_configs",
-           "render_files", "solver_config", "test_batch", "DEFAULTS", "STUDENTS",
-           "VGG_DEFAULTS", "VGG_2017_RECIPE", "ALEXNET_DEFAULTS", "student_defaults",
-           "summary_line", "save_student", "splice_student", "choose_teacher",
-           "teacher_config", "TrainResult", "logging_to", "recalibrate_batchnorm", "train"]
+    return _open(path, workdir, subset)
+
+
+prepare_data = open_dataset
+
+
+def __getattr__(name):
+    """The steps load on first use (the command line imports this package at start)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["open_dataset", "prepare_data"] + list(_LAZY)

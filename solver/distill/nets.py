@@ -3,6 +3,9 @@ the run's folder; a user's own student prototxt is spliced in (splice.py)."""
 import os
 
 from caffe_compat.errors import CaffeError
+from prototxt.render import render_config, write_rendered
+
+from .splice import splice_student
 
 
 def test_batch(n):
@@ -63,8 +66,6 @@ def solver_config(net_path, out_prefix, iterations, base_lr, test_iter, test_int
 
 
 def render_files(configs, out):
-    from prototxt.render import render_config, write_rendered
-
     files = render_config(configs)
     write_rendered(files, out)
     return sorted(files)
@@ -73,8 +74,6 @@ def render_files(configs, out):
 def write_nets(opts, dataset, teacher_params, temperature, student_opts):
     """Render the teacher-student net, the student alone and the solver into ``opts.out``
     (the user's student spliced in when given); returns (ts, student, solver) paths."""
-    from .splice import splice_student
-
     # The deep students keep Caffe's own layer names (conv1_1 ... fc8: a model-zoo
     # caffemodel loads into them by name); the ONNX teacher has no layers to clash with.
     tag = "" if opts.student in ("vgg16", "alexnet") else "_s"

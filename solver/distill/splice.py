@@ -1,5 +1,7 @@
 """A user's own student net put into the rendered teacher-student net."""
 from caffe_compat.errors import CaffeError
+from prototxt.io import read_net, to_text
+from prototxt.netedit import DATA_LAYER_TYPES
 
 
 def _logits_of(param):
@@ -20,9 +22,6 @@ def splice_student(student_prototxt, student_path, ts_path):
     a final Softmax; the user's data blob is renamed ``data`` and the heads read the user's
     logits. The user's file itself becomes the student prototxt of the run.
     """
-    from prototxt.io import read_net, to_text
-    from prototxt.netedit import DATA_LAYER_TYPES
-
     user = read_net(student_prototxt)
     template = read_net(student_path)
     ts = read_net(ts_path)

@@ -4,12 +4,15 @@ import contextlib
 import time
 from dataclasses import dataclass
 
+from caffe_compat.solvers import get_solver
+from prototxt.io import read_solver
+from solver import log as glog
+from solver.recovery import DivergenceGuard
+
 
 @contextlib.contextmanager
 def logging_to(log_path, mode="a"):
     """Caffe-style log lines (solver and net construction) go to ``log_path`` meanwhile."""
-    from solver import log as glog
-
     with open(log_path, mode) as logf, contextlib.redirect_stderr(logf):
         glog.install_glog_handler()
         yield
@@ -41,18 +44,12 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0):
     (``recalibrate_batchnorm``). Returns a TrainResult: the solver, the final test outputs
     {name: value}, the training seconds and the guard's rollbacks (it unpacks as
     ``solver, scores, seconds``)."""
-    from caffe_compat.solvers import get_solver
-    from prototxt.io import read_solver
-    from solver import log as glog
-
     param = read_solver(solver_path)
     with logging_to(log_path, mode):
         glog.info(glog.CAFFE_USE_CPU, "Use CPU.")
         solver = get_solver(param)
         guard = None
         if recover:
-            from solver.recovery import DivergenceGuard
-
             guard = DivergenceGuard(solver)
         glog.info(glog.CAFFE_STARTING, "Starting Optimization")
         start = time.time()
