@@ -18,6 +18,8 @@ import os
 import sys
 import threading
 
+from .proto_text import ostream_g
+
 # Source locations of Caffe 1.0's log lines (copied from the reference logs).
 SOLVER_INIT = "solver.cpp:45"
 SOLVER_SCAFFOLDING = "solver.cpp:57"
@@ -77,14 +79,7 @@ _active_bar = None
 
 def fmt_num(x):
     """A number as C++ ``ostream << float`` prints it (``%g``, 6 significant digits)."""
-    if isinstance(x, (int,)) and not isinstance(x, bool):
-        return str(x)
-    x = float(x)
-    if x != x:
-        return "nan"
-    if x in (float("inf"), float("-inf")):
-        return "inf" if x > 0 else "-inf"
-    return "%g" % x
+    return ostream_g(x)
 
 
 def _min_level():

@@ -32,6 +32,7 @@ from .blob import Blob
 from .errors import CaffeError, FormatError, LayerSetupError, NetError, fmt_shape
 from .io import read_net_binary, save_caffemodel
 from .layer_types.base import create_layer
+from .proto_text import ostream_g, print_text
 from .net_extras import NetExtras
 from .parallel import measured
 from .proto import caffe_pb2
@@ -82,54 +83,8 @@ def _shape_string(blob):
 
 
 def debug_string(message):
-    """protobuf's C++ ``DebugString`` as Caffe logs it: fields in number order, two-space
-    indents, enums by name, floats as ``SimpleFtoa`` (``%.6g``, ``%.9g`` when 6 digits do not
-    give the float back: ``1``, not Python's ``1.0``), doubles as ``SimpleDtoa``."""
-    lines = []
-    _print_message(message, "", lines)
-    return "".join(lines)
-
-
-def _print_message(message, indent, lines):
-    for field, value in message.ListFields():
-        values = value if field.is_repeated else [value]
-        for v in values:
-            if field.type in (field.TYPE_MESSAGE, field.TYPE_GROUP):
-                lines.append(f"{indent}{field.name} {{\n")
-                _print_message(v, indent + "  ", lines)
-                lines.append(f"{indent}}}\n")
-            else:
-                lines.append(f"{indent}{field.name}: {_field_text(field, v)}\n")
-
-
-def _field_text(field, v):
-    from google.protobuf import text_encoding
-
-    if field.type == field.TYPE_ENUM:
-        ev = field.enum_type.values_by_number.get(v)
-        return ev.name if ev is not None else str(v)
-    if field.type == field.TYPE_STRING:
-        return '"' + text_encoding.CEscape(v.encode("utf-8"), as_utf8=False) + '"'
-    if field.type == field.TYPE_BYTES:
-        return '"' + text_encoding.CEscape(v, as_utf8=False) + '"'
-    if field.type == field.TYPE_BOOL:
-        return "true" if v else "false"
-    if field.type == field.TYPE_FLOAT:
-        return _c_float(v, np.float32, 6, 9)
-    if field.type == field.TYPE_DOUBLE:
-        return _c_float(v, np.float64, 15, 17)
-    return str(v)
-
-
-def _c_float(v, dtype, short, full):
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    text = "%.*g" % (short, v)
-    if dtype(float(text)) != dtype(v):
-        text = "%.*g" % (full, v)
-    return text
+    """protobuf's C++ ``DebugString`` as Caffe logs it (caffe_compat.proto_text)."""
+    return print_text(message, utf8=False)
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -898,7 +853,7 @@ def _mismatch(given, names, what, net_name):
 
 def _fmt_float(x):
     """A float as C++ ``ostream << float`` prints it (6 significant digits)."""
-    return "%g" % float(np.float32(x))
+    return ostream_g(np.float32(x))
 
 
 def _proto_shape(proto):

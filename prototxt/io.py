@@ -9,15 +9,14 @@ Legacy files (V1 ``layers``, top-level ``input:``/``input_dim:``, ``solver_type:
 upgraded the way Caffe upgrades them when it reads them (caffe_compat.upgrade).
 Writing gives canonical text (``to_text``), which Caffe reads back.
 """
-import math
 import os
 import re
-import struct
 
-from google.protobuf import descriptor_pool, text_encoding, text_format
+from google.protobuf import descriptor_pool, text_format
 
 from caffe_compat.errors import CaffeError
 from caffe_compat.proto import caffe_pb2
+from caffe_compat.proto_text import print_text
 from caffe_compat.upgrade import upgrade_net, upgrade_solver
 
 
@@ -311,53 +310,6 @@ def read_solver(path, upgrade=True):
     return parse_solver(_read_text(path), os.fspath(path), upgrade)
 
 
-def _cpp_float(value, single):
-    """A float as C++ protobuf's SimpleFtoa/SimpleDtoa print it (what Caffe writes)."""
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    short, full = (6, 9) if single else (15, 17)
-    text = "%.*g" % (short, value)
-    parsed = float(text)
-    if single:
-        same = struct.pack("<f", parsed) == struct.pack("<f", value)
-    else:
-        same = parsed == value
-    return text if same else "%.*g" % (full, value)
-
-
-def _format_value(field, value):
-    fd = field.__class__
-    if field.type == fd.TYPE_STRING:
-        return '"' + text_encoding.CEscape(value, True) + '"'
-    if field.type == fd.TYPE_BYTES:
-        return '"' + text_encoding.CEscape(value, False) + '"'
-    if field.type == fd.TYPE_ENUM:
-        enum_value = field.enum_type.values_by_number.get(value)
-        return enum_value.name if enum_value is not None else str(value)
-    if field.type == fd.TYPE_BOOL:
-        return "true" if value else "false"
-    if field.type == fd.TYPE_FLOAT:
-        return _cpp_float(value, single=True)
-    if field.type == fd.TYPE_DOUBLE:
-        return _cpp_float(value, single=False)
-    return str(value)
-
-
-def _print_message(message, indent, out):
-    pad = "  " * indent
-    for field, value in message.ListFields():
-        values = value if field.is_repeated else [value]
-        for item in values:
-            if field.message_type is not None:
-                out.append(f"{pad}{field.name} {{\n")
-                _print_message(item, indent + 1, out)
-                out.append(f"{pad}}}\n")
-            else:
-                out.append(f"{pad}{field.name}: {_format_value(field, item)}\n")
-
-
 def to_text(message):
     """Canonical prototxt text of a message, as Caffe's WriteProtoToTextFile writes it.
 
@@ -365,9 +317,7 @@ def to_text(message):
     as SimpleFtoa prints them: ``1`` not ``1.0``), so an upgraded file equals Caffe's own
     output; strings are written as UTF-8 (Caffe reads both that and octal escapes).
     """
-    out = []
-    _print_message(message, 0, out)
-    return "".join(out)
+    return print_text(message, utf8=True)
 
 
 def write_prototxt(path, message):

@@ -1,7 +1,16 @@
-"""Shared pieces of the loss layers (Caffe's LossLayer and its normalization rules)."""
+"""Caffe's LossLayer (loss_layer.cpp), the base of the loss layers, and their shared rules
+(normalization, labels).
+
+LossLayer: two bottoms (predictions, labels/targets) and one top, created when the prototxt
+names none (AutoTopBlobs); top 0 is a loss (loss_weight 1 unless the prototxt says
+otherwise); no gradient may be forced into bottom 1; Reshape checks that both bottoms have
+the same first dimension and makes the top a scalar. Subclasses widen the counts or the
+forced-backward rule where Caffe's do.
+"""
 from ..backend import get_array_module
 from ..errors import NetError
 from ..proto import caffe_pb2
+from .base import Layer
 
 Mode = caffe_pb2.LossParameter
 MODE_NAMES = {Mode.FULL: "FULL", Mode.VALID: "VALID", Mode.BATCH_SIZE: "BATCH_SIZE", Mode.NONE: "NONE"}
@@ -32,6 +41,19 @@ def normalizer(mode, outer_num, inner_num, valid_count):
     else:
         raise NetError(f"unknown loss normalization mode {mode}")
     return max(1.0, float(value))
+
+
+class LossLayer(Layer):
+    EXACT_NUM_BOTTOM = 2
+    EXACT_NUM_TOP = 1
+    IS_LOSS = True
+    AUTO_TOP_BLOBS = True
+
+    def allow_force_backward(self, bottom_index):
+        return bottom_index != 1
+
+    def reshape(self, bottom, top):
+        loss_top_reshape(self, bottom, top)
 
 
 def loss_top_reshape(layer, bottom, top):

@@ -18,8 +18,7 @@ both. ``self.blobs`` holds the learnable parameters in Caffe's order. Backward a
 into parameter diffs (``+=``) and overwrites bottom diffs, as Caffe does. pycaffe's
 ``caffe.Layer`` for Python layers is this same class, so the four method names match it.
 """
-import numpy as np
-
+from ..backend import xp
 from ..errors import LayerSetupError, NetError, fmt_shape
 
 _REGISTRY = {}
@@ -164,4 +163,4 @@ class NeuronLayer(Layer):
 
 
 def as_float32(a):
-    return np.asarray(a, dtype=np.float32)
+    return xp.asarray(a, dtype=xp.float32)

@@ -13,17 +13,14 @@ Backward (s = +1 for a, -1 for b, alpha = s * loss_weight / N):
 sim gets no gradient (force_backward does not ask for one).
 """
 from ..backend import get_array_module
-from ._loss import int_labels, loss_top_reshape
-from .base import Layer, register
+from ._loss import LossLayer, int_labels
+from .base import register
 from .multinomial_logistic_loss import legacy_dim
 
 
 @register("ContrastiveLoss")
-class ContrastiveLossLayer(Layer):
+class ContrastiveLossLayer(LossLayer):
     EXACT_NUM_BOTTOM = 3
-    EXACT_NUM_TOP = 1
-    IS_LOSS = True
-    AUTO_TOP_BLOBS = True
 
     def setup(self, bottom, top):
         p = self.layer_param.contrastive_loss_param
@@ -33,7 +30,7 @@ class ContrastiveLossLayer(Layer):
         return bottom_index != 2
 
     def reshape(self, bottom, top):
-        loss_top_reshape(self, bottom, top)
+        super().reshape(bottom, top)
         a, b, s = (x.shape for x in bottom)
         shapes = dict(bottom0=a, bottom1=b, bottom2=s)
         if max(len(a), len(b), len(s)) > 4:

@@ -32,8 +32,7 @@ param_str (JSON) keys: ``temperature`` (default 1), ``ignore_label`` (default no
 ``normalization`` (see above).
 """
 import json
-
-import numpy as np
+import math
 
 from ..backend import get_array_module
 from .base import Layer
@@ -92,7 +91,7 @@ class KnowledgeDistillation(Layer):
         if len(s) < 2:
             raise self.error("logits need a class axis (axis 1)", student=s)
         if len(bottom) == 3:
-            outer_inner = s[0] * int(np.prod(s[2:], dtype=np.int64))
+            outer_inner = s[0] * math.prod(s[2:])
             if bottom[2].count != outer_inner:
                 raise self.error("the label needs one value per sample", student=s,
                                  label=bottom[2].shape)
@@ -128,12 +127,13 @@ class KnowledgeDistillation(Layer):
         zt = bottom[1].data.reshape(n, c, -1)
         log_q = log_softmax(zs / T)
         log_p = log_softmax(zt / T)
-        p = np.exp(log_p)
+        xp = get_array_module(zs)
+        p = xp.exp(log_p)
         kl = (p * (log_p - log_q)).sum(axis=1)  # (n, inner)
         valid = self._valid_mask(bottom)
         if valid is not None:
-            kl = np.where(valid, kl, 0)
-        self._q_minus_p = np.exp(log_q) - p
+            kl = xp.where(valid, kl, 0)
+        self._q_minus_p = xp.exp(log_q) - p
         self._valid = valid
         self._norm = self._normalizer(bottom, valid)
         top[0].data[...] = T * T * kl.sum() / self._norm

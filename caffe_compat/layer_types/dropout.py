@@ -6,8 +6,6 @@ is in double, the result is stored in the blob's precision (float32: 2.0 for 0.5
 The mask comes from the process RNG (caffe_compat.rng), so seeded runs repeat.
 Backward: TRAIN dx = dy * mask * scale; TEST dx = dy. Works in place (top is bottom).
 """
-import numpy as np
-
 from ..backend import xp
 from ..proto import caffe_pb2
 from ..rng import get_rng
@@ -17,7 +15,7 @@ from .base import NeuronLayer, register
 @register("Dropout")
 class DropoutLayer(NeuronLayer):
     def setup(self, bottom, top):
-        ratio = float(np.float32(self.layer_param.dropout_param.dropout_ratio))
+        ratio = float(xp.float32(self.layer_param.dropout_param.dropout_ratio))
         if not 0 <= ratio < 1:
             raise self.error(f"dropout_param.dropout_ratio must be in [0, 1), got {ratio}")
         self.ratio = ratio

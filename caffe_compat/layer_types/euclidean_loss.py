@@ -4,19 +4,17 @@ No parameters. Backward: da = +loss_weight / N * (a - b), db = -loss_weight / N 
 both bottoms can receive a gradient.
 """
 from ..backend import get_array_module
-from .base import Layer, register
-from ._loss import loss_top_reshape
+from ._loss import LossLayer
+from .base import register
 
 
 @register("EuclideanLoss")
-class EuclideanLossLayer(Layer):
-    EXACT_NUM_BOTTOM = 2
-    EXACT_NUM_TOP = 1
-    IS_LOSS = True
-    AUTO_TOP_BLOBS = True
+class EuclideanLossLayer(LossLayer):
+    def allow_force_backward(self, bottom_index):
+        return True  # Caffe's EuclideanLoss: both bottoms may take a gradient
 
     def reshape(self, bottom, top):
-        loss_top_reshape(self, bottom, top)
+        super().reshape(bottom, top)
         if bottom[0].count_range(1) != bottom[1].count_range(1):
             raise self.error("inputs must have the same dimension",
                              bottom0=bottom[0].shape, bottom1=bottom[1].shape)

@@ -19,8 +19,7 @@ Tops are optional from the right: one top gives top-1 agreement only. Ties in ar
 the lowest class index, as numpy's argmax does. The layer has no backward: it is a metric,
 printed by the solver as "Test net output" lines, averaged over test iterations.
 """
-import numpy as np
-
+from ..backend import get_array_module
 from .base import Layer
 from .distillation import log_softmax, parse_param_str
 
@@ -49,15 +48,16 @@ class Fidelity(Layer):
 
     def forward(self, bottom, top):
         zs, zt = bottom[0].data, bottom[1].data
+        xp = get_array_module(zs)
         n, c = zs.shape
         teacher_class = zt.argmax(axis=1)
-        top[0].data[...] = np.mean(zs.argmax(axis=1) == teacher_class)
+        top[0].data[...] = xp.mean(zs.argmax(axis=1) == teacher_class)
         if len(top) > 1:
             k = min(self.top_k, c)
             # The teacher's class is in the student's top k iff fewer than k classes score
             # strictly higher than it (ties resolved in the teacher's class's favour).
-            own = zs[np.arange(n), teacher_class][:, None]
-            top[1].data[...] = np.mean((zs > own).sum(axis=1) < k)
+            own = zs[xp.arange(n), teacher_class][:, None]
+            top[1].data[...] = xp.mean((zs > own).sum(axis=1) < k)
         if len(top) > 2:
             log_p, log_q = log_softmax(zt), log_softmax(zs)
-            top[2].data[...] = np.mean((np.exp(log_p) * (log_p - log_q)).sum(axis=1))
+            top[2].data[...] = xp.mean((xp.exp(log_p) * (log_p - log_q)).sum(axis=1))

@@ -9,30 +9,22 @@ entry negated): L1: dx = sign(h) * loss_weight / N, L2: dx = 2 * h * loss_weight
 The label gets no gradient.
 """
 from ..backend import get_array_module
-from ._loss import loss_top_reshape, refuse_label_backward
-from .base import Layer, register
+from ._loss import LossLayer, refuse_label_backward
+from .base import register
 from .multinomial_logistic_loss import checked_labels
 
 L1, L2 = 1, 2
 
 
 @register("HingeLoss")
-class HingeLossLayer(Layer):
-    EXACT_NUM_BOTTOM = 2
-    EXACT_NUM_TOP = 1
-    IS_LOSS = True
-    AUTO_TOP_BLOBS = True
-
+class HingeLossLayer(LossLayer):
     def setup(self, bottom, top):
         self.norm = self.layer_param.hinge_loss_param.norm
         if self.norm not in (L1, L2):
             raise self.error(f"unknown hinge_loss_param.norm {self.norm} (L1 or L2)")
 
-    def allow_force_backward(self, bottom_index):
-        return bottom_index != 1
-
     def reshape(self, bottom, top):
-        loss_top_reshape(self, bottom, top)
+        super().reshape(bottom, top)
 
     def forward(self, bottom, top):
         xp = get_array_module(bottom[0].data)

@@ -17,21 +17,21 @@ import os
 
 from ..backend import get_array_module
 from ..errors import NetError, fmt_shape
-from ._loss import Mode, int_labels, loss_top_reshape, normalizer, refuse_label_backward
-from .base import Layer, register
+from ._loss import LossLayer, Mode, int_labels, normalizer, refuse_label_backward
+from .base import register
 from .softmax import softmax
 
 LOG_THRESHOLD = 1e-20
 
 
 @register("InfogainLoss")
-class InfogainLossLayer(Layer):
+class InfogainLossLayer(LossLayer):
+    EXACT_NUM_BOTTOM = -1
+    EXACT_NUM_TOP = -1
     MIN_BOTTOM = 2
     MAX_BOTTOM = 3
     MIN_TOP = 1
     MAX_TOP = 2
-    IS_LOSS = True
-    AUTO_TOP_BLOBS = True
 
     def setup(self, bottom, top):
         lp = self.layer_param.loss_param
@@ -51,11 +51,8 @@ class InfogainLossLayer(Layer):
                 raise self.error(f"infogain_loss_param.source: no such file '{p.source}'")
             self.infogain = read_binaryproto(p.source)
 
-    def allow_force_backward(self, bottom_index):
-        return bottom_index != 1
-
     def reshape(self, bottom, top):
-        loss_top_reshape(self, bottom, top)
+        super().reshape(bottom, top)
         shape = bottom[0].shape
         self.axis = bottom[0].canonical_axis(self.layer_param.infogain_loss_param.axis)
         self.outer = bottom[0].count_range(0, self.axis)

@@ -8,8 +8,8 @@ Backward: dp[n, label[n]] = -loss_weight / N / max(p[n, label[n]], 1e-20), 0 els
 the label gets no gradient.
 """
 from ..backend import get_array_module
-from ._loss import int_labels, loss_top_reshape, refuse_label_backward
-from .base import Layer, register
+from ._loss import LossLayer, int_labels, refuse_label_backward
+from .base import register
 
 LOG_THRESHOLD = 1e-20
 
@@ -30,17 +30,9 @@ def checked_labels(layer, label, classes, predictions):
 
 
 @register("MultinomialLogisticLoss")
-class MultinomialLogisticLossLayer(Layer):
-    EXACT_NUM_BOTTOM = 2
-    EXACT_NUM_TOP = 1
-    IS_LOSS = True
-    AUTO_TOP_BLOBS = True
-
-    def allow_force_backward(self, bottom_index):
-        return bottom_index != 1
-
+class MultinomialLogisticLossLayer(LossLayer):
     def reshape(self, bottom, top):
-        loss_top_reshape(self, bottom, top)
+        super().reshape(bottom, top)
         s = bottom[1].shape
         if len(s) > 4 or any(legacy_dim(s, i) != 1 for i in (1, 2, 3)):
             raise self.error("the label must have channels, height and width 1 (one label per sample)",

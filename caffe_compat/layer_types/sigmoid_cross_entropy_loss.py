@@ -15,28 +15,20 @@ targets (bottom 1) never get a gradient: asking for one is an error, as in Caffe
 """
 from ..backend import get_array_module
 from ..errors import fmt_shape
-from ._loss import (Mode, int_labels, loss_top_reshape, normalization_mode, normalizer,
+from ._loss import (LossLayer, Mode, int_labels, normalization_mode, normalizer,
                     refuse_label_backward)
-from .base import Layer, register
+from .base import register
 
 
 @register("SigmoidCrossEntropyLoss")
-class SigmoidCrossEntropyLossLayer(Layer):
-    EXACT_NUM_BOTTOM = 2
-    EXACT_NUM_TOP = 1
-    IS_LOSS = True
-    AUTO_TOP_BLOBS = True
-
+class SigmoidCrossEntropyLossLayer(LossLayer):
     def setup(self, bottom, top):
         lp = self.layer_param.loss_param
         self.ignore_label = lp.ignore_label if lp.HasField("ignore_label") else None
         self.mode = normalization_mode(lp, Mode.BATCH_SIZE)
 
-    def allow_force_backward(self, bottom_index):
-        return bottom_index != 1
-
     def reshape(self, bottom, top):
-        loss_top_reshape(self, bottom, top)
+        super().reshape(bottom, top)
         if bottom[0].count != bottom[1].count:
             raise self.error(
                 "SIGMOID_CROSS_ENTROPY_LOSS layer inputs must have the same count: number of "

@@ -11,36 +11,29 @@ for true, BATCH_SIZE for false.
 Backward: dx = (p - onehot(label)) * loss_weight / normalizer, zero at ignored positions;
 the label (bottom 1) gets no gradient. Optional top 1 = p.
 """
-import numpy as np
-
-from ..backend import get_array_module
+from ..backend import get_array_module, xp
 from ..errors import fmt_shape
-from ._loss import (Mode, int_labels, loss_top_reshape, normalization_mode, normalizer,
+from ._loss import (LossLayer, Mode, int_labels, normalization_mode, normalizer,
                     refuse_label_backward)
-from .base import Layer, register
+from .base import register
 from .softmax import softmax, softmax_axis
 
-FLT_MIN = float(np.finfo(np.float32).tiny)
+FLT_MIN = float(xp.finfo(xp.float32).tiny)
 
 
 @register("SoftmaxWithLoss")
-class SoftmaxWithLossLayer(Layer):
-    EXACT_NUM_BOTTOM = 2
+class SoftmaxWithLossLayer(LossLayer):
+    EXACT_NUM_TOP = -1
     MIN_TOP = 1
     MAX_TOP = 2
-    IS_LOSS = True
-    AUTO_TOP_BLOBS = True
 
     def setup(self, bottom, top):
         lp = self.layer_param.loss_param
         self.ignore_label = lp.ignore_label if lp.HasField("ignore_label") else None
         self.mode = normalization_mode(lp, Mode.VALID)
 
-    def allow_force_backward(self, bottom_index):
-        return bottom_index != 1
-
     def reshape(self, bottom, top):
-        loss_top_reshape(self, bottom, top)
+        super().reshape(bottom, top)
         self.axis = softmax_axis(self, bottom[0])
         shape = bottom[0].shape
         self.outer = bottom[0].count_range(0, self.axis)
