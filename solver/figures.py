@@ -156,8 +156,30 @@ def final_agreement_by_lambda(series):
     return table
 
 
+def agreement_summary(by_lambda):
+    """One line: each loss's range of last agreements over its taught runs (λ > 0), its
+    no-label run's, and the labels-only run's (λ = 0)."""
+    parts = []
+    for loss, rows in by_lambda.items():
+        taught = [r for r in rows if r[0] > 0]
+        if not taught:
+            continue
+        values = [r[1] for r in taught]
+        text = (f"{LOSS_NAMES[loss].split(' (')[0]} {min(values):.3f}" if len(values) == 1 else
+                f"{LOSS_NAMES[loss].split(' (')[0]} {min(values):.3f}–{max(values):.3f}")
+        nolabels = [r[1] for r in taught if not r[2]]
+        if nolabels:
+            text += f" (no labels {nolabels[0]:.3f})"
+        parts.append(text)
+    base = {r[1] for rows in by_lambda.values() for r in rows if r[0] == 0}
+    if len(base) == 1:
+        parts.append(f"labels only (λ = 0) {base.pop():.3f}")
+    return "last top-1 agreement: " + "; ".join(parts) if parts else ""
+
+
 def agreement_figure(series, title=None):
-    """Top-1 agreement against iterations; with two λ or more, the last agreement against λ."""
+    """Top-1 agreement against iterations; with two λ or more, the last agreement against λ.
+    The figure's title, unless ``title`` is given, sums the last agreements up per loss."""
     plt = _pyplot()
     infos = [s.info for s in series]
     styles = run_styles(infos)
@@ -200,6 +222,7 @@ def agreement_figure(series, title=None):
         ax.set_xticks(sorted(lambdas))
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small", loc="lower left")
+    title = title or agreement_summary(by_lambda)
     if title:
         fig.suptitle(title)
     return fig
