@@ -122,25 +122,29 @@ def _experiment(title, out, data, spec, data_desc, teacher_arch, teacher_iterati
                 teacher_lr, plan, student_iterations, student_lr, temperature, subset, start,
                 teacher_opts=None):
     """Train the teacher, export it, teach every student of ``plan``; plots and report."""
-    progress = _job_progress(title, out, [("teacher", teacher_iterations, False)]
-                             + [(r["name"], student_iterations, True) for r in plan], start)
-    progress.begin()
-    scores, secs, teacher_onnx = train_teacher(spec, out, teacher_arch, teacher_iterations,
-                                               teacher_lr, member_opts=teacher_opts)
-    teacher = {"arch": teacher_arch + (" + dropout" if (teacher_opts or {}).get("dropout") else ""), "accuracy": scores.get("accuracy"), "seconds": secs,
-               "iterations": teacher_iterations, "onnx": teacher_onnx}
-    progress.done()
-    students = []
-    for run in plan:
-        rep = D.distill([teacher_onnx], run.get("arch", teacher_arch), data, out,
-                        labels=run["labels"], loss=run["loss"], temperature=temperature,
-                        iterations=student_iterations, soft_weight=run["soft_weight"],
-                        base_lr=student_lr, teacher_params=own_transform(spec),
-                        subset=subset, name=run["name"])
-        rep["name"] = run["name"]
-        rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
-        students.append(rep)
+    progress = _job_progress(
+        title, out, [("teacher", teacher_iterations, False,
+                      os.path.join(out, f"teacher_{teacher_arch}.log"))]
+        + [(r["name"], student_iterations, True, os.path.join(out, f"{r['name']}.log"))
+           for r in plan], start)
+    with progress.ticking():
+        progress.begin()
+        scores, secs, teacher_onnx = train_teacher(spec, out, teacher_arch, teacher_iterations,
+                                                   teacher_lr, member_opts=teacher_opts)
+        teacher = {"arch": teacher_arch + (" + dropout" if (teacher_opts or {}).get("dropout") else ""), "accuracy": scores.get("accuracy"), "seconds": secs,
+                   "iterations": teacher_iterations, "onnx": teacher_onnx}
         progress.done()
+        students = []
+        for run in plan:
+            rep = D.distill([teacher_onnx], run.get("arch", teacher_arch), data, out,
+                            labels=run["labels"], loss=run["loss"], temperature=temperature,
+                            iterations=student_iterations, soft_weight=run["soft_weight"],
+                            base_lr=student_lr, teacher_params=own_transform(spec),
+                            subset=subset, name=run["name"])
+            rep["name"] = run["name"]
+            rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
+            students.append(rep)
+            progress.done()
     plots = _plots(out, students, teacher["accuracy"])
     write_report(out, title, data_desc, teacher, students, plots, time.time() - start)
     progress.note(f"plots and {os.path.join(out, 'report.md')} written")
@@ -204,32 +208,35 @@ def reproduce_vgg16(out, data=None, teacher=None, teacher_params=None, iteration
                  + (data if data else "the embedded MNIST digits"))
     recipe_2017 = json.loads(json.dumps(D.VGG_2017_RECIPE))
     plan = [("vgg16_2017_recipe", recipe_2017), ("vgg16_tscaffe", {})]
-    progress = _job_progress("tscaffe reproduce vgg16", out,
-                             ([("teacher", teacher_iterations, False)] if teacher is None else [])
-                             + [(name, iterations, True) for name, _ in plan], start)
-    progress.begin()
-    if teacher is None:
-        scores, secs, teacher = train_teacher(spec, out, "lenet", teacher_iterations, 0.01,
-                                              member_opts={"dropout": True})
-        teacher_params = own_transform(spec)
-        teacher_info = {"arch": "lenet + dropout", "accuracy": scores.get("accuracy"),
-                        "seconds": secs, "iterations": teacher_iterations, "onnx": teacher}
-        progress.done()
-    else:
-        teacher_info = {"arch": os.path.basename(teacher), "accuracy": None, "seconds": 0.0,
-                        "iterations": 0, "onnx": teacher}
-    students = []
-    for name, recipe in plan:
-        opts = dict(recipe.pop("student_opts", {}))
-        if width is not None:
-            opts["width"] = width
-        rep = D.distill([teacher], "vgg16", data, out, labels=False, iterations=iterations,
-                        teacher_params=teacher_params, subset=subset, name=name,
-                        student_opts=opts, **recipe)
-        rep["name"] = name
-        rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
-        students.append(rep)
-        progress.done()
+    progress = _job_progress(
+        "tscaffe reproduce vgg16", out,
+        ([("teacher", teacher_iterations, False, os.path.join(out, "teacher_lenet.log"))]
+         if teacher is None else [])
+        + [(name, iterations, True, os.path.join(out, f"{name}.log")) for name, _ in plan], start)
+    with progress.ticking():
+        progress.begin()
+        if teacher is None:
+            scores, secs, teacher = train_teacher(spec, out, "lenet", teacher_iterations, 0.01,
+                                                  member_opts={"dropout": True})
+            teacher_params = own_transform(spec)
+            teacher_info = {"arch": "lenet + dropout", "accuracy": scores.get("accuracy"),
+                            "seconds": secs, "iterations": teacher_iterations, "onnx": teacher}
+            progress.done()
+        else:
+            teacher_info = {"arch": os.path.basename(teacher), "accuracy": None,
+                            "seconds": 0.0, "iterations": 0, "onnx": teacher}
+        students = []
+        for name, recipe in plan:
+            opts = dict(recipe.pop("student_opts", {}))
+            if width is not None:
+                opts["width"] = width
+            rep = D.distill([teacher], "vgg16", data, out, labels=False, iterations=iterations,
+                            teacher_params=teacher_params, subset=subset, name=name,
+                            student_opts=opts, **recipe)
+            rep["name"] = name
+            rep["ts_loss_first"], rep["ts_loss_last"] = _ts_loss_trace(rep["files"]["log"])
+            students.append(rep)
+            progress.done()
     plots = _plots(out, students, teacher_info["accuracy"])
     write_report(out, "tscaffe reproduce vgg16", data_desc, teacher_info, students, plots,
                  time.time() - start)

@@ -76,8 +76,8 @@ def test_report_names_the_runs_of_each_distinct_profile(tmp_path):
     assert rows[2] == "| teacher (client.onnx, given) | - | - | - | - | - | - | - | - | - |"
 
 
-LINE = re.compile(r"^tscaffe reproduce mnist: students (\d+)/(\d+) done, elapsed (\S+), "
-                  r"ETA (\S+)(?:; now: (\S+) \((\d+) iterations\))?$")
+LINE = re.compile(r"^tscaffe reproduce mnist: students (\d+)/(\d+) done, elapsed ([^\s,]+), "
+                  r"ETA ([^\s;]+)(?:; now: (\S+) \((?:\d+/)?(\d+) iterations\))?$")
 
 
 def test_progress_lines_on_the_terminal_and_in_the_log(tmp_path):
@@ -111,6 +111,39 @@ def test_progress_lines_on_the_terminal_and_in_the_log(tmp_path):
     for entry, line in zip(logged, lines):
         assert re.match(r"^I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ reproduce\.py:1\] ", entry)
         assert entry.endswith("] " + line)
+
+
+def test_progress_of_a_run_in_progress_from_its_log(tmp_path):
+    now = [0.0]
+    terminal = io.StringIO()
+    teacher_log, student_log = tmp_path / "teacher.log", tmp_path / "s0.log"
+    plan = [("teacher", 3000, False, str(teacher_log)), ("s0", 1000, True, str(student_log)),
+            ("s1", 1000, True, str(student_log))]
+    job = JobProgress("tscaffe reproduce mnist", plan, None, stream=terminal,
+                      clock=lambda: now[0], start=0.0)
+    job.begin()
+    now[0] = 30.0
+    assert job.tick() is None            # no log yet: nothing said
+    teacher_log.write_text("I1206 solver.cpp:239] Iteration 0, loss = 2.3\n"
+                           "I1206 solver.cpp:239] Iteration 750 (10 iter/s), loss = 0.3\n"
+                           "I1206 sgd_solver.cpp:112] Iteration 750, lr = 0.0094\n")
+    now[0] = 60.0                        # 750 iterations in 60 s: 0.08 s each
+    line = job.tick()
+    # The teacher's 2,250 left and both students' 2,000 at the teacher's speed: 340 s.
+    assert LINE.match(line).groups() == ("0", "2", "1m00s", "5m40s", "teacher", "3000")
+    assert line.endswith("; now: teacher (750/3000 iterations)")
+    now[0] = 240.0
+    job.done()                           # the teacher took 240 s: 0.08 s per iteration
+    student_log.write_text("I1206 solver.cpp:239] Iteration 100, loss = 1\n")
+    now[0] = 260.0                       # the first student: 100 in 20 s, 0.2 s each
+    line = job.tick()
+    assert line.endswith("ETA 6m20s; now: s0 (100/1000 iterations)")  # 900 + 1000 at 0.2 s
+    assert terminal.getvalue().splitlines()[-1] == line
+    with job.ticking(0.01):              # the thread ticks as well
+        import time
+
+        time.sleep(0.2)
+    assert terminal.getvalue().count("(100/1000 iterations)") >= 3
 
 
 def test_duration_format():

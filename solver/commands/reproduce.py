@@ -60,6 +60,7 @@ def run(args):
         teacher, students = R.reproduce_cifar10(out, args.data, temperature=args.temperature,
                                                 **kwargs)
     print(f"report: {out}/report.md")
+    print(f"agreement with the teacher, at a glance: {out}/agreement.png")
     if teacher["accuracy"] is not None:
         print(f"teacher accuracy={teacher['accuracy']:.4f}")
     for s in students:
