@@ -10,7 +10,9 @@ the terminal (stderr) and in the job's log (``OUT/reproduce.log``, glog-style li
 - *ETA*: the time still needed for the runs not yet done, from the measured speed: the
   wall seconds per iteration of the students finished so far (setup, tests and export
   included) times the iterations left; before any student has finished, the teacher's or
-  the running run's own; before any of that, ``unknown``;
+  the running run's own (its iterations up to its log's last ``Iteration N`` line, at that
+  line's time, so the estimate does not drift between display lines); before any of that,
+  ``unknown``;
 - *now*: the run being trained (its planned iterations, and while it trains the last
   ``Iteration N`` its own log shows), absent on the last line.
 
@@ -19,6 +21,7 @@ students of 1,000 are weighed as such. Per-iteration bars stay the solver's
 (``solver.log.progress``, terminals only); these lines are for the whole job and also reach
 logs and pipes.
 """
+import datetime
 import os
 import re
 import sys
@@ -29,7 +32,7 @@ from . import log as glog
 
 PROGRESS_SRC = "reproduce.py:1"
 TICK_SECONDS = 60.0
-_ITERATION = re.compile(rb"Iteration (\d+)")
+_ITERATION = re.compile(rb"^[IWEF]\d{4} (\d\d):(\d\d):(\d\d(?:\.\d+)?) .*?Iteration (\d+)", re.M)
 
 
 def fmt_duration(seconds):
@@ -42,8 +45,10 @@ def fmt_duration(seconds):
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
-def last_iteration(log_path, tail=65536):
-    """The last ``Iteration N`` of a (growing) Caffe log, or None."""
+def last_iteration(log_path, now=None, tail=65536):
+    """``(N, when)`` of the last glog line of a (growing) Caffe log that says ``Iteration N``:
+    ``when`` is that line's time as a ``time.time()`` value (its clock time on the day of
+    ``now``, the day before when that would be in the future); None without such a line."""
     try:
         with open(log_path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -51,7 +56,17 @@ def last_iteration(log_path, tail=65536):
             found = _ITERATION.findall(f.read())
     except OSError:
         return None
-    return int(found[-1]) if found else None
+    if not found:
+        return None
+    hours, minutes, seconds, iteration = found[-1]
+    now = time.time() if now is None else now
+    day = datetime.datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0,
+                                                       microsecond=0)
+    when = (day + datetime.timedelta(hours=int(hours), minutes=int(minutes),
+                                     seconds=float(seconds))).timestamp()
+    if when > now + 60:
+        when -= 86400
+    return int(iteration), when
 
 
 class JobProgress:
@@ -62,8 +77,7 @@ class JobProgress:
     run in progress (from its log's last iteration); ``ticking(seconds)`` calls it from a
     background thread meanwhile."""
 
-    def __init__(self, title, plan, log_path=None, stream=None, clock=time.monotonic,
-                 start=None):
+    def __init__(self, title, plan, log_path=None, stream=None, clock=time.time, start=None):
         self.title = title
         self.plan = [(str(p[0]), int(p[1]), bool(p[2]), p[3] if len(p) > 3 else None)
                      for p in plan]
@@ -83,9 +97,10 @@ class JobProgress:
     def students_total(self):
         return sum(1 for p in self.plan if p[2])
 
-    def eta(self, current_done=None):
+    def eta(self, current_done=None, when=None):
         """Seconds still needed for the runs not done, or None while nothing was measured.
-        ``current_done``: iterations the running run has done (its own speed then counts)."""
+        ``current_done``: iterations the running run had done at ``when`` (a clock value;
+        default now): its own speed then counts."""
         students = [(secs, it) for _, it, student, secs in self.finished if student]
         measured = students or [(secs, it) for _, it, _, secs in self.finished]
         rate = (sum(s for s, _ in measured) / max(sum(it for _, it in measured), 1)
@@ -93,9 +108,11 @@ class JobProgress:
         upcoming = self.plan[len(self.finished):]
         if not current_done or not upcoming:
             return None if rate is None else rate * sum(p[1] for p in upcoming)
-        now_rate = (self.clock() - self._mark) / current_done
+        now = self.clock()
+        when = now if when is None else min(when, now)
+        now_rate = max(when - self._mark, 0.0) / current_done
         current = upcoming[0]
-        left_here = max(current[1] - current_done, 0) * now_rate
+        left_here = max(max(current[1] - current_done, 0) * now_rate - (now - when), 0.0)
         later = upcoming[1:]
         if students or not current[2]:
             later_rate = rate if rate is not None else now_rate
@@ -103,9 +120,9 @@ class JobProgress:
             later_rate = now_rate
         return left_here + later_rate * sum(p[1] for p in later)
 
-    def line(self, current_done=None):
+    def line(self, current_done=None, when=None):
         done = sum(1 for f in self.finished if f[2])
-        eta = self.eta(current_done)
+        eta = self.eta(current_done, when)
         text = (f"{self.title}: students {done}/{self.students_total} done, elapsed "
                 f"{fmt_duration(self.clock() - self.start)}, ETA "
                 f"{'unknown' if eta is None else fmt_duration(eta)}")
@@ -152,10 +169,10 @@ class JobProgress:
             if len(self.finished) >= len(self.plan):
                 return None
             log = self.plan[len(self.finished)][3]
-            done = last_iteration(log) if log else None
-            if not done:
+            last = last_iteration(log, self.clock()) if log else None
+            if not last or not last[0]:
                 return None
-            text = self.line(done)
+            text = self.line(*last)
         return self._write(text)
 
     def ticking(self, seconds=TICK_SECONDS):

@@ -115,7 +115,8 @@ def _job_progress(title, out, plan, start):
     """The job's progress lines, on the terminal and in OUT/reproduce.log (solver/progress.py)."""
     from solver.progress import JobProgress
 
-    return JobProgress(title, plan, os.path.join(out, "reproduce.log"), start=start)
+    return JobProgress(title, plan, os.path.join(out, "reproduce.log"), clock=time.time,
+                       start=start)
 
 
 def _experiment(title, out, data, spec, data_desc, teacher_arch, teacher_iterations,

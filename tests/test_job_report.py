@@ -87,7 +87,7 @@ def test_progress_lines_on_the_terminal_and_in_the_log(tmp_path):
     log.write_text("a previous job\n")
     plan = [("teacher", 3000, False)] + [(f"s{i}", 1000, True) for i in range(3)]
     job = JobProgress("tscaffe reproduce mnist", plan, str(log), stream=terminal,
-                      clock=lambda: now[0], start=95.0)
+                      clock=lambda: now[0], start=95.0)  # any clock: seconds
     lines = [job.begin()]
     now[0] += 60      # the teacher: 3,000 iterations in 60 s -> 0.02 s per iteration
     lines.append(job.done())
@@ -114,34 +114,39 @@ def test_progress_lines_on_the_terminal_and_in_the_log(tmp_path):
 
 
 def test_progress_of_a_run_in_progress_from_its_log(tmp_path):
-    now = [0.0]
+    import datetime
+    import time
+
+    base = datetime.datetime(2026, 12, 6, 10, 0, 0).timestamp()
+    now = [base]
     terminal = io.StringIO()
     teacher_log, student_log = tmp_path / "teacher.log", tmp_path / "s0.log"
     plan = [("teacher", 3000, False, str(teacher_log)), ("s0", 1000, True, str(student_log)),
             ("s1", 1000, True, str(student_log))]
     job = JobProgress("tscaffe reproduce mnist", plan, None, stream=terminal,
-                      clock=lambda: now[0], start=0.0)
+                      clock=lambda: now[0], start=base)
     job.begin()
-    now[0] = 30.0
+    now[0] = base + 30
     assert job.tick() is None            # no log yet: nothing said
-    teacher_log.write_text("I1206 solver.cpp:239] Iteration 0, loss = 2.3\n"
-                           "I1206 solver.cpp:239] Iteration 750 (10 iter/s), loss = 0.3\n"
-                           "I1206 sgd_solver.cpp:112] Iteration 750, lr = 0.0094\n")
-    now[0] = 60.0                        # 750 iterations in 60 s: 0.08 s each
+    teacher_log.write_text("I1206 10:00:05.000000  7 solver.cpp:239] Iteration 0, loss = 2.3\n"
+                           "I1206 10:01:00.000000  7 solver.cpp:239] Iteration 750 (10 iter/s)\n"
+                           "I1206 10:01:00.100000  7 solver.cpp:258]     Train net output #0: "
+                           "loss = 0.3\n")
+    now[0] = base + 90                   # 750 iterations by 10:01:00, 60 s: 0.08 s each
     line = job.tick()
-    # The teacher's 2,250 left and both students' 2,000 at the teacher's speed: 340 s.
-    assert LINE.match(line).groups() == ("0", "2", "1m00s", "5m40s", "teacher", "3000")
+    # The teacher's 2,250 left at 0.08 s, less the 30 s since its line; both students'
+    # 2,000 at the teacher's speed: 150 + 160 s.
+    assert LINE.match(line).groups() == ("0", "2", "1m30s", "5m10s", "teacher", "3000")
     assert line.endswith("; now: teacher (750/3000 iterations)")
-    now[0] = 240.0
-    job.done()                           # the teacher took 240 s: 0.08 s per iteration
-    student_log.write_text("I1206 solver.cpp:239] Iteration 100, loss = 1\n")
-    now[0] = 260.0                       # the first student: 100 in 20 s, 0.2 s each
+    now[0] = base + 240
+    job.done()                           # the teacher took 240 s
+    student_log.write_text("I1206 10:04:15.000000  7 solver.cpp:239] Iteration 100, loss = 1\n")
+    now[0] = base + 260                  # the first student: 100 in 15 s, 0.15 s each
     line = job.tick()
-    assert line.endswith("ETA 6m20s; now: s0 (100/1000 iterations)")  # 900 + 1000 at 0.2 s
+    # 900 at 0.15 s less the 5 s since its line, then the second student at its speed.
+    assert line.endswith("ETA 4m40s; now: s0 (100/1000 iterations)")
     assert terminal.getvalue().splitlines()[-1] == line
     with job.ticking(0.01):              # the thread ticks as well
-        import time
-
         time.sleep(0.2)
     assert terminal.getvalue().count("(100/1000 iterations)") >= 3
 
