@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 
-from . import log as glog
+from caffe_compat import glog
 
 PROGRESS_SRC = "reproduce.py:1"
 TICK_SECONDS = 60.0
@@ -136,7 +136,8 @@ class JobProgress:
     def _write(self, text):
         with self._lock:
             try:
-                bar = glog._active_bar  # a solver's tqdm bar on the terminal: write around it
+                # A solver's tqdm bar on the terminal: write around it.
+                bar = getattr(glog, "_active_bar", None)
                 if bar is not None:
                     with bar.external_write_mode(file=self.stream):
                         self.stream.write(text + "\n")

@@ -175,3 +175,25 @@ def test_readme_section_has_the_figure_next_to_the_table(tmp_path):
                         "by λ](bench/results/reproduce_mnist_agreement.png)")
     assert lines[image + 2].startswith("| run | loss |")   # the table right under it
     assert len(table_rows(text)) == 2 + 1 + len(STUDENTS)
+
+
+def test_progress_line_is_written_around_a_solver_bar(monkeypatch):
+    """With a solver's tqdm bar on the terminal, the line goes through the bar's external
+    write mode (the bar is cleared, the line written, the bar redrawn)."""
+    import contextlib
+
+    from caffe_compat import glog
+
+    entered = []
+
+    class Bar:
+        @contextlib.contextmanager
+        def external_write_mode(self, file=None):
+            entered.append(file)
+            yield
+
+    terminal = io.StringIO()
+    monkeypatch.setattr(glog, "_active_bar", Bar())
+    job = JobProgress("tscaffe reproduce mnist", [("s0", 10, True)], None, stream=terminal)
+    line = job.begin()
+    assert entered == [terminal] and terminal.getvalue() == line + "\n"
