@@ -2,11 +2,9 @@
 Caffe's refusals (bad parameters, out-of-range indices, a gradient asked of the indices)."""
 import numpy as np
 import pytest
-from google.protobuf import text_format
 
 from caffe_compat.errors import CaffeError, LayerSetupError
 from caffe_compat.net import Net
-from caffe_compat.proto import caffe_pb2
 from gradcheck import check_gradient, layer_from_text, setup_shapes
 from real_caffe_layers import case_names, compare_case, load_case
 

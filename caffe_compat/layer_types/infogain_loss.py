@@ -17,7 +17,7 @@ import os
 
 from ..backend import get_array_module
 from ..errors import NetError, fmt_shape
-from ._loss import LossLayer, Mode, int_labels, normalizer, refuse_label_backward
+from ._loss import LossLayer, int_labels, normalizer, refuse_label_backward
 from .base import register
 from .softmax import softmax
 

@@ -21,9 +21,15 @@ relative name (the tests point it at the stored file).
 Data-layer cases (HDF5Data, HDF5Output, WindowData) are recorded by their own functions
 below: their ``in/`` keys are the contents of the files Caffe read or was given (the tests
 write them again), ``out/<top>/<k>`` what Caffe's k-th Forward gave.
+
+``complex_errors.json`` (same folder): for each of ``ERROR_CASES``, a net real Caffe refuses
+(at construction, at a Forward or in Backward) and the fatal message it printed.
 """
 import argparse
+import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 
@@ -222,6 +228,75 @@ def save(name, text, arrays):
     print(name, sorted(arrays), file=sys.stderr)
 
 
+def _input(**shapes):
+    tops = " ".join(f'top: "{n}"' for n in shapes)
+    dims = " ".join("shape { " + " ".join(f"dim: {d}" for d in s) + " }" for s in shapes.values())
+    return f'layer {{ name: "input" type: "Input" {tops} input_param {{ {dims} }} }}\n'
+
+
+# Nets real Caffe refuses: ``net`` (``TMP/`` stands for a scratch folder, which holds an empty
+# ``empty.txt``), ``run``: build (default), forward N times, or forward + backward with ``feed``.
+ERROR_CASES = {
+    "deconv_no_num_output": dict(net=_input(x=(1, 2, 4, 4)) + _deconv("kernel_size: 3")),
+    "deconv_group_channels": dict(net=_input(x=(1, 3, 4, 4)) + _deconv("num_output: 4 kernel_size: 3 group: 2")),
+    "embed_no_input_dim": dict(net=_input(i=(3,)) + 'layer { name: "embed" type: "Embed" bottom: "i" top: "y" '
+                                                     'embed_param { num_output: 2 } }'),
+    "embed_force_backward": dict(
+        net="force_backward: true\n" + _input(i=(3,)) + 'layer { name: "embed" type: "Embed" bottom: "i" '
+                                                          'top: "y" embed_param { num_output: 2 input_dim: 4 } }',
+        feed={"i": [0, 3, 1]}, run="backward"),
+    "spp_pad_not_below_kernel": dict(
+        net=_input(x=(1, 1, 3, 3)) + 'layer { name: "spp" type: "SPP" bottom: "x" top: "y" spp_param { pyramid_height: 3 } }'),
+    "infogain_no_source": dict(net=_input(x=(2, 3), label=(2,)) + _loss("InfogainLoss", ("x", "label"))),
+    "infogain_normalize": dict(net=_input(x=(2, 3), label=(2,), H=(3, 3))
+                               + _loss("InfogainLoss", ("x", "label", "H"), "loss_param { normalize: true }")),
+    "infogain_force_backward_h": dict(
+        net="force_backward: true\n" + _input(x=(2, 3), label=(2,), H=(3, 3)) + _loss("InfogainLoss", ("x", "label", "H")),
+        feed={"x": [[0, 1, 2], [1, 0, 0]], "label": [0, 2], "H": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}, run="backward"),
+    "contrastive_channels": dict(net=_input(a=(4, 3), b=(4, 2), s=(4,)) + _loss("ContrastiveLoss", ("a", "b", "s"))),
+    "multinomial_label_shape": dict(net=_input(p=(4, 3), label=(4, 2)) + _loss("MultinomialLogisticLoss", ("p", "label"))),
+    "hdf5_data_transform": dict(net='layer { name: "h5" type: "HDF5Data" top: "data" transform_param { scale: 2 } '
+                                    'hdf5_data_param { source: "TMP/empty.txt" batch_size: 2 } }'),
+    "hdf5_data_no_source": dict(net='layer { name: "h5" type: "HDF5Data" top: "data" '
+                                    'hdf5_data_param { source: "TMP/absent.txt" batch_size: 2 } }'),
+    "hdf5_data_empty_list": dict(net='layer { name: "h5" type: "HDF5Data" top: "data" '
+                                     'hdf5_data_param { source: "TMP/empty.txt" batch_size: 2 } }'),
+    "hdf5_output_twice": dict(net=_input(data=(2, 3), label=(2,)) + 'layer { name: "out" type: "HDF5Output" '
+                                  'bottom: "data" bottom: "label" hdf5_output_param { file_name: "TMP/out.h5" } }',
+                              run="forward2"),
+    "window_data_empty_file": dict(net='layer { name: "win" type: "WindowData" top: "data" top: "label" '
+                                       'window_data_param { source: "TMP/empty.txt" batch_size: 2 } '
+                                       'transform_param { crop_size: 4 } }'),
+}
+FATAL = re.compile(r"^F\d{4} [\d:.]+ +\d+ (\S+?):\d+\] (.*)$", re.M)
+
+
+def record_error(name, case, tmp):
+    """Caffe's fatal message for a net it refuses, from a child process."""
+    folder = os.path.join(tmp, "err_" + name)
+    os.makedirs(folder)
+    open(os.path.join(folder, "empty.txt"), "w").close()
+    path = os.path.join(folder, "net.prototxt")
+    with open(path, "w") as f:
+        f.write(f'name: "{name}"\n' + case["net"].replace("TMP/", folder + "/") + "\n")
+    code = f"import caffe; net = caffe.Net({path!r}, caffe.TEST)"
+    for blob, values in case.get("feed", {}).items():
+        code += f"; net.blobs[{blob!r}].data[...] = {values!r}"
+    run = case.get("run", "build")
+    if run == "backward":
+        code += "; net.forward(); net.backward()"
+    elif run.startswith("forward"):
+        code += "; net.forward()" * int(run[len("forward"):])
+    env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    m = FATAL.search(proc.stderr)
+    if proc.returncode == 0 or not m:
+        raise SystemExit(f"{name}: Caffe did not refuse this net:\n{proc.stderr[-2000:]}")
+    entry = dict(case, file=m.group(1), message=m.group(2).replace(folder + "/", "TMP/").strip())
+    entry.setdefault("run", "build")
+    return entry
+
+
 def main():
     global OUT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -241,6 +316,18 @@ def main():
         for name, fn in DATA_CASES.items():
             if not args.only or name in args.only:
                 fn(caffe, name, tmp)
+        errors_path = os.path.join(OUT, "complex_errors.json")
+        errors = {}
+        if os.path.exists(errors_path):
+            with open(errors_path) as f:
+                errors = json.load(f)
+        for name, case in ERROR_CASES.items():
+            if not args.only or name in args.only:
+                errors[name] = record_error(name, case, tmp)
+                print(name, errors[name]["message"], file=sys.stderr)
+        with open(errors_path, "w") as f:
+            json.dump(errors, f, indent=1, sort_keys=True)
+            f.write("\n")
 
 
 def _hdf5_files(seed):
