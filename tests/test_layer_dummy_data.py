@@ -67,3 +67,21 @@ def test_registered():
     from caffe_compat.layer_types import layer_types
 
     assert "DummyData" in layer_types()
+
+
+def test_other_fillers_and_seed():
+    """Any filler Caffe has (xavier here: U(-sqrt(3/fan_in), +)); a random seed makes the
+    draws repeat."""
+    from caffe_compat import rng
+
+    param = 'data_filler { type: "xavier" } shape { dim: 40 dim: 25 }'
+    rng.set_seed(7)
+    layer, top = _dummy(param, 1)
+    layer.forward([], top)
+    a = top[0].data.copy()
+    bound = np.sqrt(3 / 25)
+    assert a.min() >= -bound and a.max() <= bound and a.std() > bound / 2
+    rng.set_seed(7)
+    layer, top = _dummy(param, 1)
+    layer.forward([], top)
+    np.testing.assert_array_equal(top[0].data, a)

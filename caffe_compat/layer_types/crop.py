@@ -32,9 +32,9 @@ class CropLayer(Layer):
         p = self.layer_param.crop_param
         xs, rs = bottom[0].shape, bottom[1].shape
         axis = canonical_axis(self, p.axis, xs)
-        if len(rs) != len(xs):
-            raise self.error("bottom[1] must have as many axes as bottom[0]",
-                             bottom0=xs, bottom1=rs)
+        if len(rs) < len(xs):
+            raise self.error("bottom[1] needs at least as many axes as bottom[0] (its sizes "
+                             "give the cropped ones)", bottom0=xs, bottom1=rs)
         index, shape = [], []
         for i, size in enumerate(xs):
             if i < axis:
