@@ -75,6 +75,24 @@ def test_force_backward_net_leaves_the_selector(tmp_path):
     assert net.blobs["z"].diff.any()  # forced: the other data bottom gets one
 
 
+def test_loss_weight_on_a_top_survives_the_selection(tmp_path):
+    """Caffe fills a loss top's diff with its loss_weight once, at setup, and Reshape keeps
+    that memory: with no diff set by hand, the selected items get the loss_weight."""
+    _, arrays = recorded_net("filter")
+    path = tmp_path / "f.prototxt"
+    path.write_text((RECORDED / "filter.prototxt").read_text().replace(
+        "loss_weight: 1 loss_weight: 1", "loss_weight: 2 loss_weight: 1"))
+    net = caffe.Net(str(path), caffe.TEST)
+    for key, value in arrays.items():
+        if key.startswith("in/"):
+            net.blobs[key[3:]].data[...] = value
+    net.forward()
+    net.backward()
+    selected = arrays["in/sel"].reshape(-1) != 0
+    np.testing.assert_array_equal(net.blobs["xb"].diff[selected], 2)
+    np.testing.assert_array_equal(net.blobs["xb"].diff[~selected], 0)
+
+
 @pytest.mark.parametrize("name", caffe_refusals("filter_"))
 def test_refuses_what_caffe_refuses(name, tmp_path):
     ours, theirs = assert_refused_like_caffe(name, tmp_path)

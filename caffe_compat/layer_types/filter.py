@@ -4,6 +4,8 @@ Bottoms: K data blobs and, last, the selector (shape (N,) or (N, 1, ...): every 
 first of size 1); tops: K blobs, top k = bottom k's selected items in order. Every data bottom
 needs the selector's first axis. The first reshape (at setup) gives the tops all N items, as
 Caffe's; every later one the selected count, so the top shapes follow the selector's values.
+A top's diff keeps its leading values when the selection shrinks (Caffe reuses the memory),
+so a ``loss_weight`` on a Filter top weighs every selected item.
 Backward: a data bottom's diff is the top diff at the selected items and 0 elsewhere; the
 selector takes no gradient (Caffe aborts if asked). No parameters.
 """
@@ -45,7 +47,15 @@ class FilterLayer(Layer):
             n = bottom[0].shape[0]
             self.first_reshape = False
         for t, b in zip(top, bottom):
-            t.reshape((n,) + b.shape[1:])
+            shape = (n,) + b.shape[1:]
+            if t.shape == shape:
+                continue
+            # Caffe's Reshape keeps the memory while the count fits, so a diff set once (the
+            # loss_weight a Filter top may carry) survives the selection changing size.
+            old = t.diff.reshape(-1) if t.diff_allocated else None
+            t.reshape(shape)
+            if old is not None and old.size >= t.count:
+                t.diff[...] = old[:t.count].reshape(shape)
 
     def forward(self, bottom, top):
         if top[0].shape[0] != len(self.indices):  # still the first reshape's shape
