@@ -12,7 +12,7 @@ rmsprop_solver.py   RMSPropSolver                 adadelta_solver.py AdaDeltaSol
 adam_solver.py      AdamSolver
 lr_policies.py      the learning-rate policies
 factory.py          SOLVER_TYPES, get_solver
-checks.py, nets.py, snapshot.py, signals.py, reading.py: the solver's parts
+checks.py, nets.py, testing.py, snapshot.py, signals.py, reading.py: the solver's parts
 ==================  ===================================================================
 """
 from .reading import use_readers

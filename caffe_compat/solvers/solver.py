@@ -33,6 +33,7 @@ from . import signals
 from .nets import init_test_nets, init_train_net
 from .reading import read_solver
 from .snapshot import check_snapshot_prefix, read_sidecar, save_net, snapshot_filename, write_sidecar
+from .testing import loss_note, output_scores, run_test
 
 f32 = np.float32
 
@@ -231,46 +232,9 @@ class Solver:
             self.test(i)
 
     def test(self, test_net_id=0):
-        """Solver::Test: mean of the outputs over ``test_iter`` forward passes, logged."""
-        p = self.param
-        log.info(log.SOLVER_TESTING, f"Iteration {self.iter}, Testing net (#{test_net_id})")
-        net = self.test_nets[test_net_id]
-        net.share_trained_layers_with(self.net)
-        scores = None
-        loss = f32(0)
-        n = p.test_iter[test_net_id]
-        for _ in range(n):
-            request = signals.requested_action(self)
-            while request != signals.NONE:
-                if request == signals.SNAPSHOT:
-                    self.snapshot()
-                elif request == signals.STOP:
-                    self.requested_early_exit = True
-                request = signals.requested_action(self)
-            if self.requested_early_exit:
-                break
-            iter_loss = f32(net.forward_from_to(0, len(net.layers) - 1))
-            if p.test_compute_loss:
-                loss += iter_loss
-            values = output_scores(net)
-            if scores is None:
-                scores = [(name, f32(v), w) for name, v, w in values]
-            else:
-                scores = [(name, f32(s + v), w) for (name, s, w), (_, v, _) in zip(scores, values)]
-        if self.requested_early_exit:
-            log.info(log.SOLVER_TEST_INTERRUPTED, "Test interrupted.")
-            return None
-        if p.test_compute_loss:
-            loss = f32(loss / f32(n))
-            log.info(log.SOLVER_TEST_LOSS, f"Test loss: {fmt_num(loss)}")
-        means = []
-        for k, (name, total, weight) in enumerate(scores or []):
-            mean = f32(total / f32(n))
-            means.append((name, mean))
-            log.info(log.SOLVER_TEST_OUTPUT, f"    Test net output #{k}: {name} = "
-                     f"{fmt_num(mean)}{loss_note(weight, mean)}")
-        self.last_test_scores[test_net_id] = (self.iter, means)
-        return means
+        """Solver::Test: mean of the outputs over ``test_iter`` forward passes, logged
+        (testing.py); None when a signal stopped it."""
+        return run_test(self, test_net_id)
 
     # -- snapshots ------------------------------------------------------------------------
     def snapshot(self):
@@ -337,20 +301,3 @@ class Solver:
             except DivergenceError as e:
                 if not any(handler(self, e) for handler in list(self._divergence_handlers)):
                     raise
-
-
-def output_scores(net):
-    """[(output name, value as float32, loss weight)] for every element of every output blob."""
-    weights = net.blob_loss_weights
-    out = []
-    for name in net.outputs:
-        data = np.asarray(net.blobs[name].data, dtype=np.float32).ravel()
-        for value in data:
-            out.append((name, f32(value), weights.get(name, 0.0)))
-    return out
-
-
-def loss_note(weight, value):
-    if not weight:
-        return ""
-    return f" (* {fmt_num(f32(weight))} = {fmt_num(f32(weight) * f32(value))} loss)"
