@@ -19,8 +19,9 @@ this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it
    more than ``drift`` slower than the reference or the wait share rose by ``wait_rise``
    (a competitor came: fewer threads may be better; not tried when already at one), or
    when it is more than ``drift`` faster (one left: more threads may be better; not tried
-   when already at the most). Such a trial runs only the other counts: the window's times
-   stand for the current one.
+   when already at the most, nor while the main thread still waits ``wait_rise`` of its
+   time for a CPU: there is no idle core to gain). Such a trial runs only the other counts:
+   the window's times stand for the current one.
 3. **Backing off.** A trial that chooses the count it already had doubles the number of
    iterations before the next one may start (from ``min_gap``, at most ``max_gap``), so
    a machine that is merely noisy does not pay for trials over and over; a change of count
@@ -162,7 +163,7 @@ class ThreadTuner:
         elif slower and self.chosen > self.candidates[0]:
             self._start_trial(f"slower: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms, CPU wait "
                               f"share {ref_wait:.2f} -> {wait_now:.2f}", recent)
-        elif faster and self.chosen < self.candidates[-1]:
+        elif faster and self.chosen < self.candidates[-1] and wait_now < self.wait_rise:
             self._start_trial(f"faster: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms", recent)
 
     def _prune(self):

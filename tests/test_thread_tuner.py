@@ -105,6 +105,20 @@ def test_at_one_thread_a_slowdown_starts_no_trial():
     assert len(t.history) == 1 and t.chosen == 1
 
 
+def test_faster_while_still_waiting_for_a_cpu_starts_no_trial():
+    """At one thread, iterations 40% faster but the main thread still waits half its time
+    for a CPU: no core is idle, so two threads are not tried again."""
+    t = ThreadTuner(2)
+    machine = lambda i: BUSY if i < 100 else {1: 0.9, 2: 4.0}  # noqa: E731
+    used = drive(t, machine, 300, wait=lambda i, n: 0.5)
+    assert len(t.history) == 1 and used[20:].count(2) == 0
+    # The same speed-up with the CPUs free again: two threads are tried (and win).
+    t = ThreadTuner(2)
+    machine = lambda i: BUSY if i < 100 else QUIET  # noqa: E731
+    drive(t, machine, 300, wait=lambda i, n: 0.5 if i < 100 else 0.0)
+    assert t.chosen == 2
+
+
 def test_cpu_wait_rise_starts_a_trial_before_the_time_moves():
     t = ThreadTuner(2)
     # Times unchanged at 2 threads, but from iteration 100 the main thread waits half the
