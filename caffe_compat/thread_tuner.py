@@ -12,6 +12,9 @@ this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it
    one by ``margin`` (a tie goes to fewer threads, which also leaves cores to others).
    A count whose fastest iteration is ``prune`` times slower than another count's median
    leaves the trial at once (under load the slow count costs the most; it is not rerun).
+   One thread runs first (and during the warm-up); when the main thread waited for a CPU
+   more than ``wait_rise`` of that iteration, no core is idle and the other counts are not
+   tried at all, so a loaded machine pays nothing for the trial.
 2. **Steady.** The first ``window`` iterations at that count set a reference: the median
    iteration time and the median share of it the main thread spent waiting for a CPU
    (``/proc/thread-self/schedstat`` run-queue delay, 0 where unreadable). Then, over a
@@ -90,7 +93,7 @@ class ThreadTuner:
         self.min_gap, self.max_gap, self.recheck = min_gap, max_gap, recheck
         self.gap = min_gap
         self.history = []
-        self.chosen = self.candidates[-1]
+        self.chosen = self.candidates[0]  # the warm-up and the first turn: one thread
         self._seen = 0
         self._since_trial = 0
         self._start_trial("start")
@@ -106,7 +109,8 @@ class ThreadTuner:
             others = sorted((c for c in self.candidates if c != self.chosen), key=lambda c: abs(c - self.chosen))
             self._schedule = [c for _ in range(self.trial_rounds) for c in others]
         else:
-            # The current count first: it needs no switch, and its time is the one to beat.
+            # The current count first (it needs no switch; at start-up, one thread), then
+            # the others from the most threads down.
             order = [self.chosen] + [c for c in reversed(self.candidates) if c != self.chosen]
             self._schedule = [c for _ in range(self.trial_rounds) for c in order]
         self._reference = None
@@ -134,7 +138,13 @@ class ThreadTuner:
         if self._seen <= self.warmup:
             return
         if self._schedule:
-            self._trial[self._schedule.pop(0)].append(seconds)
+            count = self._schedule.pop(0)
+            self._trial[count].append(seconds)
+            if count == self.candidates[0] and len(self._trial[count]) == 1 and \
+                    (wait_share or 0.0) > self.wait_rise:
+                # One thread already waits for a CPU: no core is idle, more threads cannot
+                # gain and would cost most (each slice waits for its slowest part).
+                self._schedule = [c for c in self._schedule if c == count]
             self._prune()
             if not self._schedule:
                 self._decide()

@@ -45,8 +45,9 @@ def test_quiet_machine_keeps_all_threads():
     t = ThreadTuner(2)
     used = drive(t, lambda i: QUIET, 100)
     assert t.chosen == 2 and used[-50:] == [2] * 50
-    # What the trial cost: its one-thread turns (one here: 1.0 s is over 1.5 x 0.6 s, pruned).
-    assert used.count(1) == 1
+    # What the trial cost: the warm-up and one turn at one thread (1.0 s is over 1.5 x 0.6 s:
+    # pruned after that turn).
+    assert used[:2] == [1, 1] and used.count(1) == t.warmup + 1
     assert len(t.history) == 1
 
 
@@ -54,8 +55,16 @@ def test_busy_machine_drops_to_one_thread_after_one_slow_iteration():
     t = ThreadTuner(2)
     used = drive(t, lambda i: BUSY, 100)
     assert t.chosen == 1
-    # The warm-up iteration and one trial turn at two threads; then pruned.
-    assert used.count(2) == t.warmup + 1
+    # One trial turn at two threads (4.0 s, over 1.5 x 1.5 s); then pruned.
+    assert used.count(2) == 1
+
+
+def test_busy_machine_with_cpu_wait_never_tries_more_threads():
+    """The main thread waits a third of its time for a CPU at one thread (two competitors on
+    two cores): no core is idle, so the trial does not run two threads at all."""
+    t = ThreadTuner(2)
+    used = drive(t, lambda i: BUSY, 100, wait=lambda i, n: 0.33)
+    assert t.chosen == 1 and used.count(2) == 0 and len(t.history) == 1
 
 
 def test_a_tie_goes_to_fewer_threads():
