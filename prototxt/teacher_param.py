@@ -34,10 +34,16 @@ MODEL_KEYS = {
            "torchvision Normalize(m, s) teacher on [0, 1] input is {\"mean\": [255 m], "
            "\"std\": [255 s]}; a [0, 1] teacher is {\"scale\": 0.00392156862745098}",
     "channel_order": "\"BGR\" (default: the blob's own order, Caffe's) or \"RGB\" (reverse)",
-    "layout": "\"NCHW\" (Caffe's), \"NHWC\" (transposed last) or \"auto\" (default: NHWC when "
-              "the graph's input shape says so and NCHW does not fit)",
+    "layout": "\"NCHW\" (Caffe's), \"NHWC\" (transposed last: TensorFlow/Keras), \"flat\" "
+              "([N, C*H*W], NCHW order flattened: an MLP) or \"auto\" (default: flat when the "
+              "graph's input has rank 2 and width C*H*W, NHWC when its shape says so and "
+              "NCHW does not fit)",
     "resize": "[h, w]: bilinear resize to the teacher's input size",
     "crop": "[h, w]: centre crop (after resize)",
+    "pad": "n, [vertical, horizontal] or [top, bottom, left, right]: a border added after "
+           "resize and crop (LeNet-5's 32x32 input is MNIST with \"pad\": 2)",
+    "fill": "the border's value (one or one per channel) in the units after 'unscale' "
+            "(tscaffe distill takes it in raw pixels); default 0",
     "threads": "onnxruntime intra-op threads (default: onnxruntime's choice)",
     "outputs": "what the graph outputs: \"logits\", \"probabilities\" (their log is used: "
                "softmax of it gives the probabilities back) or \"auto\" (default: "

@@ -1,6 +1,4 @@
 """tscaffe distill: teach a fixed student architecture from ONNX teacher(s), end to end."""
-import json
-
 from solver.distill import DEFAULTS, STUDENTS
 
 
@@ -57,10 +55,14 @@ def add_arguments(p):
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"training batch (default {d['batch_size']})")
     p.add_argument("--teacher-params", default=None,
-                   help="JSON: the teacher's own input transform relative to raw pixels "
-                        "(mean, scale or std, resize, crop, channel_order, layout NCHW/NHWC, "
-                        "outputs logits/probabilities, threads); e.g. a teacher wanting [0, 1] "
-                        "input: '{\"scale\": 0.00392156862745098}'")
+                   help="JSON: the teacher's own input transform relative to raw pixels, "
+                        "checked before anything runs (mean, scale or std, resize, crop, pad "
+                        "with fill, channel_order, layout NCHW/NHWC/flat, outputs "
+                        "logits/probabilities, threads). torchvision Normalize(m, s): "
+                        "'{\"mean\": [255m], \"std\": [255s]}'; Keras Rescaling(1/255): "
+                        "'{\"scale\": 0.00392156862745098}'; LeNet-5's padded 32x32: "
+                        "'{\"pad\": 2}'; an MLP on [N, 784]: '{\"layout\": \"flat\"}' "
+                        "(detected)")
     p.add_argument("--blend", choices=["prob", "logit"], default="prob",
                    help="several teachers: average probabilities (default) or logits")
     p.add_argument("--subset", default=None,
@@ -95,12 +97,9 @@ def run(args):
     from caffe_compat.errors import CaffeError
     from solver.distill import distill, summary_line
 
-    teacher_params = None
-    if args.teacher_params:
-        try:
-            teacher_params = json.loads(args.teacher_params)
-        except json.JSONDecodeError as e:
-            raise CaffeError(f"--teacher-params is not valid JSON: {e}") from None
+    from solver.teacher.user_params import check_user_params
+
+    teacher_params = check_user_params(args.teacher_params)
     subset = None
     if args.subset:
         try:

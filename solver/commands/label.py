@@ -38,7 +38,9 @@ def add_arguments(p):
 
 
 def teacher_params(args):
-    extra = json.loads(args.teacher_params)
+    from solver.teacher.user_params import check_user_params
+
+    extra = check_user_params(args.teacher_params) or {}
     unscale = args.unscale if args.unscale is not None else 1.0 / args.scale
     specs = []
     for path in args.teacher:

@@ -94,6 +94,9 @@ class DistillOptions:
             raise CaffeError(f"--student {self.student!r}: known student architectures: "
                              f"{', '.join(STUDENTS)}")
         values = {f.name: getattr(self, f.name) for f in fields(self)}
+        from solver.teacher.user_params import check_user_params
+
+        values["teacher_params"] = check_user_params(self.teacher_params)
         for key, cast in (("iterations", int), ("base_lr", float), ("batch_size", int),
                           ("soft_weight", float)):
             values[key] = DEFAULTS[key] if values[key] is None else cast(values[key])
@@ -104,7 +107,8 @@ class DistillOptions:
         if self.temperature is not None and not float(self.temperature) > 0:
             raise CaffeError(f"--temperature must be positive, got {self.temperature}")
         if self.teacher_output:
-            values["teacher_params"] = dict(self.teacher_params or {}, output=self.teacher_output)
+            values["teacher_params"] = dict(values["teacher_params"] or {},
+                                            output=self.teacher_output)
         values["test_interval"] = self.test_interval or max(values["iterations"] // 5, 1)
         values["display"] = self.display or max(values["iterations"] // 20, 1)
         return DistillOptions(**values)

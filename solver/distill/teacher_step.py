@@ -14,7 +14,7 @@ def teacher_config(teachers, dataset, teacher_params=None, blend="prob", cache=T
     """The ONNXTeacher param_str for ``teachers`` given the student's data transform.
 
     ``teacher_params`` are the teacher's own transform relative to raw pixels (``mean``,
-    ``scale``, ``resize``, ``crop``, ``channel_order``). The student's blob is
+    ``scale``, ``resize``, ``crop``, ``pad`` with ``fill``, ``channel_order``, ``layout``). The student's blob is
     (raw - m_s) * s_s, so the teacher's input (raw - m_t) * s_t is
     (blob * (1 / s_s) - (m_t - m_s)) * s_t: unscale = 1 / s_s, mean = m_t - m_s.
     """
@@ -26,6 +26,9 @@ def teacher_config(teachers, dataset, teacher_params=None, blend="prob", cache=T
     one = {"unscale": 1.0 / s_scale}
     if np.any(mean != 0):
         one["mean"] = [float(v) for v in np.broadcast_to(mean, (max(mean.size, s_mean.size),))]
+    if "fill" in extra:   # raw pixels -> the units after unscale (raw - m_s)
+        fill = np.asarray(extra.pop("fill"), np.float64).reshape(-1) - s_mean
+        one["fill"] = [float(v) for v in fill]
     one.update(extra)
     specs = [dict({"onnx": os.path.abspath(t)}, **one) for t in teachers]
     cfg = specs[0] if len(specs) == 1 else {"teachers": specs, "blend": blend}

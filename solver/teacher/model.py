@@ -7,6 +7,7 @@ import numpy as np
 from caffe_compat.errors import fmt_shape
 
 from .errors import TeacherError
+from .fitting import describe, suggest
 from .hashing import file_sha256
 from .transform import InputTransform
 
@@ -110,12 +111,14 @@ class OnnxModel:
         got = probe.shape
         fixed = [d if isinstance(d, int) else None for d in want]
         if len(fixed) != len(got) or any(f is not None and f != g for f, g in zip(fixed[1:], got[1:])):
+            c = sample_shape[0]
+            h, w = self.transform.spatial_shape(*sample_shape[1:])
+            fix = describe(suggest(want, c, h, w, self.transform.layout), h, w)
             raise TeacherError(
                 f"teacher {self.path} expects input {self.input_name} of shape "
                 f"{['N' if f is None else f for f in fixed]}, but the data gives "
                 f"{list(got)} after the teacher's transform (data sample shape "
-                f"{list(sample_shape)}); set 'resize'/'crop'/'channel_order'/'layout' in "
-                "param_str (--teacher-params)")
+                f"{list(sample_shape)}){fix}")
         return self.run(probe)
 
     def _session_run(self, teacher_input):
