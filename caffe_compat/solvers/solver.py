@@ -14,7 +14,8 @@ the train net, also between ``iter_size`` passes) and ``add_divergence_handler(f
 ``fn(solver, error)`` is called when a DivergenceError stops ``solve``'s stepping; it
 returns True when it has put the solver into a state to go on from (``capture_state`` /
 ``restore_state``: weights, history, iteration, current step; ``base_lr``: the rate), else
-the error stands. ``loss`` / ``pass_losses`` hold the last iteration's loss and per-pass
+the error stands. An on_start callback may set ``requested_early_exit``: the loop then
+stops before that iteration's forward pass, as after a SIGINT (beyond Caffe). ``loss`` / ``pass_losses`` hold the last iteration's loss and per-pass
 losses.
 """
 import math
@@ -155,6 +156,8 @@ class Solver:
                 if self.requested_early_exit:
                     break
             self._call(0)
+            if self.requested_early_exit:   # an observer asked the loop to stop
+                break
             display = p.display and self.iter % p.display == 0
             loss = self._forward_backward()
             self._update_smoothed_loss(loss, start_iter)

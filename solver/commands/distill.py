@@ -24,9 +24,11 @@ def add_arguments(p):
     p.add_argument("--filler", choices=["msra", "xavier"], default=None,
                    help="vgg16: weight filler (default msra; the 2017 net used xavier)")
     p.add_argument("--lr-policy", choices=["inv", "warmup_inv"], default=None,
-                   help="inv (Caffe's LeNet policy, default) or warmup_inv: a linear warm-up "
-                        "over --warmup iterations first (beyond Caffe)")
-    p.add_argument("--warmup", type=int, default=500, help="warm-up iterations of warmup_inv")
+                   help="warmup_inv (default): a linear warm-up over --warmup iterations, "
+                        "then Caffe's inv (beyond Caffe); inv: Caffe's LeNet policy alone")
+    p.add_argument("--warmup", type=int, default=None,
+                   help=f"warm-up iterations (default: a tenth of --iterations, at most "
+                        f"{d['warmup']})")
     p.add_argument("--data", default=None,
                    help="folder of MNIST-format IDX files (train-*/t10k-*, gzipped or not), "
                         "CIFAR-10 binary batches, or two LMDBs (TRAIN,TEST or a folder holding "
@@ -49,7 +51,13 @@ def add_arguments(p):
                    help="λ: weight of the teacher loss; 1-λ goes to the label loss "
                         f"(default {d['soft_weight']:g}; ignored with --no-labels)")
     p.add_argument("--iterations", type=int, default=None,
-                   help=f"training iterations (default {d['iterations']})")
+                   help=f"the most training iterations (default {d['iterations']}); the run "
+                        "stops earlier when the held-out agreement has not improved for "
+                        "--patience test passes")
+    p.add_argument("--patience", type=int, default=None,
+                   help=f"test passes (every {d['test_interval']} iterations, or a fifth of "
+                        f"--iterations) without a better held-out agreement before the run "
+                        f"stops (default {d['patience']}; 0: always run --iterations)")
     p.add_argument("--lr", type=float, default=None,
                    help=f"base learning rate, SGD momentum 0.9, inv policy (default {d['base_lr']:g})")
     p.add_argument("--batch-size", type=int, default=None,
@@ -86,11 +94,11 @@ def student_options(args):
 def solver_options(args):
     from caffe_compat.errors import CaffeError
 
-    if args.lr_policy != "warmup_inv":
-        return None
-    if args.warmup < 1:
+    if args.lr_policy == "inv":
+        return {"lr_policy": "inv"}
+    if args.warmup is not None and args.warmup < 1:
         raise CaffeError(f"--warmup must be >= 1, got {args.warmup}")
-    return {"lr_policy": "warmup_inv", "stepsize": args.warmup}
+    return None
 
 
 def run(args):
@@ -114,7 +122,8 @@ def run(args):
         soft_weight=args.soft_weight, teacher_params=teacher_params, blend=args.blend,
         student_prototxt=args.student_prototxt, subset=subset, seed=args.seed,
         logit_scale=args.logit_scale, teacher_output=args.teacher_output, echo=print,
-        student_opts=student_options(args), solver_opts=solver_options(args))
+        student_opts=student_options(args), solver_opts=solver_options(args),
+        patience=args.patience, warmup=args.warmup)
     files = report["files"]
     print(f"log: {files['log']}")
     print(f"student: {files['caffemodel']}  {files['onnx']}")

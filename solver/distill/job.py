@@ -32,7 +32,7 @@ def run(options):
     ts_path, student_path, solver_path = write_nets(opts, dataset, teacher.plan.params,
                                                     teacher.temperature, student_opts)
     trained = train(solver_path, log_path, mode="a", recover=opts.recover,
-                    bn_passes=opts.bn_passes)
+                    bn_passes=opts.bn_passes, patience=opts.patience)
     caffemodel, onnx_path = opts.path("_student.caffemodel"), opts.path("_student.onnx")
     with logging_to(log_path):
         save_student(trained.solver, student_path, caffemodel, onnx_path)

@@ -1,8 +1,14 @@
 """The distill job's options (``DistillOptions``) and the defaults behind them.
 
-Iterations and lr found by experiment (README "Choosing the distillation defaults"): the
-shared client teacher teaching a LeNet student on all 60,000 MNIST training images without
-labels (bench/bench_distill.py --sweep): T=4..8 best, lr 0.02 diverges. The temperature and
+The lr found by experiment (README "Choosing the distillation defaults"): the shared client
+teacher teaching a LeNet student on all 60,000 MNIST training images without labels
+(bench/bench_distill.py --sweep): T=4..8 best, lr 0.02 diverges; the one rollback the
+bench saw (Fashion-MNIST, loss exploding at iteration 25 of lr 0.01) came before any
+warm-up, so the rate now rises linearly over the first iterations (``warmup_inv``: a
+tenth of the cap, at most 500), then follows Caffe's inv policy. The budget is not a
+fixed number: the run tests every ``test_interval`` iterations and stops when the
+held-out agreement has not improved for ``patience`` passes (solver.distill.budget), up
+to the cap ``iterations``. The temperature and
 the logit scale are not fixed numbers: solver.teacher.profile derives them from each
 teacher's logits, in units that reproduce the sweep's best point (T=8 at spread 7).
 """
@@ -12,7 +18,10 @@ from dataclasses import dataclass, fields
 from caffe_compat.errors import CaffeError
 
 DEFAULTS = {
-    "iterations": 6000,
+    "iterations": 20000,      # the cap: the run stops earlier on a held-out plateau
+    "patience": 4,            # test passes without a better agreement before it stops
+    "test_interval": 500,     # at most (a fifth of the cap when that is smaller)
+    "warmup": 500,            # at most (a tenth of the cap when that is smaller)
     "temperature": "auto",    # solver.teacher.profile.choose: from the teacher's logits
     "logit_scale": "auto",
     "base_lr": 0.01,
@@ -58,7 +67,10 @@ class DistillOptions:
     ``student_opts``: template options of the student (width, bn, filler, ...);
     ``solver_opts``: solver fields over the defaults (lr_policy, stepsize, ...);
     ``bn_passes``: training batches over which a student's BatchNorm statistics are
-    re-estimated after training (0: keep Caffe's moving averages)."""
+    re-estimated after training (0: keep Caffe's moving averages). ``iterations``: the
+    cap; ``patience``: stop after that many test passes without a better held-out
+    agreement (0: always run to the cap); ``warmup``: iterations of the linear warm-up of
+    the rate (0: Caffe's inv from the start); both derived from the cap when None."""
     teachers: list
     student: str = "lenet"
     data: str = None
@@ -85,6 +97,8 @@ class DistillOptions:
     student_opts: dict = None
     solver_opts: dict = None
     bn_passes: int = 200
+    patience: int = None
+    warmup: int = None
 
     def resolved(self):
         """A checked copy with the defaults filled in (a clear error for a bad value)."""
@@ -109,7 +123,21 @@ class DistillOptions:
         if self.teacher_output:
             values["teacher_params"] = dict(values["teacher_params"] or {},
                                             output=self.teacher_output)
-        values["test_interval"] = self.test_interval or max(values["iterations"] // 5, 1)
+        cap = values["iterations"]
+        values["test_interval"] = self.test_interval or max(
+            min(DEFAULTS["test_interval"], cap // 5), 1)
+        values["patience"] = DEFAULTS["patience"] if self.patience is None else int(self.patience)
+        if values["patience"] < 0:
+            raise CaffeError(f"--patience must be >= 0, got {self.patience}")
+        warmup = (min(DEFAULTS["warmup"], cap // 10) if self.warmup is None
+                  else int(self.warmup))
+        if warmup < 0:
+            raise CaffeError(f"--warmup must be >= 0, got {self.warmup}")
+        values["warmup"] = warmup
+        solver_opts = dict(self.solver_opts or {})
+        if "lr_policy" not in solver_opts and warmup > 0:
+            solver_opts.update(lr_policy="warmup_inv", stepsize=warmup)
+        values["solver_opts"] = solver_opts or None
         values["display"] = self.display or max(values["iterations"] // 20, 1)
         return DistillOptions(**values)
 

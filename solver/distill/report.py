@@ -15,7 +15,8 @@ def make_report(opts, dataset, teacher, student_opts, trained, files):
         "labels_used": bool(opts.labels) and opts.soft_weight < 1.0, "loss": opts.loss,
         "temperature": teacher.temperature if opts.loss == "kd" else None,
         "soft_weight": opts.soft_weight if opts.labels else 1.0,
-        "iterations": opts.iterations, "base_lr": opts.base_lr,
+        "iterations": opts.iterations, "iterations_run": int(solver.iter),
+        "budget": trained.budget, "warmup": opts.warmup, "base_lr": opts.base_lr,
         "logit_scale": teacher.logit_scale, "teacher_profile": teacher.plan.profile.as_dict(),
         "choices": teacher.choices,
         "rollbacks": [{"iteration": it, "reason": why, "lr_from": a, "lr_to": b}

@@ -9,6 +9,8 @@ from prototxt.io import read_solver
 from solver import log as glog
 from solver.recovery import DivergenceGuard
 
+from .budget import PlateauStop
+
 
 @contextlib.contextmanager
 def logging_to(log_path, mode="a"):
@@ -36,13 +38,15 @@ def recalibrate_batchnorm(net, passes=200):
     return len(layers)
 
 
-def train(solver_path, log_path, mode="w", recover=False, bn_passes=0):
+def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=0):
     """Run ``solver_path`` with the numpy solver, its log in ``log_path`` (``mode`` "a":
     after lines already there). ``recover``: a DivergenceGuard rolls a diverging run back
     and lowers the rate instead of stopping. ``bn_passes``: re-estimate the BatchNorm
     statistics over that many training batches before the final test
-    (``recalibrate_batchnorm``). Returns a TrainResult: the solver, the final test outputs
-    {name: value}, the training seconds and the guard's rollbacks (it unpacks as
+    (``recalibrate_batchnorm``). ``patience``: stop when the held-out agreement has not
+    improved for that many test passes (budget.PlateauStop; 0: run to max_iter).
+    Returns a TrainResult: the solver, the final test outputs {name: value}, the training
+    seconds, the guard's rollbacks and the plateau stop's record (it unpacks as
     ``solver, scores, seconds``)."""
     param = read_solver(solver_path)
     with logging_to(log_path, mode):
@@ -51,6 +55,7 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0):
         guard = None
         if recover:
             guard = DivergenceGuard(solver)
+        plateau = PlateauStop(solver, patience)
         glog.info(glog.CAFFE_STARTING, "Starting Optimization")
         start = time.time()
         solver.solve()
@@ -72,7 +77,7 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0):
             scores = dict(means)
         glog.info(glog.CAFFE_DONE, "Optimization Done.")
     return TrainResult(solver, {k: float(v) for k, v in scores.items()}, secs,
-                       list(guard.rollbacks) if guard else [])
+                       list(guard.rollbacks) if guard else [], plateau.as_dict())
 
 
 @dataclass
@@ -81,6 +86,7 @@ class TrainResult:
     scores: dict
     seconds: float
     rollbacks: list      # (iteration, reason, old lr, new lr) per rollback of the guard
+    budget: dict = None  # PlateauStop.as_dict(): the passes seen, where it stopped
 
     def __iter__(self):
         return iter((self.solver, self.scores, self.seconds))

@@ -1,0 +1,115 @@
+"""The distill job's budget (issue 23): the run stops when the held-out agreement has not
+improved for ``patience`` test passes, up to the cap; the rate warms up over a tenth of the
+cap (at most 500 iterations). The stop rule is checked on scripted test passes against
+the stopping points worked out by hand, and the solver's loop on a real net."""
+from types import SimpleNamespace
+
+import pytest
+
+from caffe_compat.errors import CaffeError
+from conftest import CAFFE_REF, need
+from solver.distill.budget import PlateauStop
+from solver.distill.options import DistillOptions
+
+
+class ScriptedSolver:
+    """Only what PlateauStop reads: callbacks, iter, last_test_scores, param.max_iter."""
+
+    def __init__(self, max_iter):
+        self.param = SimpleNamespace(max_iter=max_iter)
+        self.callbacks = []
+        self.iter = 0
+        self.last_test_scores = {}
+        self.requested_early_exit = False
+
+    def add_callback(self, on_start=None, **_):
+        self.callbacks.append(on_start)
+
+    def test_pass(self, it, agreement):
+        self.iter = it
+        self.last_test_scores[0] = (it, [("agreement_top1", agreement), ("kl", 0.1)])
+        for cb in self.callbacks:
+            cb()
+            cb()   # called again at the same iteration: counts once
+
+
+@pytest.mark.parametrize("curve, patience, stop", [
+    # best 0.990 at 1000; 1500, 2000, 2500 not better -> stops at 2500 with patience 3
+    ([0.98, 0.99, 0.989, 0.99, 0.985], 3, 2500),
+    ([0.98, 0.99, 0.989, 0.99, 0.985], 4, None),
+    ([0.98, 0.981, 0.982, 0.983, 0.984], 1, None),      # always improving
+    ([0.98, 0.97, 0.99, 0.98, 0.98], 2, 2500),          # the best moved to 1500
+    ([0.98, 0.97, 0.96, 0.95, 0.94], 0, None),          # patience 0: never
+])
+def test_plateau_stop_rule(curve, patience, stop):
+    solver = ScriptedSolver(max_iter=100000)
+    rule = PlateauStop(solver, patience)
+    for k, value in enumerate(curve, start=1):
+        if solver.requested_early_exit:
+            break
+        solver.test_pass(500 * k, value)
+    assert rule.stopped_at == stop
+    assert solver.requested_early_exit == (stop is not None)
+
+
+def test_plateau_stop_forgets_passes_after_a_rollback():
+    solver = ScriptedSolver(max_iter=100000)
+    rule = PlateauStop(solver, 2)
+    solver.test_pass(500, 0.99)
+    solver.test_pass(1000, 0.98)
+    solver.test_pass(500, 0.97)     # the guard rolled back before 500: both passes are gone
+    assert not solver.requested_early_exit and rule.best == (500, 0.97)
+    solver.test_pass(1000, 0.96)
+    assert not solver.requested_early_exit
+    solver.test_pass(1500, 0.965)
+    assert rule.stopped_at == 1500 and rule.passes == [(500, 0.97), (1000, 0.96), (1500, 0.965)]
+
+
+def test_plateau_stop_never_at_the_cap():
+    solver = ScriptedSolver(max_iter=1500)
+    rule = PlateauStop(solver, 1)
+    for it, value in ((500, 0.99), (1000, 0.99), (1500, 0.98)):
+        solver.test_pass(it, value)
+        if solver.requested_early_exit:
+            break
+    assert rule.stopped_at == 1000
+
+
+def test_solver_loop_stops_when_an_observer_asks(tmp_path):
+    """A real solver: an on_start callback setting requested_early_exit at iteration 7 ends
+    solve() there (max_iter 20), before that iteration's forward pass."""
+    from caffe_compat.solvers import get_solver
+    from prototxt.io import read_solver
+
+    folder = need(CAFFE_REF / "solvers/sgd_inv")
+    path = tmp_path / "solver.prototxt"
+    path.write_text(f'net: "{folder / "net.prototxt"}"\nbase_lr: 0.01\nlr_policy: "fixed"\n'
+                    f'max_iter: 20\ndisplay: 0\nsnapshot_after_train: false\n')
+    solver = get_solver(read_solver(str(path)))
+    forwards = []
+    solver.add_callback(before_forward=lambda: forwards.append(solver.iter))
+
+    def ask():
+        if solver.iter == 7:
+            solver.requested_early_exit = True
+
+    solver.add_callback(on_start=ask)
+    solver.solve()
+    assert solver.iter == 7 and forwards == list(range(7))
+
+
+@pytest.mark.parametrize("cap, interval, warmup", [(20000, 500, 500), (1000, 200, 100),
+                                                   (40, 8, 4)])
+def test_budget_defaults_follow_the_cap(cap, interval, warmup):
+    opts = DistillOptions(["t.onnx"], iterations=cap).resolved()
+    assert (opts.test_interval, opts.warmup, opts.patience) == (interval, warmup, 4)
+    assert opts.solver_opts == {"lr_policy": "warmup_inv", "stepsize": warmup}
+
+
+def test_budget_user_choices_win():
+    opts = DistillOptions(["t.onnx"], patience=0, warmup=0).resolved()
+    assert opts.iterations == 20000 and opts.patience == 0 and opts.solver_opts is None
+    opts = DistillOptions(["t.onnx"], solver_opts={"lr_policy": "step", "stepsize": 9}).resolved()
+    assert opts.solver_opts == {"lr_policy": "step", "stepsize": 9}
+    with pytest.raises(CaffeError, match="--patience must be >= 0"):
+        DistillOptions(["t.onnx"], patience=-1).resolved()
