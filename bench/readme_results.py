@@ -91,18 +91,25 @@ def sweep_table(sweep):
 
 def teachers_table(bench):
     """bench_distill.py's rows: every teacher from the defaults, no labels."""
+    first = bench["rows"][0]
+    budget = (f"at most {first.get('iterations', '?'):,} iterations, stopping on a held-out "
+              "plateau" if "iterations_run" in first else
+              f"{first.get('iterations', '?'):,} iterations")
     lines = [f"Measured {bench['date']} (`python bench/bench_distill.py`, {bench['machine']}; "
-             f"LeNet student, no labels, {bench['rows'][0].get('iterations', '?'):,} iterations, defaults only):", "",
-             "| teacher | what it is | chosen logit scale | chosen T | rollbacks | top-1 agreement "
-             "| KL | accuracy | train s |", "|---|---|---|---|---|---|---|---|---|"]
+             f"no labels, {budget}, defaults only):", "",
+             "| teacher | what it is | chosen logit scale | chosen T | rollbacks | iterations "
+             "| top-1 agreement | KL | accuracy | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in bench["rows"]:
         if "error" in r:
-            lines.append(f"| {r['teacher']} | {r.get('note', '')} | - | - | - | error: "
+            lines.append(f"| {r['teacher']} | {r.get('note', '')} | - | - | - | - | error: "
                          f"{r['error']} | - | - | - |")
             continue
+        ran = r.get("iterations_run") or r.get("iterations")
         lines.append(f"| {r['teacher']} | {r.get('note', '')} | {r['logit_scale']:.4g} | "
-                     f"{r['temperature']:g} | {r['rollbacks']} | {fmt(r['agreement'])} | "
-                     f"{fmt(r['kl'])} | {fmt(r['accuracy'])} | {r['train_seconds']:.0f} |")
+                     f"{r['temperature']:g} | {r['rollbacks']} | {ran:,} | "
+                     f"{fmt(r['agreement'])} | {fmt(r['kl'])} | {fmt(r['accuracy'])} | "
+                     f"{r['train_seconds']:.0f} |")
     return "\n".join(lines)
 
 

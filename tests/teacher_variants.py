@@ -3,8 +3,10 @@
 Each function writes a new .onnx file and returns its path. They cover the contracts a
 client's classifier may come with: logits of another scale (``scaled``), probabilities
 instead of logits (``softmax_output``), several outputs (``extra_outputs``), NHWC input
-(``nhwc_input``), input wanted in [0, 1] (``unit_range_input``) and a graph whose batch
-dimension is fixed to 1 (``fixed_batch``).
+(``nhwc_input``), input wanted in [0, 1] (``unit_range_input``), a graph whose batch
+dimension is fixed to 1 (``fixed_batch``), torchvision normalisation outside the graph
+(``normalized_input``), a flat [N, 784] MLP contract with softmax output
+(``flat_mlp_input``) and LeNet-5's padded 32x32 NHWC input (``padded_nhwc_input``).
 """
 import numpy as np
 import onnx
@@ -115,16 +117,61 @@ def _prepend(model, nodes, initializers, new_input_name):
     return model
 
 
-def normalized_input(src, dst, mean, std):
+def normalized_input(src, dst, mean, std, to_inner=255.0):
     """A torchvision-style teacher: it wants (pixels / 255 - mean) / std (one channel); the
-    graph turns that back into raw pixels before the original network."""
+    graph turns that back into the original network's input ((unit * ``to_inner``): raw
+    pixels by default, 255/256 for a network trained on Caffe's 1/256 scaled data)."""
     model = _prepend(_load(src), [
         helper.make_node("Mul", [_input_name(src), "norm_std"], ["unstd"]),
         helper.make_node("Add", ["unstd", "norm_mean"], ["unit"]),
         helper.make_node("Mul", ["unit", "norm_255"], ["raw_pixels"]),
     ], [numpy_helper.from_array(np.array(std, np.float32), "norm_std"),
         numpy_helper.from_array(np.array(mean, np.float32), "norm_mean"),
-        numpy_helper.from_array(np.array(255.0, np.float32), "norm_255")], "raw_pixels")
+        numpy_helper.from_array(np.array(to_inner, np.float32), "norm_255")], "raw_pixels")
+    return _save(model, dst)
+
+
+def _new_input(model, shape):
+    """The graph's first input replaced by one of ``shape`` (same name and type)."""
+    g = model.graph
+    old = g.input[0]
+    g.input.remove(old)
+    g.input.insert(0, helper.make_tensor_value_info(old.name, TensorProto.FLOAT, shape))
+    return model
+
+
+def flat_mlp_input(src, dst, softmax=True):
+    """The contract of a Hinton-style MNIST MLP: input [N, 784] in [0, 1] (row-major
+    28x28), probabilities out. Inside: x 255 and a Reshape to [N, 1, 28, 28] in front of
+    the original network (raw pixels), a Softmax after it."""
+    name = _input_name(src)
+    model = _prepend(_load(src), [
+        helper.make_node("Mul", [name, "flat_255"], ["flat_raw"]),
+        helper.make_node("Reshape", ["flat_raw", "image_shape"], ["flat_image"]),
+    ], [numpy_helper.from_array(np.array(255.0, np.float32), "flat_255"),
+        numpy_helper.from_array(np.array([-1, 1, 28, 28], np.int64), "image_shape")],
+        "flat_image")
+    _new_input(model, ["N", 784])
+    if softmax:
+        inner, g = _rename_output(model, None)
+        g.node.append(helper.make_node("Softmax", [inner], [g.output[0].name], axis=1))
+    return _save(model, dst)
+
+
+def padded_nhwc_input(src, dst, pad=2):
+    """LeNet-5's contract: [N, 28 + 2 pad, 28 + 2 pad, 1] NHWC, the digit padded by ``pad``
+    pixels. Inside: NHWC -> NCHW and the centre 28x28 cut out for the original network, so
+    a resized (not padded) digit is seen shrunk by 28/32 and off its training size."""
+    name = _input_name(src)
+    size = 28 + 2 * pad
+    model = _prepend(_load(src), [
+        helper.make_node("Transpose", [name], ["pad_nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("Slice", ["pad_nchw", "pad_starts", "pad_ends", "pad_axes"],
+                         ["pad_centre"]),
+    ], [numpy_helper.from_array(np.array([pad, pad], np.int64), "pad_starts"),
+        numpy_helper.from_array(np.array([pad + 28, pad + 28], np.int64), "pad_ends"),
+        numpy_helper.from_array(np.array([2, 3], np.int64), "pad_axes")], "pad_centre")
+    _new_input(model, ["N", size, size, 1])
     return _save(model, dst)
 
 

@@ -157,3 +157,33 @@ def test_cli_refuses_a_misspelt_key_before_anything_runs(tmp_path):
     assert proc.returncode != 0
     assert "--teacher-params: unknown key 'stdev' (did you mean 'std'?)" in proc.stderr
     assert not out.exists()
+
+
+def test_client_contracts_ported_from_flags(tmp_path):
+    """The issue's client teachers, made from the shared client teacher by graph edits
+    (tests/teacher_variants.py): each, given its --teacher-params (or none: detected),
+    gives the client's own logits on raw pixels (onnxruntime on the original graph)."""
+    import teacher_variants as tv
+    from conftest import TEACHERS, need
+
+    client = str(need(TEACHERS / "advertorch_lenet5_clean.onnx"))
+    raw = RNG.integers(0, 256, (6, 1, 28, 28)).astype(np.float32)
+    blob = raw / np.float32(256)
+    sess = ort.InferenceSession(client, providers=["CPUExecutionProvider"])
+    want = sess.run(None, {sess.get_inputs()[0].name: raw})[0]
+    log_softmax = want - want.max(1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(1, keepdims=True))
+    cases = [
+        (tv.flat_mlp_input(client, tmp_path / "mlp.onnx"), {"scale": 1 / 255}, log_softmax),
+        (tv.padded_nhwc_input(client, tmp_path / "lenet5.onnx"), {"pad": 2}, want),
+        (tv.normalized_input(client, tmp_path / "norm.onnx", 0.1307, 0.3081),
+         {"mean": 255 * 0.1307, "std": 255 * 0.3081}, want),
+    ]
+    for path, params, expected in cases:
+        check_user_params(params)
+        t = OnnxModel(path, unscale=256.0, **params)
+        t.check_input((1, 28, 28))
+        np.testing.assert_allclose(t.logits(blob), expected, rtol=1e-3, atol=2e-3,
+                                   err_msg=path)
+    with pytest.raises(TeacherError, match='"pad": 2'):
+        OnnxModel(cases[1][0], unscale=256.0).check_input((1, 28, 28))
