@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "..", "README.md")
 FIGURE = os.path.join(HERE, "results", "reproduce_mnist_agreement.png")
 FIGURE_DPI = 72
-FIGURE_COLORS = 48  # a palette PNG: the README's figure stays small (tens of KB)
+FIGURE_COLORS = 96  # a palette PNG: the README's figure stays small (tens of KB)
 
 
 def fmt(v):
