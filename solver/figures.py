@@ -202,6 +202,7 @@ def agreement_figure(series, title=None):
     if second:
         ax = axes[0, 1]
         colors = lambda_colors(lambdas)
+        notes = []
         for loss, rows in by_lambda.items():
             xs = [r[0] for r in rows]
             ys = [r[1] for r in rows]
@@ -213,13 +214,20 @@ def agreement_figure(series, title=None):
                         markersize=7 if labels else 14, markeredgecolor="black",
                         markeredgewidth=0.6, label=f"_{label}")
                 if not labels:
-                    ax.annotate("no labels", xy=(lam, agree), xytext=(-8, 0),
-                                textcoords="offset points", ha="right", va="center",
-                                fontsize="small")
+                    notes.append(ax.annotate("no labels", xy=(lam, agree), xytext=(-8, 0),
+                                             textcoords="offset points", ha="right",
+                                             fontsize="small"))
         ax.set_title("top-1 agreement at the end, by λ", fontsize="medium")
         ax.set_xlabel("λ (weight of the teacher loss; 1 − λ on the labels)")
         ax.set_ylabel("top-1 agreement")
         ax.set_xticks(sorted(lambdas))
+        # Each "no labels" note beside its star, off the line it ends: below the star in the
+        # upper half of the panel, above it in the lower half.
+        low, high = ax.get_ylim()
+        for note in notes:
+            upper = note.xy[1] > (low + high) / 2
+            note.set_position((-8, -8 if upper else 8))
+            note.set_va("top" if upper else "bottom")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small", loc="lower left")
     title = title or agreement_summary(by_lambda)
