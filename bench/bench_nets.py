@@ -7,7 +7,9 @@ Nets (rendered from the templates, data layers swapped for Input layers, phase T
 the same prototxt file goes to both): LeNet (MNIST, batch 64), cifar10_quick and
 cifar10_full (batch 100, Caffe's examples), NIN (CIFAR-10, batch 128) and VGG-16 (13
 convolutions + 3 inner products, 1x28x28 MNIST input, batch 64) at width 0.25, and as the
-distill student trains it (width 0.125 with BatchNorm + Scale).
+distill student trains it (width 0.125 with BatchNorm + Scale); and the published
+ResNet-50, GoogLeNet, SqueezeNet 1.1 and MobileNet v1 deploy nets (tests/data/zoo, batch 1,
+force_backward, phase TRAIN as ``caffe time`` runs them).
 
 For each net and each thread count, rounds alternate: ``caffe time`` (its own OpenBLAS with
 that many threads, Average Forward + Backward pass), then ours in a fresh process (numpy's
@@ -44,6 +46,12 @@ NETS = {
     # BatchNorm + Scale after every convolution.
     "vgg16_student": ("vgg16", {"width": 0.125, "dropout": False, "bn": True, "filler": "msra"},
                       (1, 28, 28), 64),
+    # Published ImageNet nets (tests/data/zoo, deploy prototxts with force_backward), batch 1:
+    # what a user fine-tuning them on a CPU runs.
+    "resnet50": ("zoo", {}, (3, 224, 224), 1),
+    "googlenet": ("zoo", {}, (3, 224, 224), 1),
+    "squeezenet_v1.1": ("zoo", {}, (3, 227, 227), 1),
+    "mobilenet_v1": ("zoo", {}, (3, 224, 224), 1),
 }
 TARGET_CAFFE = 0.8
 TARGET_BOUND = 2.0
@@ -59,6 +67,8 @@ def write_net(name, folder):
     from prototxt.render import render_config
 
     arch, opts, shape, batch = NETS[name]
+    if arch == "zoo":
+        return write_zoo_net(name, folder)
     cfg = {"nets": {name: {
         "name": name,
         "data": [{"name": "data", "phase": "TRAIN", "source": "unused", "batch_size": batch,
@@ -70,6 +80,18 @@ def write_net(name, folder):
     path = os.path.join(folder, f"{name}.prototxt")
     with open(path, "w") as f:
         f.write(to_text(param))
+    return path
+
+
+def write_zoo_net(name, folder):
+    """A published net of tests/data/zoo as tests/test_zoo_nets.py runs it (batch 1,
+    force_backward, so that backward runs through every layer on both sides)."""
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+    import zoo_nets
+
+    path = os.path.join(folder, f"{name}.prototxt")
+    with open(path, "w") as f:
+        f.write(zoo_nets.run_text(name))
     return path
 
 
@@ -108,9 +130,12 @@ def child(path, iters, warmup, threads):
 
     net = Net(path, TRAIN)
     rng = np.random.default_rng(0)
-    data = net.blobs["data"]
-    data.data[...] = rng.uniform(0, 1, size=data.shape)
-    net.blobs["label"].data[...] = rng.integers(0, 10, size=net.blobs["label"].shape)
+    for name in net.inputs:
+        blob = net.blobs[name]
+        if name == "label":
+            blob.data[...] = rng.integers(0, 10, size=blob.shape)
+        else:
+            blob.data[...] = rng.uniform(0, 1, size=blob.shape)
     for _ in range(warmup):
         net.forward_backward()
     times = []

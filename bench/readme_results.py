@@ -133,6 +133,17 @@ def nets_table(bench):
             + bench_nets.markdown_table(bench["results"]))
 
 
+def zoo_nets_table(bench):
+    """bench_nets.py's results for the published ImageNet nets (--nets resnet50 ...)."""
+    sys.path.insert(0, HERE)
+    import bench_nets
+
+    return (f"Measured {bench['date']} (`python bench/bench_nets.py --nets "
+            + " ".join(sorted({r['net'] for r in bench['results']}, key=list(bench_nets.NETS).index))
+            + f" --rounds {bench['results'][0]['rounds']}`):\n\n"
+            + bench_nets.markdown_table(bench["results"]))
+
+
 def nets_summary(bench):
     """The paragraph under the nets table: worst ratios, images per second, the bound."""
     sys.path.insert(0, HERE)
@@ -216,6 +227,7 @@ def main():
     ap.add_argument("--vgg", help="bench_vgg.py --ablation's bench_vgg.json")
     ap.add_argument("--vgg-final", help="bench_vgg.py --final's bench_vgg.json")
     ap.add_argument("--nets", help="bench_nets.py --json's file")
+    ap.add_argument("--zoo-nets", help="bench_nets.py --json's file for the published nets")
     ap.add_argument("--vgg-fashion", help="`tscaffe reproduce vgg16` report.json on Fashion-MNIST")
     ap.add_argument("--vgg-mnist", help="`tscaffe reproduce vgg16 --teacher client` report.json")
     ap.add_argument("--label", help="bench_label.py --json's file")
@@ -239,6 +251,8 @@ def main():
         nets = json.load(open(a.nets))
         text = fill(text, "nets", nets_table(nets))
         text = fill(text, "nets-summary", nets_summary(nets))
+    if a.zoo_nets:
+        text = fill(text, "zoo-nets", zoo_nets_table(json.load(open(a.zoo_nets))))
     if a.vgg_mnist:
         text = fill(text, "vggmnist", vgg_reproduce_line(
             json.load(open(a.vgg_mnist)), "`tscaffe reproduce vgg16 --teacher "

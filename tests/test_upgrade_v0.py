@@ -92,3 +92,13 @@ def test_v0_binary_blobs_travel():
     assert upgrade_net(net, "v0.caffemodel")
     assert [l.name for l in net.layer] == ["ip"] and list(net.layer[0].blobs[0].data) == [1, 2, 3, 4, 5, 6]
     assert net.layer[0].inner_product_param.num_output == 2
+
+
+def test_tscaffe_upgrade_writes_caffes_text(tmp_path):
+    """`tscaffe upgrade` (the text side, prototxt/) gives Caffe's upgraded net too."""
+    from solver.cli import main as cli_main
+
+    out = tmp_path / "upgraded.prototxt"
+    cli_main(["upgrade", path_of("every_field"), str(out)])
+    ours = text_format.Parse(out.read_text(), caffe_pb2.NetParameter())
+    assert ours == text_format.Parse(CAFFE["every_field"]["text"], caffe_pb2.NetParameter())
