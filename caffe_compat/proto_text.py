@@ -37,8 +37,15 @@ def simple_ftoa(value, single=True):
     return text if same else "%.*g" % (full, value)
 
 
-def field_text(field, value, utf8=True):
-    """One scalar field value as TextFormat prints it."""
+def python_float(value, single=True):
+    """A float field as pycaffe 1.0's ``str(message)`` printed it: Python's ``str`` of the
+    stored value widened to double (``0.003921568859368563``, ``1.0``)."""
+    return str(float(value))
+
+
+def field_text(field, value, utf8=True, float_text=simple_ftoa):
+    """One scalar field value as TextFormat prints it (``float_text`` formats float and
+    double fields: ``simple_ftoa`` as C++ does, ``python_float`` as pycaffe 1.0 did)."""
     from google.protobuf import text_encoding
 
     fd = field.__class__
@@ -54,27 +61,27 @@ def field_text(field, value, utf8=True):
     if field.type == fd.TYPE_BOOL:
         return "true" if value else "false"
     if field.type == fd.TYPE_FLOAT:
-        return simple_ftoa(value, single=True)
+        return float_text(value, single=True)
     if field.type == fd.TYPE_DOUBLE:
-        return simple_ftoa(value, single=False)
+        return float_text(value, single=False)
     return str(value)
 
 
-def _print(message, indent, out, utf8):
+def _print(message, indent, out, utf8, float_text):
     pad = "  " * indent
     for field, value in message.ListFields():
         values = value if field.is_repeated else [value]
         for item in values:
             if field.message_type is not None:
                 out.append(f"{pad}{field.name} {{\n")
-                _print(item, indent + 1, out, utf8)
+                _print(item, indent + 1, out, utf8, float_text)
                 out.append(f"{pad}}}\n")
             else:
-                out.append(f"{pad}{field.name}: {field_text(field, item, utf8)}\n")
+                out.append(f"{pad}{field.name}: {field_text(field, item, utf8, float_text)}\n")
 
 
-def print_text(message, utf8=True):
+def print_text(message, utf8=True, float_text=simple_ftoa):
     """The message as text (see the module docstring)."""
     out = []
-    _print(message, 0, out, utf8)
+    _print(message, 0, out, utf8, float_text)
     return "".join(out)

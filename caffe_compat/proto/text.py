@@ -10,56 +10,12 @@ shortest float32 form (``0.00392156886``, ``1``), so 2017 scripts that write a p
 """
 
 
-def _escape(data):
-    out = []
-    for byte in data:
-        ch = chr(byte)
-        if ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch in "\"'\\":
-            out.append("\\" + ch)
-        elif 32 <= byte < 127:
-            out.append(ch)
-        else:
-            out.append("\\%03o" % byte)
-    return "".join(out)
-
-
-def _value(field, value):
-    if field.type == field.TYPE_ENUM:
-        known = field.enum_type.values_by_number.get(value)
-        return known.name if known is not None else str(value)
-    if field.type == field.TYPE_STRING:
-        return '"' + _escape(value.encode("utf-8")) + '"'
-    if field.type == field.TYPE_BYTES:
-        return '"' + _escape(value) + '"'
-    if field.type == field.TYPE_BOOL:
-        return "true" if value else "false"
-    if field.type in (field.TYPE_FLOAT, field.TYPE_DOUBLE):
-        return str(float(value))
-    return str(value)
-
-
-def _print(message, indent, out):
-    for field, value in message.ListFields():
-        for item in (value if field.is_repeated else (value,)):
-            if field.type in (field.TYPE_MESSAGE, field.TYPE_GROUP):
-                out.append(f"{indent}{field.name} {{\n")
-                _print(item, indent + "  ", out)
-                out.append(f"{indent}}}\n")
-            else:
-                out.append(f"{indent}{field.name}: {_value(field, item)}\n")
-
-
 def pycaffe_text(message):
-    """The text pycaffe 1.0 (protobuf 3, C++ implementation, Python 3) prints for ``message``."""
-    out = []
-    _print(message, "", out)
-    return "".join(out)
+    """The text pycaffe 1.0 (protobuf 3, C++ implementation, Python 3) prints for ``message``:
+    the one printer of caffe_compat.proto_text, strings C-escaped, floats as Python's str."""
+    from ..proto_text import print_text, python_float
+
+    return print_text(message, utf8=False, float_text=python_float)
 
 
 def install(module):
