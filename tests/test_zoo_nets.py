@@ -32,16 +32,31 @@ with open(REF_PATH) as _f:
     REF = json.load(_f)["nets"]
 
 # Forward: every projection within 1e-4 of the blob's norm (float32 rounding through 150
-# layers stays under 1e-5). Backward: within BACKWARD_RTOL, because the gradient's path is
-# decided by comparisons that float32 rounding can flip: a ReLU passes where its input is
-# > 0 (CaffeNet's conv4 has an element that is 3.8e-7 here and 0.0 in Caffe), a MAX window
-# picks the larger of two near-equal values (GoogLeNet's inception_3b/pool: 0.20251408 vs
-# 0.2025136). One flip moves that blob's diff, and every blob below it, by as much as the
-# flipped element's gradient: up to 3.1e-2 of the norm in these nets (SqueezeNet 1.0's
-# fire8, measured 2026-12-06), 1e-5 where nothing flips. The backward bugs this file exists
-# for (MAX pooling's int8 offsets) moved gradients by 30-87 %.
+# layers stays under 1e-5). Backward: within BACKWARD_RTOL = 1e-2 (measured 2026-12-07 on
+# the 24 nets below without a flipped comparison: 5.7e-7 .. 4.6e-5, real Caffe's OpenBLAS
+# 0.3.13 against numpy's 0.3.31, so 200x margin for other BLAS kernels), except on the nets
+# in TIE_FLIPS, where the gradient's path is decided by comparisons that float32 rounding
+# flips: a ReLU passes where its input is > 0 (CaffeNet's conv4 has an element that is
+# 3.8e-7 here and 0.0 in Caffe), a MAX window picks the larger of two near-equal values
+# (GoogLeNet's inception_3b/pool: 0.20251408 vs 0.2025136). One flip moves that blob's
+# diff, and every blob below it, by as much as the flipped element's gradient: the measured
+# largest error is given per net; those nets are held to TIE_FLIP_RTOL. The backward bugs
+# this file exists for (MAX pooling's int8 offsets) moved gradients by 30-87 %.
 RTOL = 1e-4
-BACKWARD_RTOL = 0.1
+BACKWARD_RTOL = 1e-2
+TIE_FLIP_RTOL = 0.1
+TIE_FLIPS = {  # net: largest backward error measured, x the blob's norm
+    "caffenet_full_conv": 5.1e-3, "googlenet": 7.0e-3, "resnet101": 8.4e-3,
+    "rcnn_ilsvrc13": 9.0e-3, "squeezenet_v1.1": 1.0e-2, "inception_resnet_v2": 1.3e-2,
+    "inception_v3": 2.0e-2, "xception": 2.6e-2, "squeezenet_v1.0": 3.1e-2,
+    "fcn8s": 3.6e-3, "fcn32s": 1.3e-2,
+}
+
+
+def backward_rtol(name):
+    return TIE_FLIP_RTOL if name in TIE_FLIPS else BACKWARD_RTOL
+
+
 # FCNs pad their 64x64 image by 100: most of every map below pool5 is a region where each
 # channel holds one value computed again and again, so MAX windows there hold ties that
 # float32 rounding (GEMM blocking, here and in Caffe's OpenBLAS) breaks one way or the
@@ -144,7 +159,7 @@ def run(request, tmp_path_factory):
 def _mismatches(run, field):
     bad, worst = [], 0.0
     column = 2 if field == "data" else 3
-    rtol = RTOL if field == "data" else BACKWARD_RTOL
+    rtol = RTOL if field == "data" else backward_rtol(run.name)
     for name, shape, *checks in run.ref["blobs"]:
         if field == "diff" and run.name in TIED_PADDING and name not in run.ref["inputs"]:
             continue
@@ -186,7 +201,7 @@ def test_backward(run):
     for lname, k, _, _, diff in run.ref["params"]:
         ours = zoo_checks.stats(params[lname, k].diff)
         worst = max(worst, zoo_checks.relative_error(ours, diff))
-        why = zoo_checks.compare(ours, diff, BACKWARD_RTOL)
+        why = zoo_checks.compare(ours, diff, backward_rtol(run.name))
         if why:
             bad.append(f"param {lname}[{k}] diff: {why}")
     print(f"\n{run.name} backward: largest error {worst:.2e} x the norm")
