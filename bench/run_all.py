@@ -40,7 +40,7 @@ BENCHMARKS = [
     ("bench_data", "Data layer (LMDB) vs in-memory", ONE_THREAD, False),
     ("bench_label", "teacher labelling vs raw onnxruntime", {}, False),
     ("bench_nets", "every net's fwd+bwd vs real Caffe 1.0, 1 and 2 threads (issue 13)", {}, True),
-    ("bench_distill", "every teacher (scales, softmax, Fashion-MNIST), no labels (issue 11)", {}, True),
+    ("bench_distill", "every teacher (scales, softmax, clients' contracts, Fashion-MNIST), no labels (issues 11, 23)", {}, True),
     ("bench_vgg", "the VGG-16 student's agreement (issue 12)", {}, True),
     ("bench_contention", "default threads vs one thread, quiet and with 2 competitors (issue 22)", {}, True),
 ]
