@@ -71,8 +71,10 @@ def train_fashion_teacher(data, out, iterations=3000, subset=None):
     return onnx_path, scores.get("accuracy"), spec
 
 
-def build_teachers(out, quick=False):
-    """{name: (onnx, data folder, teacher_params, note)} for every teacher of the bench."""
+def build_teachers(out, quick=False, only=None):
+    """{name: (onnx, data folder, teacher_params, note)} for every teacher of the bench
+    (the Fashion-MNIST teacher is trained only when ``only`` names a Fashion-MNIST row or
+    is empty)."""
     import teacher_variants as tv
 
     client, mnist, fashion = shared_paths()
@@ -92,7 +94,7 @@ def build_teachers(out, quick=False):
     path = tv.padded_nhwc_input(client, os.path.join(folder, "client_lenet5_pad.onnx"))
     teachers["mnist_lenet5_pad"] = (path, mnist, {"pad": 2},
                                     "LeNet-5 contract: [N, 32, 32, 1] NHWC, MNIST padded by 2")
-    if os.path.isdir(fashion):
+    if os.path.isdir(fashion) and (not only or any(n.startswith("fashion") for n in only)):
         onnx_path, acc, spec = train_fashion_teacher(
             fashion, os.path.join(folder, "fashion"), iterations=100 if quick else 3000,
             subset=(3200, 500) if quick else None)
@@ -140,7 +142,7 @@ def main(quick=False, out=None, only=None, students=("lenet",)):
         print(f"bench_distill: needs {client} and {mnist}")
         return []
     out = out or tempfile.mkdtemp(prefix="bench_distill_")
-    teachers = build_teachers(out, quick)
+    teachers = build_teachers(out, quick, only)
     rows = []
     for student in students:
         for name, (onnx, data, params, note) in teachers.items():
