@@ -99,23 +99,35 @@ def compare_case(name, skip_types=(), backward=True, loader=load_case):
     ``loader=load_recorded`` reads the case from tests/data/real_caffe_layers."""
     blobs, layers, arrays, skipped = run_case(name, skip_types, backward, loader)
     params = {layer.name: layer.blobs for layer, _, _ in layers}
+
+    def lookup(kind, rest):
+        if kind in ("out", "indiff", "diff"):
+            if kind != "out" and rest in skipped:
+                return None  # a diff that only a skipped layer would have written
+            blob = blobs[rest]
+            return blob.data if kind == "out" else blob.diff
+        if kind in ("paramafter", "paramdiff"):
+            layer_name, _, k = rest.rpartition("/")
+            if layer_name not in params:
+                return None
+            p = params[layer_name][int(k)]
+            return p.data if kind == "paramafter" else p.diff
+        return None
+
+    return assert_numbers(name, arrays, lookup, backward)
+
+
+def assert_numbers(name, arrays, lookup, backward=True):
+    """Assert every Caffe number of ``arrays`` that ``lookup(kind, rest)`` finds ours for
+    (None: not compared) matches within RTOL / the scaled ATOL; backward keys (``indiff``,
+    ``diff``, ``paramdiff``) only with ``backward``. Returns the keys compared (>= 1)."""
     checked = []
     for key, want in arrays.items():
         kind, _, rest = key.partition("/")
         if kind in ("indiff", "diff", "paramdiff") and not backward:
             continue
-        if kind in ("out", "indiff", "diff"):
-            if kind != "out" and rest in skipped:
-                continue  # a diff that only a skipped layer would have written
-            blob = blobs[rest]
-            got = blob.data if kind == "out" else blob.diff
-        elif kind in ("paramafter", "paramdiff"):
-            layer_name, _, k = rest.rpartition("/")
-            if layer_name not in params:
-                continue
-            p = params[layer_name][int(k)]
-            got = p.data if kind == "paramafter" else p.diff
-        else:
+        got = lookup(kind, rest)
+        if got is None:
             continue
         assert got.shape == want.shape, f"{name} {key}: shape {got.shape} vs Caffe {want.shape}"
         atol = max(ATOL, SCALE_ATOL * float(np.max(np.abs(want)))) if want.size else ATOL

@@ -17,8 +17,9 @@ from google.protobuf import text_format
 from caffe_compat.net import Net
 from caffe_compat.proto import caffe_pb2
 
+from layer_case import assert_numbers
+
 DATA = Path(__file__).resolve().parent / "data" / "real_caffe_layers"
-RTOL, ATOL, SCALE_ATOL = 1e-4, 1e-5, 1e-5
 
 
 def case_names(prefix):
@@ -59,24 +60,14 @@ def run_case(name, backward=True):
 def compare_case(name, backward=True):
     """Assert every recorded number matches; returns the keys compared."""
     net, arrays = run_case(name, backward)
-    checked = []
-    for key, want in arrays.items():
-        kind, _, rest = key.partition("/")
+
+    def lookup(kind, rest):
         if kind in ("out", "indiff", "diff"):
-            if kind != "out" and not backward:
-                continue
             blob = net.blobs[rest]
-            got = blob.data if kind == "out" else blob.diff
-        elif kind == "paramdiff":
-            if not backward:
-                continue
+            return blob.data if kind == "out" else blob.diff
+        if kind == "paramdiff":
             layer, _, k = rest.rpartition("/")
-            got = net.params[layer][int(k)].diff
-        else:
-            continue
-        assert got.shape == want.shape, f"{name} {key}: shape {got.shape} vs Caffe {want.shape}"
-        atol = max(ATOL, SCALE_ATOL * float(np.max(np.abs(want)))) if want.size else ATOL
-        np.testing.assert_allclose(got, want, rtol=RTOL, atol=atol, err_msg=f"{name} {key}")
-        checked.append(key)
-    assert checked, f"{name}: no Caffe numbers compared"
-    return checked
+            return net.params[layer][int(k)].diff
+        return None
+
+    return assert_numbers(name, arrays, lookup, backward)

@@ -9,21 +9,13 @@ import pytest
 
 import caffe_compat as caffe
 from caffe_compat.errors import CaffeError
-from layer_case import RECORDED, load_recorded
+from layer_case import RECORDED
+from real_caffe_layers import run_case
 
 
 def recorded_net(name):
     """Our Net built from the case's prototxt, with its inputs and parameters, after Forward."""
-    _, arrays = load_recorded(name)
-    net = caffe.Net(str(RECORDED / f"{name}.prototxt"), int(arrays["meta/phase"]))
-    for key, value in arrays.items():
-        if key.startswith("in/"):
-            net.blobs[key[3:]].data[...] = value
-        elif key.startswith("param/"):
-            layer, _, k = key[6:].rpartition("/")
-            net.params[layer][int(k)].data[...] = value
-    net.forward()
-    return net, arrays
+    return run_case(name, backward=False)
 
 
 def assert_onnx_parity(name, outputs, tmp_path):
