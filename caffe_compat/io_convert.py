@@ -13,16 +13,13 @@
 """
 import numpy as np
 
+from .io import _is_legacy
 from .proto import caffe_pb2
-
-
-def _has_legacy_dims(blob):
-    return any(blob.HasField(d) for d in ("num", "channels", "height", "width"))
 
 
 def blobproto_to_array(blob, return_diff=False):
     values = np.array(blob.diff if return_diff else blob.data)
-    if _has_legacy_dims(blob):
+    if _is_legacy(blob):
         return values.reshape(blob.num, blob.channels, blob.height, blob.width)
     return values.reshape(tuple(blob.shape.dim))
 
