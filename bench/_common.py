@@ -4,8 +4,10 @@ A benchmark module has ``main(quick=False) -> list of rows``; a row is a dict wi
 ``name``, ``ours``, ``baseline`` (numbers or text), ``unit``, ``ratio`` (ours / baseline),
 ``target`` (text, e.g. "<= 1.05") and ``verdict`` ("PASS", "FAIL", "info", or why not run).
 """
+import json
 import os
 import statistics
+import subprocess
 import sys
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -53,6 +55,16 @@ layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: 
 # In-memory MNIST batches of 64 (no I/O, no decoding): the input of the timed LeNets.
 MEMORY_INPUT = """layer { name: "mnist" type: "MemoryData" top: "data" top: "label"
   memory_data_param { batch_size: 64 channels: 1 height: 28 width: 28 } }"""
+
+
+def run_child_json(argv, env, timeout=1800):
+    """``python argv...`` in a fresh process; the JSON object its last stdout line prints
+    (RuntimeError with the end of its stderr when it fails)."""
+    proc = subprocess.run([sys.executable] + list(argv), capture_output=True, text=True,
+                          env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def median_ms(seconds):

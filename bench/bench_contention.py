@@ -38,6 +38,8 @@ import sys
 import tempfile
 import time
 
+from _common import run_child_json
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 THREAD_VARS = ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -80,11 +82,7 @@ def child(path, iters, warmup):
 def run_child(path, iters, env_extra):
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env.update(env_extra, PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", path,
-                           "--iters", str(iters)], capture_output=True, text=True, env=env, timeout=1800)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child_json([os.path.abspath(__file__), "--child", path, "--iters", str(iters)], env)
 
 
 class Competitors:

@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+from _common import run_child_json
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
@@ -197,13 +199,8 @@ def gemm_floor_ms(net, np, repeats=5):
 def ours(path, iters, warmup, threads):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", path,
-                           "--iters", str(iters), "--warmup", str(warmup),
-                           "--threads", str(threads)],
-                          capture_output=True, text=True, env=env, timeout=1800)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child_json([os.path.abspath(__file__), "--child", path, "--iters", str(iters),
+                           "--warmup", str(warmup), "--threads", str(threads)], env)
 
 
 def caffe(path, iters, threads):
