@@ -218,7 +218,6 @@ def upgrade_v1_net(net):
     for copy, original in zip(v1_layers, net.layers):
         copy.CopyFrom(original)
     net.ClearField("layers")
-    net.ClearField("layer")
     for i, v1 in enumerate(v1_layers):
         if not upgrade_v1_layer(v1, net.layer.add()):
             log.error("Upgrade of input layer %d failed.", i)
