@@ -18,8 +18,8 @@ entry it was copied to.
 """
 import itertools
 
-from ..backend import get_array_module
 from ._axis import canonical_axis
+from ._workspace import Workspace
 from .base import Layer, register
 
 
@@ -70,6 +70,7 @@ class Im2colLayer(Layer):
         if min(self.dilation) <= 0:
             raise self.error(f"dilation must be positive, got {self.dilation}")
         self.nspatial = n
+        self.ws = Workspace()
 
     def reshape(self, bottom, top):
         shape = bottom[0].shape
@@ -112,10 +113,10 @@ class Im2colLayer(Layer):
             slice(p, p + shape[a + 1 + i]) for i, p in enumerate(self.pad))
 
     def forward(self, bottom, top):
-        xp = get_array_module(bottom[0].data)
         x = bottom[0].data
         shape = x.shape
-        padded = xp.zeros(self._padded_shape(shape), dtype=x.dtype)
+        # Only the interior is written: the border stays as allocated (zeros).
+        padded = self.ws.get("padded", self._padded_shape(shape), x.dtype)
         padded[self._interior(shape)] = x.reshape(padded[self._interior(shape)].shape)
         col = top[0].data.reshape((self.outer, shape[self.axis], self.ksize) + self.out)
         for j, window in self._windows():
@@ -124,9 +125,8 @@ class Im2colLayer(Layer):
     def backward(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
-        xp = get_array_module(top[0].diff)
         shape = bottom[0].shape
-        dpad = xp.zeros(self._padded_shape(shape), dtype=top[0].diff.dtype)
+        dpad = self.ws.get("dpad", self._padded_shape(shape), top[0].diff.dtype, zero=True)
         col = top[0].diff.reshape((self.outer, shape[self.axis], self.ksize) + self.out)
         for j, window in self._windows():
             dpad[(slice(None), slice(None)) + window] += col[:, :, j]
