@@ -15,15 +15,17 @@ class TileLayer(Layer):
     EXACT_NUM_BOTTOM = 1
     EXACT_NUM_TOP = 1
 
-    def reshape(self, bottom, top):
+    def setup(self, bottom, top):
         p = self.layer_param.tile_param
-        shape = bottom[0].shape
-        self.axis = canonical_axis(self, p.axis, shape)
         if not p.HasField("tiles"):
             raise self.error("number of tiles must be specified (tile_param.tiles)")
         if p.tiles <= 0:
             raise self.error(f"number of tiles must be positive, got {p.tiles}")
         self.tiles = int(p.tiles)
+
+    def reshape(self, bottom, top):
+        shape = bottom[0].shape
+        self.axis = canonical_axis(self, self.layer_param.tile_param.axis, shape)
         outer = 1
         for d in shape[:self.axis]:
             outer *= d
