@@ -26,9 +26,7 @@ class FlattenLayer(Layer):
         if end < start:
             raise self.error(f"end_axis ({p.end_axis}) comes before axis ({p.axis})",
                              bottom0=shape)
-        merged = 1
-        for d in shape[start:end + 1]:
-            merged *= d
+        merged = bottom[0].count_range(start, end + 1)
         top[0].reshape(shape[:start] + (merged,) + shape[end + 1:])
 
     def forward(self, bottom, top):

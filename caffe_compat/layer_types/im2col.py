@@ -90,10 +90,7 @@ class Im2colLayer(Layer):
         for k in self.kernel:
             ksize *= k
         self.ksize = ksize
-        outer = 1
-        for d in shape[:a]:
-            outer *= d
-        self.outer = outer
+        self.outer = bottom[0].count_range(0, a)
         top[0].reshape(shape[:a] + (shape[a] * ksize,) + self.out)
 
     def _windows(self):

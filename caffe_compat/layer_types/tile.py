@@ -26,10 +26,7 @@ class TileLayer(Layer):
     def reshape(self, bottom, top):
         shape = bottom[0].shape
         self.axis = canonical_axis(self, self.layer_param.tile_param.axis, shape)
-        outer = 1
-        for d in shape[:self.axis]:
-            outer *= d
-        self.outer = outer
+        self.outer = bottom[0].count_range(0, self.axis)
         top[0].reshape(shape[:self.axis] + (shape[self.axis] * self.tiles,) + shape[self.axis + 1:])
 
     def forward(self, bottom, top):
