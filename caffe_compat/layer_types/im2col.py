@@ -17,6 +17,7 @@ Backward (col2im): each input element's diff is the sum of the top diffs of ever
 entry it was copied to.
 """
 import itertools
+import math
 
 from ._axis import canonical_axis
 from ._workspace import Workspace
@@ -70,6 +71,7 @@ class Im2colLayer(Layer):
         if min(self.dilation) <= 0:
             raise self.error(f"dilation must be positive, got {self.dilation}")
         self.nspatial = n
+        self.ksize = math.prod(self.kernel)
         self.ws = Workspace()
 
     def reshape(self, bottom, top):
@@ -86,12 +88,8 @@ class Im2colLayer(Layer):
                                  f"padded input ({size})", bottom0=shape)
             out.append((size - extent) // self.stride[i] + 1)
         self.out = tuple(out)
-        ksize = 1
-        for k in self.kernel:
-            ksize *= k
-        self.ksize = ksize
         self.outer = bottom[0].count_range(0, a)
-        top[0].reshape(shape[:a] + (shape[a] * ksize,) + self.out)
+        top[0].reshape(shape[:a] + (shape[a] * self.ksize,) + self.out)
 
     def _windows(self):
         """(kernel offset index, spatial slices into the padded input) for every offset."""
