@@ -7,6 +7,7 @@ kind. The transform's own checks (solver.teacher.transform) judge the values, so
 and the layer never disagree on what is valid.
 """
 import difflib
+import inspect
 import json
 
 from caffe_compat.errors import CaffeError
@@ -18,8 +19,8 @@ from .transform import InputTransform
 
 # Keys a user may give in --teacher-params (the teacher's path comes from --teacher).
 USER_KEYS = tuple(k for k in MODEL_KEYS if k != "onnx")
-TRANSFORM_KEYS = ("unscale", "mean", "scale", "std", "channel_order", "layout", "resize",
-                  "crop", "pad", "fill")
+# The transform's own keys: InputTransform's keyword arguments after (path, input_shape).
+TRANSFORM_KEYS = tuple(inspect.signature(InputTransform).parameters)[2:]
 # Keys set by a flag of their own.
 FLAG_KEYS = {"onnx": "--teacher", "logit_scale": "--logit-scale", "blend": "--blend",
              "teachers": "--teacher (repeated)", "num_classes": "the data",
