@@ -9,15 +9,11 @@ import itertools
 
 import numpy as np
 
-from .onnx_export import ExportError
-
-
-def _f32(a):
-    return np.asarray(a, dtype=np.float32)
+from .onnx_export import ExportError, _param
 
 
 def _prelu(b, layer, bottoms, top_shapes, bottom_shapes):
-    slope = _f32(layer.blobs[0].data)
+    slope = _param(layer, 0)
     nd = len(bottom_shapes[0])
     if slope.ndim == 0:
         slope = slope.reshape(1)
@@ -51,9 +47,9 @@ def _embed(b, layer, bottoms, top_shapes, bottom_shapes):
 
     name = layer.name
     idx = b.node("Cast", [bottoms[0]], name, to=TensorProto.INT64)
-    out = b.node("Gather", [b.const(name + "_w", _f32(layer.blobs[0].data)), idx], name, axis=0)
+    out = b.node("Gather", [b.const(name + "_w", _param(layer, 0)), idx], name, axis=0)
     if layer.layer_param.embed_param.bias_term:
-        out = b.node("Add", [out, b.const(name + "_b", _f32(layer.blobs[1].data))], name)
+        out = b.node("Add", [out, b.const(name + "_b", _param(layer, 1))], name)
     return [out]
 
 
@@ -140,7 +136,7 @@ def _batch_reindex(b, layer, bottoms, top_shapes, bottom_shapes):
 
 
 def _parameter(b, layer, bottoms, top_shapes, bottom_shapes):
-    return [b.node("Identity", [b.const(layer.name + "_value", _f32(layer.blobs[0].data))],
+    return [b.node("Identity", [b.const(layer.name + "_value", _param(layer, 0))],
                    layer.name)]
 
 
