@@ -42,6 +42,8 @@ _LAZY = {
     "caffe_pb2": ("caffe_compat.proto.caffe_pb2", None),
     "layer_types": ("caffe_compat.layer_types.base", "layer_types"),
     "layer_type_list": ("caffe_compat.layer_types.base", "layer_types"),
+    "set_engine": ("caffe_compat.engines", "set_engine"),
+    "get_engine": ("caffe_compat.engines", "get_engine"),
 }
 _RUNTIME = ("init_log", "log", "set_mode_cpu", "set_mode_gpu", "set_device", "set_random_seed",
             "solver_count", "set_solver_count", "solver_rank", "set_solver_rank",
