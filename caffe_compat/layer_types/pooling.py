@@ -21,11 +21,17 @@ pooling_param (caffe.proto defaults): pool MAX; kernel_size or kernel_h + kernel
 (required unless global_pooling); stride 1 (or stride_h/stride_w); pad 0 (or pad_h/pad_w);
 global_pooling false (kernel = whole H x W, needs pad 0 and stride 1); round_mode CEIL.
 STOCHASTIC pooling is not supported. Bottom must be 4-D (N, C, H, W).
+
+pooling_param.engine: ``CAFFE`` runs the code below (Caffe's own order of operations);
+``DEFAULT``/``CUDNN`` run the fast engine of _pooling_fast.py on float32 blobs (same results:
+MAX bit for bit, ties included; AVE to float32 rounding), see caffe_compat.engines.
 """
 import math
 
+from .. import engines
 from ..backend import xp
 from ..parallel import over_batch
+from ._pooling_fast import FastPool, WholeImageAve
 from ._index import index_dtype
 from ._workspace import Workspace
 from .base import Layer, register
@@ -174,6 +180,9 @@ class PoolingLayer(Layer):
                 f"pad ({self.pad[0]} x {self.pad[1]}) must be smaller than the kernel "
                 f"({self.kernel[0]} x {self.kernel[1]})"
             )
+        self.engine = engines.resolve(p.engine)
+        self.fast = None
+        self._fast_done = False
         self.ws = Workspace()
         self.ave = None
         self._index_shape = None
@@ -199,12 +208,30 @@ class PoolingLayer(Layer):
         if self.method == AVE and (self.ave is None or self.ave.kernel != self.kernel):
             self.ave = AvePool(self.kernel, self.stride, self.pad)
         self.in_hw = (h, w)
+        self.fast = self._fast_engine(bottom[0].data.dtype, shape)
         if self.method == MAX and not self._tiled_2x2(shape) and self._index_shape != shape:
             self._index_bases(n, c, h, w)
             self._index_shape = shape
             (sh, sw), (ph, pw), (oh, ow) = self.stride, self.pad, self.out_hw
             self._empty_rows = [i for i in range(oh) if i * sh - ph >= h]
             self._empty_cols = [j for j in range(ow) if j * sw - pw >= w]
+
+    def _fast_engine(self, dtype, shape):
+        """The fast engine's kernel for this shape, or None: Caffe's path (engine CAFFE,
+        float64, or ceil-mode windows wholly outside the image)."""
+        if self.engine != engines.FAST or dtype != xp.float32:
+            return None
+        (h, w), (oh, ow) = shape[2:], self.out_hw
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        if (oh - 1) * sh - ph >= h or (ow - 1) * sw - pw >= w:
+            return None
+        key = (self.method, tuple(shape), self.kernel, self.stride, self.pad, self.out_hw)
+        if self.fast is not None and self._fast_key == key:
+            return self.fast
+        self._fast_key = key
+        if self.method == AVE and self.kernel == (h, w) and self.pad == (0, 0) and (oh, ow) == (1, 1):
+            return WholeImageAve(shape)
+        return FastPool(self.method == MAX, shape, self.kernel, self.stride, self.pad, self.out_hw)
 
     def _tiled(self, shape):
         """Windows tile the image exactly (stride == kernel, no pad)."""
@@ -214,6 +241,11 @@ class PoolingLayer(Layer):
 
     def forward(self, bottom, top):
         x, y = bottom[0].data, top[0].data
+        self._fast_done = self.fast is not None and self.fast.forward(x, y)
+        if self._fast_done:
+            if len(top) > 1:
+                self.fast.mask(top[1].data)
+            return
         if self.method == AVE:
             self.ave.forward(x, y)
             return
@@ -444,6 +476,9 @@ class PoolingLayer(Layer):
         if not propagate_down[0]:
             return
         dy, dx = top[0].diff, bottom[0].diff
+        if self._fast_done:
+            self.fast.backward(dy, dx)
+            return
         if self.method == AVE:
             self.ave.backward(dy, dx)
             return
