@@ -18,6 +18,14 @@ from gradcheck import layer_from_text
 from grid_support import assert_close, f64, run_layer, threads  # noqa: F401
 from test_grid_pooling import pool_reference
 
+
+@pytest.fixture(autouse=True)
+def fields_decide(monkeypatch):
+    """Each layer's own engine field decides, whatever TSCAFFE_ENGINE the run has (restored)."""
+    monkeypatch.delenv("TSCAFFE_ENGINE", raising=False)
+    monkeypatch.setattr(engines, "_override", None)
+
+
 # (shape, kernel, stride, pad) at the nets' map sizes (batch and channels cut down):
 NET_GRID = [
     ((2, 3, 32, 32), 3, 2, 0),      # cifar10 / NIN pool1 (ceil: last window clipped)
@@ -161,4 +169,4 @@ def test_float64_and_engine_caffe_take_caffes_path(monkeypatch):
             layer.reshape([b], [t])
             assert layer.engine == engines.CAFFE and layer.fast is None, force
         finally:
-            caffe_compat.set_engine(None)
+            monkeypatch.setattr(engines, "_override", None)
