@@ -11,15 +11,20 @@ convolution_param (caffe.proto defaults): num_output (required, > 0); bias_term 
 kernel_size / pad / stride / dilation repeated (once, or once per spatial axis; pad 0,
 stride 1, dilation 1 when absent) or the 2-D forms kernel_h/kernel_w, pad_h/pad_w (0),
 stride_h/stride_w; group 1; weight_filler constant 0; bias_filler constant 0; axis 1 (the
-channel axis; axes before it are batch-like); force_nd_im2col and engine are ignored.
+channel axis; axes before it are batch-like); engine DEFAULT (CUDNN alike) runs the fast
+engine (``_conv_fast``: per shape, the fastest of Caffe's path and onnxruntime's kernels,
+equal to float32 rounding), CAFFE always Caffe's path (caffe_compat.engines);
+force_nd_im2col is ignored.
 Only two spatial axes after ``axis`` are supported. Several bottoms share the weights and
 give one top each, as in Caffe.
 
 Implementation: im2col into columns laid out (C*kh*kw, M, P) (M = batch, P = output pixels)
 by one copy from a strided view of every window, then GEMMs; scratch arrays are reused.
 """
+from .. import engines
 from ..backend import xp
 from ..parallel import over_batch
+from . import _conv_fast
 from ._workspace import Workspace
 from .base import Layer, register
 
@@ -101,6 +106,8 @@ class ConvolutionLayer(Layer):
             if self.bias_term:
                 self.blobs.append(self.new_param((self.num_output,), p.bias_filler))
         self.ws = Workspace()
+        self.engine = engines.resolve(p.engine)
+        self.fast = None
 
     def _weight_shape(self):
         """(num_output, channels/group, kh, kw); Deconvolution swaps the channel counts."""
@@ -135,6 +142,15 @@ class ConvolutionLayer(Layer):
         self.out_hw = tuple(out)
         for t in top:
             t.reshape(shape[: self.axis] + (self.num_output,) + self.out_hw)
+        self._pick_engine(bottom)
+
+    def _pick_engine(self, bottom):
+        """The fast engine's state for this shape, or None for Caffe's path."""
+        if self.engine != engines.FAST or type(self) is not ConvolutionLayer \
+                or not _conv_fast.applicable(self, bottom):
+            self.fast = None
+        elif self.fast is None:
+            self.fast = _conv_fast.FastConvolution(self)
 
     # -- helpers -----------------------------------------------------------------------
     def _dims(self, blob):
@@ -225,6 +241,18 @@ class ConvolutionLayer(Layer):
 
     # -- forward / backward ------------------------------------------------------------
     def forward(self, bottom, top):
+        if self.fast is not None:
+            self.fast.forward(bottom, top)
+        else:
+            self._forward_caffe(bottom, top)
+
+    def backward(self, top, propagate_down, bottom):
+        if self.fast is not None:
+            self.fast.backward(top, propagate_down, bottom)
+        else:
+            self._backward_caffe(top, propagate_down, bottom)
+
+    def _forward_caffe(self, bottom, top):
         weight = self.blobs[0].data
         o, og = self.num_output, self.num_output // self.group
         kg = weight[0].size
@@ -251,7 +279,7 @@ class ConvolutionLayer(Layer):
             bias = self.blobs[1].data.reshape(1, o, 1).astype(y.dtype, copy=False) if self.bias_term else 0
             over_batch(lambda lo, hi: xp.add(ym[lo:hi], bias, out=y[lo:hi]), m, y.size)
 
-    def backward(self, top, propagate_down, bottom):
+    def _backward_caffe(self, top, propagate_down, bottom):
         wblob = self.blobs[0]
         o, og = self.num_output, self.num_output // self.group
         kg = wblob.data[0].size

@@ -1,0 +1,191 @@
+"""Convolution's fast engine (``engine: DEFAULT`` or ``CUDNN``; caffe_compat.engines).
+
+For each input shape and thread count it times the candidates once, as cuDNN's ``find``
+does, and keeps the fastest for each pass:
+
+- forward: Caffe's im2col + GEMM (``caffe``), or onnxruntime's ``Conv`` (``ort``: MLAS
+  convolves in cache-sized blocks of columns instead of one big im2col buffer);
+- backward: Caffe's (``caffe``: weight GEMM on the columns, column GEMM + col2im), or the
+  data gradient as onnxruntime's ``ConvTranspose`` with Caffe's weight gradient
+  (``mixed``), or both from onnxruntime (``ort``, one group only): the weight gradient is
+  itself a convolution, of the input (channels as the batch) by the output gradient
+  (images as the channels), with stride and dilation exchanged:
+  ``dW[o, c, p, q] = sum_{n,i,j} dY[n, o, i, j] * Xpad[n, c, i*s + p*d, j*s + q*d]``.
+
+Every candidate computes the same sums in another order, so results equal Caffe's path to
+float32 rounding. Layers the engine does not pay off on stay on Caffe's path: float64 blobs
+(onnxruntime's convolutions are float32), arrays that are not contiguous, 1x1 stride-1
+kernels (already plain GEMMs) and small layers (under ``MIN_FLOPS``, where a kernel call
+costs more than it saves).
+"""
+from ..backend import xp
+from .. import engines, parallel
+from ..ort_ops import OrtOp
+
+MIN_FLOPS = 2e6
+
+
+def applicable(layer, bottom):
+    """True when ``layer`` (a ConvolutionLayer set up and reshaped) should use the engine."""
+    if layer._pointwise():
+        return False
+    for b in bottom:
+        if b.data.dtype != xp.float32 or not b.data.flags.c_contiguous:
+            return False
+    if layer.blobs[0].data.dtype != xp.float32:
+        return False
+    m, c, h, w = layer._dims(bottom[0])
+    flops = 2.0 * m * layer.num_output * layer.out_hw[0] * layer.out_hw[1] * layer.blobs[0].data[0].size
+    return flops >= MIN_FLOPS
+
+
+class FastConvolution:
+    """The fast engine of one ConvolutionLayer: its onnxruntime operators and choices."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.ops = {}
+        self.choices = {}
+        self.cols_ready = False  # Caffe's forward left the columns backward needs
+
+    # -- the operators -------------------------------------------------------------------
+    def _op(self, kind, m, c, h, w):
+        key = (kind, m, c, h, w)
+        op = self.ops.get(key)
+        if op is None:
+            op = self.ops[key] = self._build(kind, m, c, h, w)
+        return op
+
+    def _build(self, kind, m, c, h, w):
+        L = self.layer
+        o, (kh, kw), (oh, ow) = L.num_output, L.kernel, L.out_hw
+        (ph, pw), (sh, sw), (dh, dw) = L.pad, L.stride, L.dilation
+        wshape = L.blobs[0].data.shape
+        if kind == "fwd":
+            ins = {"x": (m, c, h, w), "w": wshape}
+            if L.bias_term:
+                ins["b"] = (o,)
+            return OrtOp("Conv", ins, {"y": (m, o, oh, ow)}, kernel_shape=[kh, kw],
+                         pads=[ph, pw, ph, pw], strides=[sh, sw], dilations=[dh, dw], group=L.group)
+        if kind == "dx":
+            full = [sh * (oh - 1) + dh * (kh - 1) + 1 - 2 * ph, sw * (ow - 1) + dw * (kw - 1) + 1 - 2 * pw]
+            return OrtOp("ConvTranspose", {"dy": (m, o, oh, ow), "w": wshape}, {"dx": (m, c, h, w)},
+                         kernel_shape=[kh, kw], pads=[ph, pw, ph, pw], strides=[sh, sw],
+                         dilations=[dh, dw], group=L.group,
+                         output_padding=[h - full[0], w - full[1]])
+        # "dw": the weight gradient as a convolution (one group).
+        eh = (h + 2 * ph - (sh * (oh - 1) + 1)) // dh + 1
+        ew = (w + 2 * pw - (sw * (ow - 1) + 1)) // dw + 1
+        self.dw_extent = (eh, ew)
+        return OrtOp("Conv", {"xt": (c, m, h, w), "dyt": (o, m, oh, ow)}, {"dwt": (c, o, eh, ew)},
+                     kernel_shape=[oh, ow], pads=[ph, pw, ph, pw], strides=[dh, dw],
+                     dilations=[sh, sw])
+
+    # -- forward -------------------------------------------------------------------------
+    def _ort_forward(self, bottom, top):
+        L = self.layer
+        w = L.blobs[0].data
+        for b, t in zip(bottom, top):
+            m, c, h, wd = L._dims(b)
+            op = self._op("fwd", m, c, h, wd)
+            args = {"x": b.data.reshape(m, c, h, wd), "w": w,
+                    "y": t.data.reshape(m, L.num_output, *L.out_hw)}
+            if L.bias_term:
+                args["b"] = L.blobs[1].data
+            op(**args)
+
+    def forward(self, bottom, top):
+        L = self.layer
+        key = (bottom[0].shape, len(bottom), parallel.num_threads())
+        choice = self.choices.setdefault(key, {})
+        if "fwd" not in choice:
+            choice["fwd"] = engines.fastest({
+                "caffe": lambda: L._forward_caffe(bottom, top),
+                "ort": lambda: self._ort_forward(bottom, top)})
+        if choice["fwd"] == "ort":
+            self._ort_forward(bottom, top)
+            self.cols_ready = False
+        else:
+            L._forward_caffe(bottom, top)
+            self.cols_ready = True
+
+    # -- backward ------------------------------------------------------------------------
+    def _columns(self, bottom):
+        """Caffe's columns of every bottom, for its weight gradient after an ort forward."""
+        if not self.cols_ready:
+            L = self.layer
+            for i, b in enumerate(bottom):
+                m, c, h, w = L._dims(b)
+                L._im2col(b.data.reshape(m, c, h, w), i)
+            self.cols_ready = True
+
+    def _ort_dx(self, top, propagate_down, bottom):
+        L = self.layer
+        for i, (b, t) in enumerate(zip(bottom, top)):
+            if propagate_down[i]:
+                m, c, h, w = L._dims(b)
+                self._op("dx", m, c, h, w)(dy=t.diff.reshape(m, L.num_output, *L.out_hw),
+                                           w=L.blobs[0].data, dx=b.diff.reshape(m, c, h, w))
+
+    def _ort_dw(self, top, bottom):
+        L = self.layer
+        o = L.num_output
+        kh, kw = L.kernel
+        for i, (b, t) in enumerate(zip(bottom, top)):
+            m, c, h, w = L._dims(b)
+            op = self._op("dw", m, c, h, w)
+            xt = L.ws.get(f"fast_xt{i}", (c, m, h, w), xp.float32)
+            dyt = L.ws.get("fast_dyt", (o, m) + L.out_hw, xp.float32)
+            dwt = L.ws.get("fast_dwt", (c, o) + self.dw_extent, xp.float32)
+            x4 = b.data.reshape(m, c, h, w)
+            dy = t.diff.reshape(m, o, *L.out_hw)
+            parallel.over_batch(lambda lo, hi: xt[lo:hi].__setitem__(Ellipsis, x4[:, lo:hi].transpose(1, 0, 2, 3)),
+                                c, x4.size)
+            parallel.over_batch(lambda lo, hi: dyt[lo:hi].__setitem__(Ellipsis, dy[:, lo:hi].transpose(1, 0, 2, 3)),
+                                o, dy.size)
+            op(xt=xt, dyt=dyt, dwt=dwt)
+            L.blobs[0].diff += dwt[:, :, :kh, :kw].transpose(1, 0, 2, 3)
+            if L.bias_term:
+                L._bias_gradient_per_image(t.diff.reshape(m, o, -1))
+
+    def _backward(self, name, top, propagate_down, bottom):
+        L = self.layer
+        if name == "caffe":
+            self._columns(bottom)
+            L._backward_caffe(top, propagate_down, bottom)
+        elif name == "mixed":
+            self._columns(bottom)
+            L._backward_caffe(top, [False] * len(bottom), bottom)
+            self._ort_dx(top, propagate_down, bottom)
+        else:
+            self._ort_dw(top, bottom)
+            self._ort_dx(top, propagate_down, bottom)
+
+    def backward(self, top, propagate_down, bottom):
+        L = self.layer
+        key = (bottom[0].shape, len(bottom), parallel.num_threads())
+        choice = self.choices.setdefault(key, {})
+        pd = tuple(bool(p) for p in propagate_down)
+        if ("bwd", pd) not in choice:
+            names = ["caffe"]
+            if any(pd):
+                names.append("mixed")
+            if L.group == 1:
+                names.append("ort")
+            # Parameter gradients accumulate: every timed candidate starts from the same ones.
+            # After an ort forward, Caffe's weight gradient pays for its columns every time.
+            saved = [p.diff.copy() for p in L.blobs]
+            cols_ready = self.cols_ready
+
+            def run(name):
+                def go():
+                    for p, s in zip(L.blobs, saved):
+                        p.diff[...] = s
+                    self.cols_ready = cols_ready
+                    self._backward(name, top, propagate_down, bottom)
+                return go
+
+            choice[("bwd", pd)] = engines.fastest({n: run(n) for n in names})
+            for p, s in zip(L.blobs, saved):
+                p.diff[...] = s
+        self._backward(choice[("bwd", pd)], top, propagate_down, bottom)

@@ -1,0 +1,73 @@
+"""One ONNX operator run by onnxruntime's CPU kernels on numpy arrays, without copies.
+
+``OrtOp(op_type, inputs, outputs, **attributes)`` builds a one-node graph (inputs and
+outputs as ``{name: shape}``, float32) and runs it on arrays the caller owns: inputs and
+outputs are bound by address (onnxruntime's I/O binding), so a call allocates nothing and
+writes straight into the output arrays. One session per thread count, made on first use:
+``intra_op_num_threads`` follows caffe_compat.parallel's count, and idle workers do not
+spin (a spinning pool would take the cores that the next numpy pass needs, and slows
+everything down on a busy machine).
+
+The engines of the fast path (caffe_compat.engines) use it for convolutions.
+"""
+import numpy as np
+
+from . import parallel
+
+_OPSET = 17
+
+
+class OrtOp:
+    def __init__(self, op_type, inputs, outputs, **attributes):
+        self.op_type = op_type
+        self.inputs = {k: tuple(int(d) for d in v) for k, v in inputs.items()}
+        self.outputs = {k: tuple(int(d) for d in v) for k, v in outputs.items()}
+        self.attributes = attributes
+        self._sessions = {}
+        self._model = None
+
+    def _model_bytes(self):
+        if self._model is None:
+            from onnx import TensorProto, helper
+
+            def info(name, shape):
+                return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+
+            node = helper.make_node(self.op_type, list(self.inputs), list(self.outputs),
+                                    **self.attributes)
+            graph = helper.make_graph([node], self.op_type,
+                                      [info(k, v) for k, v in self.inputs.items()],
+                                      [info(k, v) for k, v in self.outputs.items()])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)])
+            model.ir_version = 8
+            self._model = model.SerializeToString()
+        return self._model
+
+    def _session(self):
+        threads = parallel.num_threads()
+        entry = self._sessions.get(threads)
+        if entry is None:
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.log_severity_level = 3
+            sess = ort.InferenceSession(self._model_bytes(), so, providers=["CPUExecutionProvider"])
+            entry = self._sessions[threads] = (sess, sess.io_binding())
+        return entry
+
+    def __call__(self, **arrays):
+        """Runs the operator; ``arrays`` holds every input and output by name (float32,
+        C-contiguous, the declared shapes)."""
+        sess, binding = self._session()
+        for names, bind in ((self.inputs, binding.bind_input), (self.outputs, binding.bind_output)):
+            for name, shape in names.items():
+                a = arrays[name]
+                if a.dtype != np.float32 or not a.flags.c_contiguous or a.shape != shape:
+                    raise ValueError(f"{self.op_type} {name}: needs a C-contiguous float32 array "
+                                     f"of shape {shape}, got {a.dtype} {a.shape}")
+                bind(name, "cpu", 0, np.float32, list(shape), a.ctypes.data)
+        sess.run_with_iobinding(binding)
