@@ -16,7 +16,6 @@ path whatever its prototxt says, e.g. to repeat a run bit for bit or compare wit
 ``TSCAFFE_ENGINE=DEFAULT`` (the default) honours each layer's field.
 """
 import os
-import statistics
 import time
 
 from .errors import CaffeError
@@ -36,13 +35,17 @@ def _from_environment():
 
 
 def set_engine(name):
-    """``"CAFFE"``: every layer on Caffe's path from now on; ``"DEFAULT"`` or None: each
-    layer's own ``engine`` field decides (layers already set up keep their choice)."""
+    """``"CAFFE"``: every layer on Caffe's path from now on; ``"DEFAULT"``: each layer's own
+    ``engine`` field decides (layers already set up keep their choice); None: back to
+    ``TSCAFFE_ENGINE``'s rule."""
     global _override
-    value = "DEFAULT" if name is None else str(name).upper()
+    if name is None:
+        _override = None  # back to the environment's rule
+        return
+    value = str(name).upper()
     if value not in ("CAFFE", "DEFAULT"):
         raise ValueError(f"engine must be 'CAFFE' or 'DEFAULT', got {name!r}")
-    _override = CAFFE if value == "CAFFE" else "DEFAULT"
+    _override = value
 
 
 def get_engine():
@@ -60,18 +63,52 @@ def resolve(field_value):
     return CAFFE if name == "CAFFE" else FAST
 
 
-def fastest(candidates, rounds=3):
-    """The name of the fastest of ``candidates`` ({name: zero-argument function}), timed in
-    interleaved rounds (medians), each run once first as a warm-up. One candidate: its name."""
-    names = list(candidates)
-    if len(names) == 1:
-        return names[0]
-    times = {n: [] for n in names}
-    for n in names:
-        candidates[n]()
-    for _ in range(rounds):
-        for n in names:
-            t0 = time.perf_counter()
-            candidates[n]()
-            times[n].append(time.perf_counter() - t0)
-    return min(names, key=lambda n: statistics.median(times[n]))
+class Pick:
+    """The fastest of a few candidate kernels, found by timing the real calls: each call
+    runs the next candidate in turn (all compute the same result) until every one has run
+    ``rounds`` times; the first round is a warm-up (sessions made, buffers faulted in) and
+    is not counted; then the candidate with the least time is kept. So a run pays nothing
+    extra but the slower candidates' few calls, and a single pass runs the first one."""
+
+    def __init__(self, names, rounds=3):
+        self.names = list(names)
+        self.rounds = rounds
+        self.times = {n: [] for n in self.names}
+        self.calls = 0
+        self.chosen = self.names[0] if len(self.names) == 1 else None
+
+    def next(self):
+        return self.chosen or self.names[self.calls % len(self.names)]
+
+    def record(self, name, seconds):
+        if self.chosen is not None:
+            return
+        if self.calls >= len(self.names):
+            self.times[name].append(seconds)
+        self.calls += 1
+        if self.calls >= self.rounds * len(self.names):
+            self.chosen = min(self.names, key=lambda n: min(self.times[n]))
+
+    def run(self, calls):
+        """Runs the next candidate (``calls[name]()``), times it, and returns its name."""
+        name = self.next()
+        t0 = time.perf_counter()
+        calls[name]()
+        self.record(name, time.perf_counter() - t0)
+        return name
+
+
+def describe(layer):
+    """What computes ``layer``: None for a layer with no engine choice; ``"CAFFE"``; or the
+    fast engine's picks at the shape and thread count it ran last, e.g. ``"DEFAULT: forward
+    ort, backward mixed"``."""
+    if not hasattr(layer, "engine"):
+        return None
+    fast = getattr(layer, "fast", None)
+    if fast is None:
+        return "CAFFE" if layer.engine == CAFFE else "DEFAULT: caffe (not worth a faster kernel here)"
+    picks = []
+    for key, pick in fast.choices.get(fast.last_key, {}).items():
+        what = "forward" if key == "fwd" else "backward" if any(key[1]) else "backward (parameters only)"
+        picks.append(f"{what} {pick.chosen or 'still timing'}")
+    return "DEFAULT: " + (", ".join(picks) if picks else "not run yet")

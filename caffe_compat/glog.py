@@ -71,6 +71,7 @@ CAFFE_TIME_AVG_BACKWARD = "caffe.cpp:410"
 CAFFE_TIME_AVG_FB = "caffe.cpp:412"
 CAFFE_TIME_TOTAL = "caffe.cpp:414"
 CAFFE_TIME_ENDS = "caffe.cpp:415"
+CAFFE_TIME_ENGINE = "caffe.cpp:405"  # tscaffe's own line: which engine computed a layer
 
 _LEVELS = {"I": 0, "W": 1, "E": 2, "F": 3}
 _bar_lock = threading.Lock()

@@ -53,11 +53,16 @@ def params_of(net):
 def pinned_threads():
     """Bit-exact repetition holds at a fixed thread count: the measured count
     (caffe_compat.thread_tuner) may give OpenBLAS a different count in each run, and its
-    products can differ in the last bits between counts (caffe_compat.blas_threads)."""
+    products can differ in the last bits between counts (caffe_compat.blas_threads). And on
+    Caffe's path: the fast engine (caffe_compat.engines) times its kernels in each run and
+    may pick another, summing in another order."""
+    import caffe_compat.engines as engines
     import caffe_compat.parallel as parallel
 
     parallel.set_num_threads(1)
+    engines.set_engine("CAFFE")
     yield
+    engines.set_engine(None)
     parallel.set_num_threads(None)
 
 

@@ -1,7 +1,8 @@
 """Convolution's fast engine (``engine: DEFAULT`` or ``CUDNN``; caffe_compat.engines).
 
-For each input shape and thread count it times the candidates once, as cuDNN's ``find``
-does, and keeps the fastest for each pass:
+For each input shape and thread count it times the candidates on the first calls (each
+call runs one of them; caffe_compat.engines.Pick), as cuDNN's ``find`` does, and keeps the
+fastest for each pass:
 
 - forward: Caffe's im2col + GEMM (``caffe``), or onnxruntime's ``Conv`` (``ort``: MLAS
   convolves in cache-sized blocks of columns instead of one big im2col buffer);
@@ -23,6 +24,11 @@ from .. import engines, parallel
 from ..ort_ops import OrtOp
 
 MIN_FLOPS = 2e6
+# Tests pin a candidate per pass instead of timing ({"fwd": "ort", "bwd": "mixed"}, say).
+FORCE = {}
+# Candidates in the order they are tried (a single pass runs the first).
+FORWARD = ("ort", "caffe")
+BACKWARD = ("ort", "mixed", "caffe")
 
 
 def applicable(layer, bottom):
@@ -45,7 +51,8 @@ class FastConvolution:
     def __init__(self, layer):
         self.layer = layer
         self.ops = {}
-        self.choices = {}
+        self.choices = {}  # (shape, bottoms, threads) -> {pass: engines.Pick}
+        self.last_key = None
         self.cols_ready = False  # Caffe's forward left the columns backward needs
 
     # -- the operators -------------------------------------------------------------------
@@ -94,20 +101,25 @@ class FastConvolution:
                 args["b"] = L.blobs[1].data
             op(**args)
 
+    def _choice(self, bottom, key, names):
+        """The Pick for this pass at this shape and thread count (pinned by FORCE)."""
+        shape_key = (bottom[0].shape, len(bottom), parallel.num_threads())
+        self.last_key = shape_key
+        choice = self.choices.setdefault(shape_key, {})
+        pick = choice.get(key)
+        if pick is None:
+            forced = FORCE.get(key if key == "fwd" else "bwd")
+            if forced is not None:
+                names = [forced] if forced in names else [n for n in ("mixed", "caffe") if n in names][:1]
+            pick = choice[key] = engines.Pick(names)
+        return pick
+
     def forward(self, bottom, top):
         L = self.layer
-        key = (bottom[0].shape, len(bottom), parallel.num_threads())
-        choice = self.choices.setdefault(key, {})
-        if "fwd" not in choice:
-            choice["fwd"] = engines.fastest({
-                "caffe": lambda: L._forward_caffe(bottom, top),
-                "ort": lambda: self._ort_forward(bottom, top)})
-        if choice["fwd"] == "ort":
-            self._ort_forward(bottom, top)
-            self.cols_ready = False
-        else:
-            L._forward_caffe(bottom, top)
-            self.cols_ready = True
+        name = self._choice(bottom, "fwd", FORWARD).run({
+            "caffe": lambda: L._forward_caffe(bottom, top),
+            "ort": lambda: self._ort_forward(bottom, top)})
+        self.cols_ready = name == "caffe"
 
     # -- backward ------------------------------------------------------------------------
     def _columns(self, bottom):
@@ -162,30 +174,8 @@ class FastConvolution:
             self._ort_dx(top, propagate_down, bottom)
 
     def backward(self, top, propagate_down, bottom):
-        L = self.layer
-        key = (bottom[0].shape, len(bottom), parallel.num_threads())
-        choice = self.choices.setdefault(key, {})
         pd = tuple(bool(p) for p in propagate_down)
-        if ("bwd", pd) not in choice:
-            names = ["caffe"]
-            if any(pd):
-                names.append("mixed")
-            if L.group == 1:
-                names.append("ort")
-            # Parameter gradients accumulate: every timed candidate starts from the same ones.
-            # After an ort forward, Caffe's weight gradient pays for its columns every time.
-            saved = [p.diff.copy() for p in L.blobs]
-            cols_ready = self.cols_ready
-
-            def run(name):
-                def go():
-                    for p, s in zip(L.blobs, saved):
-                        p.diff[...] = s
-                    self.cols_ready = cols_ready
-                    self._backward(name, top, propagate_down, bottom)
-                return go
-
-            choice[("bwd", pd)] = engines.fastest({n: run(n) for n in names})
-            for p, s in zip(L.blobs, saved):
-                p.diff[...] = s
-        self._backward(choice[("bwd", pd)], top, propagate_down, bottom)
+        names = [n for n in BACKWARD
+                 if not (n == "mixed" and not any(pd)) and not (n == "ort" and self.layer.group > 1)]
+        self._choice(bottom, ("bwd", pd), names).run(
+            {n: (lambda n=n: self._backward(n, top, propagate_down, bottom)) for n in names})

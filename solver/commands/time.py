@@ -63,6 +63,7 @@ def benchmark(net, iterations):
 
 
 def run(args):
+    from caffe_compat import engines
     from caffe_compat.net import Net
     from prototxt.io import read_net
 
@@ -90,6 +91,10 @@ def run(args):
     for i, name in enumerate(net.layer_names):
         log.info(log.CAFFE_TIME_LAYER_FORWARD, f"{name:>10}\tforward: {fmt_num(fwd_layer[i] / 1000 / n)} ms.")
         log.info(log.CAFFE_TIME_LAYER_BACKWARD, f"{name:>10}\tbackward: {fmt_num(bwd_layer[i] / 1000 / n)} ms.")
+    for name, layer in zip(net.layer_names, net.layers):
+        engine = engines.describe(layer)
+        if engine is not None:
+            log.info(log.CAFFE_TIME_ENGINE, f"{name:>10}\tengine: {engine}")
     log.info(log.CAFFE_TIME_AVG_FORWARD, f"Average Forward pass: {fmt_num(fwd / 1000 / n)} ms.")
     log.info(log.CAFFE_TIME_AVG_BACKWARD, f"Average Backward pass: {fmt_num(bwd / 1000 / n)} ms.")
     log.info(log.CAFFE_TIME_AVG_FB, f"Average Forward-Backward: {fmt_num(total_ms / n)} ms.")

@@ -1,0 +1,150 @@
+"""Convolution's fast engine (engine DEFAULT) against the loop reference, candidate by
+candidate, on the real nets' shapes; and which layers take it.
+
+The grid and the reference are test_grid_convolution's (Caffe's loops written out); here
+each candidate of caffe_compat/layer_types/_conv_fast.py is pinned in turn (onnxruntime's
+forward; backward by onnxruntime entirely, or its data gradient with Caffe's weight
+gradient, or Caffe's after an onnxruntime forward), threads off and forced on.
+"""
+import numpy as np
+import pytest
+
+import caffe_compat.engines as engines
+from caffe_compat.layer_types import _conv_fast
+from grid_support import assert_close, f64, run_layer, threads, uniform  # noqa: F401
+from test_grid_convolution import GRID, conv_reference
+
+CANDIDATES = [("ort", "ort"), ("ort", "mixed"), ("ort", "caffe"), ("caffe", "ort")]
+
+
+def conv_text(o, k, s, p, d, g, bias, engine=""):
+    return (f"type: 'Convolution' convolution_param {{ num_output: {o} kernel_h: {k[0]} "
+            f"kernel_w: {k[1]} stride_h: {s[0]} stride_w: {s[1]} pad_h: {p[0]} pad_w: {p[1]} "
+            f"dilation: {d} group: {g} bias_term: {'true' if bias else 'false'} {engine}}}")
+
+
+@pytest.fixture
+def pinned(request, monkeypatch):
+    fwd, bwd = request.param
+    monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
+    monkeypatch.setattr(_conv_fast, "FORCE", {"fwd": fwd, "bwd": bwd})
+    return request.param
+
+
+@pytest.mark.parametrize("pinned", CANDIDATES, ids=["-".join(c) for c in CANDIDATES], indirect=True)
+@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID)
+def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bias, threads, pinned):
+    x = uniform((n, c, h, w), h * 7 + k[0])
+    wt = uniform((o, c // g, k[0], k[1]), 3, -0.5, 0.5)
+    params = [wt] + ([uniform((o,), 4)] if bias else [])
+    layer, bottom, top, (dy,) = run_layer(conv_text(o, k, s, p, d, g, bias), [x], params=params, seed=h)
+    pointwise = k == (1, 1) and s == (1, 1) and p == (0, 0)
+    assert (layer.fast is None) == pointwise, "1x1 stride-1 kernels stay plain GEMMs"
+    y, dx, dw, db = conv_reference(f64(x), f64(wt), f64(params[1]) if bias else None, dy, s, p, (d, d), g)
+    what = f"fast {pinned} conv {n}x{c}x{h}x{w} k{k} s{s} p{p} d{d} g{g} threads {threads}"
+    assert_close(top[0].data, y, what + " forward")
+    assert_close(bottom[0].diff, dx, what + " dx")
+    assert_close(layer.blobs[0].diff, dw, what + " dW")
+    if bias:
+        assert_close(layer.blobs[1].diff, db, what + " db")
+
+
+def test_two_iterations_accumulate_parameter_gradients_once_each(monkeypatch):
+    """The timed candidates must leave the gradients as one backward would: two backward
+    passes give twice the reference's parameter gradients (Caffe accumulates them)."""
+    monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
+    x = uniform((4, 6, 20, 20), 1)
+    wt = uniform((8, 6, 3, 3), 2, -0.5, 0.5)
+    b = uniform((8,), 3)
+    layer, bottom, top, (dy,) = run_layer(conv_text(8, (3, 3), (1, 1), (1, 1), 1, 1, True), [x],
+                                          params=[wt, b])
+    assert layer.fast is not None and layer.fast.choices, "the engine timed its candidates"
+    layer.backward(top, [True], bottom)
+    _, _, dw, db = conv_reference(f64(x), f64(wt), f64(b), dy, (1, 1), (1, 1), (1, 1), 1)
+    assert_close(layer.blobs[0].diff, 2 * dw, "dW after two backward passes")
+    assert_close(layer.blobs[1].diff, 2 * db, "db after two backward passes")
+
+
+@pytest.mark.parametrize("engine_field,forced,dtype,takes_fast", [
+    ("", None, np.float32, True),
+    ("engine: CUDNN", None, np.float32, True),
+    ("engine: CAFFE", None, np.float32, False),
+    ("", "CAFFE", np.float32, False),
+    ("engine: CUDNN", "CAFFE", np.float32, False),
+    ("", None, np.float64, False),
+])
+def test_which_layers_take_the_fast_engine(engine_field, forced, dtype, takes_fast, monkeypatch):
+    from caffe_compat.blob import Blob
+    from gradcheck import layer_from_text
+
+    if forced:
+        monkeypatch.setenv("TSCAFFE_ENGINE", forced)
+    layer = layer_from_text("name: 'c' " + conv_text(16, (3, 3), (1, 1), (1, 1), 1, 1, True, engine_field), 0)
+    bottom, top = [Blob((8, 16, 32, 32), dtype=dtype)], [Blob(dtype=dtype)]
+    layer.setup(bottom, top)
+    layer.reshape(bottom, top)
+    assert (layer.fast is not None) == takes_fast
+
+
+def test_small_layers_stay_on_caffes_path():
+    from caffe_compat.blob import Blob
+    from gradcheck import layer_from_text
+
+    layer = layer_from_text("name: 'c' " + conv_text(2, (3, 3), (1, 1), (1, 1), 1, 1, True), 0)
+    bottom, top = [Blob((1, 2, 8, 8))], [Blob()]
+    layer.setup(bottom, top)
+    layer.reshape(bottom, top)
+    assert layer.fast is None
+
+
+def test_bad_engine_override_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("TSCAFFE_ENGINE", "FASTEST")
+    with pytest.raises(Exception, match="TSCAFFE_ENGINE must be CAFFE or DEFAULT, got 'FASTEST'"):
+        engines.resolve(0)
+    monkeypatch.delenv("TSCAFFE_ENGINE")
+    with pytest.raises(ValueError, match="engine must be"):
+        engines.set_engine("cudnn")
+
+
+def test_set_engine_forces_caffe_for_layers_set_up_afterwards():
+    try:
+        engines.set_engine("CAFFE")
+        assert engines.resolve(0) == engines.CAFFE and engines.resolve(2) == engines.CAFFE
+        engines.set_engine("DEFAULT")
+        assert engines.resolve(0) == engines.FAST and engines.resolve(1) == engines.CAFFE
+    finally:
+        engines.set_engine(None)
+
+
+@pytest.mark.parametrize("forced", [None, "CAFFE"])
+def test_time_command_says_which_engine_computed_each_convolution(forced, capfd, monkeypatch):
+    import re
+
+    from conftest import CAFFE_REF, need
+    from caffe_compat.proto import caffe_pb2
+    from google.protobuf import text_format
+    from solver.cli import main
+
+    if forced:
+        monkeypatch.setenv("TSCAFFE_ENGINE", forced)
+    monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
+    path = need(CAFFE_REF / "solvers/sgd_inv/net.prototxt")
+    param = text_format.Parse(path.read_text(), caffe_pb2.NetParameter())
+    convs = [l.name for l in param.layer if l.type == "Convolution"]
+    assert convs
+    import caffe_compat.parallel as parallel
+
+    capfd.readouterr()
+    parallel.set_num_threads(1)  # one thread count: its picks are made after 3 rounds
+    try:
+        assert main(["time", "-model", str(path), "-iterations", "9"]) == 0
+    finally:
+        parallel.set_num_threads(None)
+    lines = dict(re.findall(r"caffe\.cpp:405\] +(\S+)\tengine: (.*)", capfd.readouterr().err))
+    assert sorted(lines) == sorted(convs)
+    for name in convs:
+        if forced:
+            assert lines[name] == "CAFFE"
+        else:
+            back = r"backward( \(parameters only\))? (caffe|mixed|ort)"
+            assert re.fullmatch(rf"DEFAULT: forward (caffe|ort)(, {back})+", lines[name]), lines[name]
