@@ -107,6 +107,8 @@ def describe(layer):
     fast = getattr(layer, "fast", None)
     if fast is None:
         return "CAFFE" if layer.engine == CAFFE else "DEFAULT: caffe (not worth a faster kernel here)"
+    if not hasattr(fast, "choices"):  # one fast kernel, no candidates to time
+        return f"DEFAULT: {type(fast).__name__}"
     picks = []
     for key, pick in fast.choices.get(fast.last_key, {}).items():
         what = "forward" if key == "fwd" else "backward" if any(key[1]) else "backward (parameters only)"
