@@ -168,6 +168,11 @@ class progress:
         if self.bar is not None:
             self.bar.update(n)
 
+    def describe(self, text):
+        """Replace the bar's label (its ETA still counts to ``total``)."""
+        if self.bar is not None:
+            self.bar.set_description_str(text)
+
     def reset_to(self, n):
         """Move the bar back to ``n`` (a rollback of the divergence guard)."""
         if self.bar is not None:

@@ -7,6 +7,7 @@ A config (YAML, see templates/configs/) names nets and solvers::
       ts_cifar10_l{lambda}:              # -> ts_cifar10_l0.1.prototxt, ...
         name: CIFAR10_full               # NetParameter.name (optional)
         data: [{name: cifar, phase: TRAIN, source: ..., batch_size: 100, transform: {...}}]
+                                         # (or include: {phase: TEST, stage: ...})
         student: {arch: cifar10_full, tag: _s_}
         teacher: {arch: cifar10_full, tag: _t_, frozen: true}
         lambda: "{lambda}"               # ts_loss weight λ, hard loss weight 1 - λ
@@ -65,7 +66,7 @@ MEMBER_KEYS = {"arch", "tag", "frozen", "fillers", "params", "dropout", "num_cla
 ONNX_KEYS = set(teacher_param.ALL_KEYS)
 NET_KEYS = {"name", "data", "model", "student", "teacher", "members_order", "lambda", "ts_loss",
             "loss", "accuracy", "fidelity", "order", "quirks", "extra_layers"}
-DATA_KEYS_LAYER = {"name", "phase", "tops", "transform", "type"}
+DATA_KEYS_LAYER = {"name", "phase", "include", "tops", "transform", "type"}
 HEAD_KINDS = ("softmax", "accuracy", "loss", "ts_loss", "fidelity")
 
 
@@ -201,7 +202,10 @@ class NetBuilder:
         out = {"name": d.pop("name", "data"), "type": d.pop("type", "Data"),
                "top": d.pop("tops", ["data", "label"])}
         phase = d.pop("phase", None)
-        if phase is not None:
+        include = d.pop("include", None)   # a NetStateRule mapping (phase, stage, not_stage)
+        if include is not None:
+            out["include"] = include
+        elif phase is not None:
             out["include"] = {"phase": phase}
         transform = d.pop("transform", None)
         if transform:
@@ -364,7 +368,7 @@ def render_net(key, cfg):
 
 SOLVER_GROUPS = [
     ("The net", ["net", "train_net", "test_net", "weights"]),
-    ("Testing", ["test_iter", "test_interval", "test_compute_loss", "test_initialization"]),
+    ("Testing", ["test_iter", "test_state", "test_interval", "test_compute_loss", "test_initialization"]),
     ("Learning rate and its policy", ["base_lr", "lr_policy", "gamma", "power", "stepsize",
                                       "stepvalue"]),
     ("The update", ["type", "momentum", "momentum2", "delta", "rms_decay", "weight_decay",

@@ -4,6 +4,7 @@ cap (at most 500 iterations). The stop rule is checked on scripted test passes a
 the stopping points worked out by hand, and the solver's loop on a real net."""
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from caffe_compat.errors import CaffeError
@@ -13,20 +14,37 @@ from solver.distill.options import DistillOptions
 
 
 class ScriptedSolver:
-    """Only what PlateauStop reads: callbacks, iter, last_test_scores, param.max_iter."""
+    """Only what PlateauStop reads: callbacks, iter, last_test_scores, param (max_iter,
+    test_interval) and a net whose two layers' blobs hold the iteration they were set at."""
 
-    def __init__(self, max_iter):
-        self.param = SimpleNamespace(max_iter=max_iter)
+    def __init__(self, max_iter, test_interval=500):
+        self.param = SimpleNamespace(max_iter=max_iter, test_interval=test_interval)
         self.callbacks = []
         self.iter = 0
         self.last_test_scores = {}
         self.requested_early_exit = False
+        self.net = SimpleNamespace(layers=[
+            SimpleNamespace(blobs=[SimpleNamespace(data=np.zeros((2, 3)))]),
+            SimpleNamespace(blobs=[]),
+            SimpleNamespace(blobs=[SimpleNamespace(data=np.zeros(4)),
+                                   SimpleNamespace(data=np.zeros(1))])])
+        self.notes = []
 
     def add_callback(self, on_start=None, **_):
         self.callbacks.append(on_start)
 
+    def set_progress_note(self, text):
+        self.notes.append(text)
+
+    def weights(self):
+        return sorted({float(v) for layer in self.net.layers for b in layer.blobs
+                       for v in b.data.ravel()})
+
     def test_pass(self, it, agreement):
         self.iter = it
+        for layer in self.net.layers:   # "training" moved every weight to the iteration
+            for b in layer.blobs:
+                b.data[...] = it
         self.last_test_scores[0] = (it, [("agreement_top1", agreement), ("kl", 0.1)])
         for cb in self.callbacks:
             cb()
@@ -113,3 +131,77 @@ def test_budget_user_choices_win():
     assert opts.solver_opts == {"lr_policy": "step", "stepsize": 9}
     with pytest.raises(CaffeError, match="--patience must be >= 0"):
         DistillOptions(["t.onnx"], patience=-1).resolved()
+
+
+def test_best_pass_weights_are_restored_after_a_worse_later_pass():
+    """Passes 0.98 @500, 0.99 @1000, 0.985 @1500, 0.97 @2000 with patience 2: the run stops
+    at 2000 and finish() puts back the weights of 1000 (every blob of every layer)."""
+    solver = ScriptedSolver(max_iter=100000)
+    rule = PlateauStop(solver, 2)
+    for it, value in ((500, 0.98), (1000, 0.99), (1500, 0.985), (2000, 0.97)):
+        solver.test_pass(it, value)
+    assert rule.stopped_at == 2000 and solver.weights() == [2000.0]
+    assert rule.finish(solver) == 1000
+    assert solver.weights() == [1000.0]
+    assert rule.as_dict()["restored_iteration"] == 1000
+
+
+def test_finish_keeps_the_last_weights_when_they_are_the_best_or_patience_is_zero():
+    solver = ScriptedSolver(max_iter=1500)
+    rule = PlateauStop(solver, 3)
+    for it, value in ((500, 0.98), (1000, 0.985), (1500, 0.99)):
+        solver.test_pass(it, value)
+    assert rule.finish(solver) == 1500 and solver.weights() == [1500.0]
+    assert rule.restored is None
+    solver = ScriptedSolver(max_iter=1500)
+    rule = PlateauStop(solver, 0)
+    for it, value in ((500, 0.99), (1000, 0.90), (1500, 0.80)):
+        solver.test_pass(it, value)
+    assert rule.finish(solver) == 1500 and solver.weights() == [1500.0] and not rule.passes
+
+
+def test_finish_counts_the_pass_at_the_cap():
+    """The pass at max_iter runs after the loop (no on_start callback): finish() reads it;
+    here it is worse than 1000's, so 1000's weights come back."""
+    solver = ScriptedSolver(max_iter=1500)
+    rule = PlateauStop(solver, 4)
+    solver.test_pass(500, 0.98)
+    solver.test_pass(1000, 0.99)
+    solver.iter = 1500
+    for layer in solver.net.layers:
+        for b in layer.blobs:
+            b.data[...] = 1500
+    solver.last_test_scores[0] = (1500, [("agreement_top1", 0.95)])
+    assert rule.finish(solver) == 1000 and solver.weights() == [1000.0]
+    assert rule.passes[-1] == (1500, 0.95)
+
+
+def test_a_rollback_drops_the_snapshot_taken_after_it():
+    """Passes 0.97 @500, 0.99 @1000 (snapshot), then the guard rolls back before 500: the
+    new pass at 500 (0.96) is the best of the new trajectory and its weights, not the old
+    1000's, come back after a worse 1000."""
+    solver = ScriptedSolver(max_iter=100000)
+    rule = PlateauStop(solver, 5)
+    solver.test_pass(500, 0.97)
+    solver.test_pass(1000, 0.99)
+    for layer in solver.net.layers:   # the rolled-back weights differ from the first 500's
+        for b in layer.blobs:
+            b.data[...] = -1
+    solver.iter = 500
+    solver.last_test_scores[0] = (500, [("agreement_top1", 0.96)])
+    for cb in solver.callbacks:
+        cb()
+    assert rule.best == (500, 0.96)
+    solver.test_pass(1000, 0.95)
+    assert rule.finish(solver) == 500 and solver.weights() == [-1.0]
+
+
+def test_progress_note_says_where_the_run_ends_without_improvement():
+    solver = ScriptedSolver(max_iter=20000)
+    PlateauStop(solver, 4)
+    solver.test_pass(500, 0.98)
+    assert solver.notes[-1].startswith("train (ends at 2500 unless held-out agreement improves")
+    solver.test_pass(1000, 0.97)
+    assert "ends at 2500" in solver.notes[-1] and "at most 20000" in solver.notes[-1]
+    solver.test_pass(1500, 0.99)
+    assert "ends at 3500" in solver.notes[-1]

@@ -111,6 +111,12 @@ class Solver:
             if fn is not None:
                 fn()
 
+    def set_progress_note(self, text):
+        """Replace the progress bar's label (an observer's word on where the run will end,
+        e.g. an early stop before ``max_iter``); nothing without a bar."""
+        if self._bar is not None:
+            self._bar.describe(text)
+
     # -- state ----------------------------------------------------------------------------
     @property
     def base_lr(self):

@@ -7,8 +7,11 @@ def add_arguments(p):
     p.description = (
         "Render the student and teacher-student prototxts, train the student with the numpy "
         "solver from the ONNX teacher's logits (cached next to the data), then write the "
-        "student's caffemodel, its ONNX export and a report. The last printed line is "
-        "machine-readable: agreement=... agreement_top5=... kl=... accuracy=... seconds=...")
+        "student's caffemodel, its ONNX export and a report. Training stops when the "
+        "agreement on a held-out slice of the training images stops improving (--patience, "
+        "--heldout; the best pass's weights are kept); the test split is scored once, at the "
+        "end. The last printed line is machine-readable: agreement=... agreement_top5=... "
+        "kl=... accuracy=... seconds=...")
     p.add_argument("--teacher", action="append", required=True,
                    help="ONNX teacher (repeat to blend several)")
     p.add_argument("--student", default="lenet", choices=STUDENTS,
@@ -56,8 +59,16 @@ def add_arguments(p):
                         "--patience test passes")
     p.add_argument("--patience", type=int, default=None,
                    help=f"test passes (every {d['test_interval']} iterations, or a fifth of "
-                        f"--iterations) without a better held-out agreement before the run "
-                        f"stops (default {d['patience']}; 0: always run --iterations)")
+                        f"--iterations) on the held-out training images (--heldout) without "
+                        f"a better agreement before the run stops (default {d['patience']}); "
+                        f"the student saved and scored is the best pass's. The test split "
+                        f"is only scored once, at the end. 0: train on every training image "
+                        f"up to --iterations and keep the last weights")
+    p.add_argument("--heldout", type=int, default=None,
+                   help="training images held out for --patience (seeded by --seed, never "
+                        "trained on; the teacher labels them). Default: 1/12 of the training "
+                        "set, at most 5,000 (MNIST: 5,000 of 60,000), at least 500 or a fifth "
+                        "of a small set")
     p.add_argument("--lr", type=float, default=None,
                    help=f"base learning rate, SGD momentum 0.9, inv policy (default {d['base_lr']:g})")
     p.add_argument("--batch-size", type=int, default=None,
@@ -123,7 +134,7 @@ def run(args):
         student_prototxt=args.student_prototxt, subset=subset, seed=args.seed,
         logit_scale=args.logit_scale, teacher_output=args.teacher_output, echo=print,
         student_opts=student_options(args), solver_opts=solver_options(args),
-        patience=args.patience, warmup=args.warmup)
+        patience=args.patience, warmup=args.warmup, heldout=args.heldout)
     files = report["files"]
     print(f"log: {files['log']}")
     print(f"student: {files['caffemodel']}  {files['onnx']}")

@@ -1,21 +1,33 @@
 """The training budget read from the run itself: stop when the held-out agreement has
-stopped improving.
+stopped improving, and keep the best pass's weights.
 
-``PlateauStop(solver, patience)`` observes a solver (a callback, as the divergence guard):
-after every test pass it reads the pass's ``agreement_top1`` (the Fidelity layer's output
-on the test split, which training never trains on) and, when the best value has not been
-beaten for ``patience`` consecutive passes, asks the solver's loop to stop
-(``requested_early_exit``) at that iteration; the solver's ``max_iter`` stays the cap.
-``patience`` 0 never stops early. A rollback of the divergence guard (an iteration earlier
-than the last pass seen) forgets the passes after it.
+``PlateauStop(solver, patience)`` observes a solver (a callback, as the divergence guard).
+The solver's test net #0 reads the held-out slice of the training data (heldout.py: never
+trained on); after every test pass it reads the pass's ``agreement_top1`` and
 
-The stop reads the test split that the report scores: patience-based stopping selects the
-stopping point from it, but not the weights (the run's final weights are scored, not the
-best pass's).
+- when the pass beats every earlier one, copies the net's weights (every layer's blobs,
+  BatchNorm statistics included) as the best snapshot;
+- when the best value has not been beaten for ``patience`` consecutive passes, asks the
+  solver's loop to stop (``requested_early_exit``) at that iteration; the solver's
+  ``max_iter`` stays the cap.
+
+``finish(solver)`` (after ``solve``) counts the pass at the cap too and puts the best
+pass's weights back when a later one was worse, so the saved and scored student is the
+best held-out pass's. ``patience`` 0 neither stops nor restores: the run goes to the cap
+and its last weights are kept. A rollback of the divergence guard (an iteration earlier
+than the last pass seen) forgets the passes after it (and their snapshot).
+
+The test split is not read here: the report scores it once, after training
+(training.final_test).
 """
 from solver import log as glog
 
 KEY = "agreement_top1"
+
+
+def net_blobs(net):
+    """Every layer's blobs of ``net`` in layer order (weights and BatchNorm statistics)."""
+    return [b for layer in net.layers for b in layer.blobs]
 
 
 class PlateauStop:
@@ -25,6 +37,9 @@ class PlateauStop:
         self.passes = []          # (iteration, agreement) of each test pass seen
         self.best = None          # (iteration, agreement)
         self.stopped_at = None
+        self.restored = None      # the iteration whose weights finish() put back
+        self._weights = None      # copies of the best pass's blobs
+        self._cap = None
         if self.patience > 0:
             solver.add_callback(on_start=lambda: self._check(solver))
 
@@ -37,14 +52,19 @@ class PlateauStop:
                 return
             self.passes = [p for p in self.passes if p[0] < it]   # rolled back
             self.best = max(self.passes, key=lambda p: p[1], default=None)
+            if self.best is None or self._weights is None or self._weights[0] >= it:
+                self._weights = None
         value = dict(means).get(self.key)
         if value is None:
             return
         self.passes.append((it, float(value)))
         if self.best is None or float(value) > self.best[1]:
             self.best = (it, float(value))
+            self._weights = (it, [b.data.copy() for b in net_blobs(solver.net)])
+            self._note(solver)
             return
         since = sum(1 for p in self.passes if p[0] > self.best[0])
+        self._note(solver)
         if since >= self.patience and it < solver.param.max_iter:
             self.stopped_at = it
             glog.info(glog.DISTILL_SETUP,
@@ -53,8 +73,44 @@ class PlateauStop:
                       f"stopping at iteration {it} of at most {solver.param.max_iter}")
             solver.requested_early_exit = True
 
+    def latest_stop(self, solver):
+        """The iteration where the run stops if no later pass beats the best one (the
+        cap at the latest)."""
+        interval = solver.param.test_interval or solver.param.max_iter
+        best_it = self.best[0] if self.best else 0
+        return min(best_it + self.patience * interval, solver.param.max_iter)
+
+    def _note(self, solver):
+        """The progress bar says where the run ends if nothing improves (not the cap)."""
+        note = getattr(solver, "set_progress_note", None)
+        if note is not None:
+            note(f"train (ends at {self.latest_stop(solver)} unless held-out agreement "
+                 f"improves; at most {solver.param.max_iter})")
+
+    def finish(self, solver):
+        """After ``solve``: count a pass at the final iteration not seen yet, then put the
+        best pass's weights back if the final weights are not them. Returns the iteration
+        whose weights the net now holds."""
+        if self.patience <= 0:
+            return solver.iter
+        self._check(solver)
+        if self._weights is None or self.best is None:
+            return solver.iter
+        it, saved = self._weights
+        if it == solver.iter:
+            return it
+        for blob, data in zip(net_blobs(solver.net), saved):
+            blob.data[...] = data
+        self.restored = it
+        glog.info(glog.DISTILL_SETUP,
+                  f"Restored the weights of iteration {it} (best held-out agreement "
+                  f"{self.best[1]:.4f}) in place of those of iteration {solver.iter}: the "
+                  f"saved and scored student is the best held-out pass's")
+        return it
+
     def as_dict(self):
         return {"patience": self.patience, "stopped_at": self.stopped_at,
                 "best_iteration": self.best[0] if self.best else None,
                 "best_agreement": self.best[1] if self.best else None,
+                "restored_iteration": self.restored,
                 "passes": [[it, round(v, 6)] for it, v in self.passes]}

@@ -1,12 +1,15 @@
-"""The porting job as a pipeline: options -> open_dataset -> teacher (probe, choices) ->
-nets -> train -> save -> report. ``run(options)`` does it; ``distill(teachers, ...)`` takes
+"""The porting job as a pipeline: options -> open_dataset -> the held-out slice (with
+patience) -> teacher (probe, choices) -> nets -> train -> save -> report. ``run(options)`` does it; ``distill(teachers, ...)`` takes
 the options as keywords."""
 import dataclasses
 import os
 
 from caffe_compat.data import open_dataset
 
-from .nets import write_nets
+from solver import log as glog
+
+from .heldout import heldout_count, split_training
+from .nets import test_batch, write_nets
 from .options import DistillOptions, student_defaults
 from .report import make_report, write_report
 from .saving import save_student
@@ -20,8 +23,21 @@ def run(options):
     opts = options.resolved()
     os.makedirs(opts.out, exist_ok=True)
     dataset = open_dataset(opts.data, opts.out, opts.subset)
+    test_split = dataset
+    split = None
+    if opts.patience > 0:   # the stop reads a held-out slice of the training data
+        split = split_training(dataset.train_lmdb, dataset.num_train, opts.out,
+                               heldout_count(dataset.num_train, opts.heldout), opts.seed)
+        dataset = dataclasses.replace(dataset, train_lmdb=split.fit_lmdb,
+                                      num_train=split.num_fit)
     log_path = opts.path(".log")
     with logging_to(log_path, "w"):
+        if split is not None:
+            glog.info(glog.DISTILL_SETUP,
+                      f"Held out {split.num_heldout:,} of {test_split.num_train:,} training "
+                      f"images (seed {split.seed}, never trained on): the early stop reads "
+                      f"their agreement; the test split ({test_split.num_test:,} images) is "
+                      f"scored once, at the end")
         teacher = choose_teacher(opts, dataset)
     if opts.echo is not None:
         for line in teacher.choices:
@@ -30,15 +46,20 @@ def run(options):
         dataset = dataclasses.replace(dataset, num_classes=teacher.plan.profile.classes)
     student_opts = student_defaults(opts.student, dataset.sample_shape, opts.student_opts)
     ts_path, student_path, solver_path = write_nets(opts, dataset, teacher.plan.params,
-                                                    teacher.temperature, student_opts)
+                                                    teacher.temperature, student_opts, split)
+    report_test = None
+    if split is not None:
+        report_test = (ts_path, dataset.num_test // test_batch(dataset.num_test),
+                       f"the test split ({dataset.num_test:,} images)")
     trained = train(solver_path, log_path, mode="a", recover=opts.recover,
-                    bn_passes=opts.bn_passes, patience=opts.patience)
+                    bn_passes=opts.bn_passes, patience=opts.patience, report_test=report_test)
     caffemodel, onnx_path = opts.path("_student.caffemodel"), opts.path("_student.onnx")
     with logging_to(log_path):
         save_student(trained.solver, student_path, caffemodel, onnx_path)
     files = {"ts_prototxt": ts_path, "student_prototxt": student_path, "solver": solver_path,
              "log": log_path, "caffemodel": caffemodel, "onnx": onnx_path}
     report = make_report(opts, dataset, teacher, student_opts, trained, files)
+    report["heldout_samples"] = split.num_heldout if split else 0
     write_report(opts, report)
     return report
 

@@ -13,19 +13,35 @@ def test_batch(n):
     return max(b for b in range(1, min(100, n) + 1) if n % b == 0)
 
 
+HELDOUT_STAGE = "heldout"
+
+
 def net_configs(spec, student, teacher_cfg, loss="kd", temperature=4.0, soft_weight=1.0,
-                labels=True, batch_size=64, tag="_s", student_opts=None):
-    """Configs of the student net (standalone) and the teacher-student net."""
+                labels=True, batch_size=64, tag="_s", student_opts=None, heldout=None):
+    """Configs of the student net (standalone) and the teacher-student net.
+
+    ``heldout`` (a heldout.Split): the TRAIN data layer reads its fit records, and the
+    teacher-student net gets a second TEST data layer reading the held-out slice, included
+    only with the stage ``heldout`` (the solver's test_state); the test split's layer has
+    ``not_stage: heldout``, so the net in plain TEST phase still reads the test split."""
     batch = test_batch(spec.num_test)
     tf = spec.transform
+    train_lmdb = heldout.fit_lmdb if heldout else spec.train_lmdb
 
-    def data(train_tops):
-        return [
-            {"name": "data", "phase": "TRAIN", "source": os.path.abspath(spec.train_lmdb),
-             "batch_size": batch_size, "backend": "LMDB", "transform": tf, "tops": train_tops},
-            {"name": "data", "phase": "TEST", "source": os.path.abspath(spec.test_lmdb),
-             "batch_size": batch, "backend": "LMDB", "transform": tf},
-        ]
+    def data(train_tops, split=False):
+        test = {"name": "data", "phase": "TEST", "source": os.path.abspath(spec.test_lmdb),
+                "batch_size": batch, "backend": "LMDB", "transform": tf}
+        layers = [{"name": "data", "phase": "TRAIN", "source": os.path.abspath(train_lmdb),
+                   "batch_size": batch_size, "backend": "LMDB", "transform": tf,
+                   "tops": train_tops}, test]
+        if split:
+            del test["phase"]
+            test["include"] = {"phase": "TEST", "not_stage": HELDOUT_STAGE}
+            layers.append({"name": "data", "include": {"phase": "TEST", "stage": HELDOUT_STAGE},
+                           "source": os.path.abspath(heldout.heldout_lmdb),
+                           "batch_size": test_batch(heldout.num_heldout), "backend": "LMDB",
+                           "transform": tf})
+        return layers
 
     member = dict({"arch": student, "tag": tag, "num_classes": spec.num_classes},
                   **(student_opts or {}))
@@ -34,7 +50,8 @@ def net_configs(spec, student, teacher_cfg, loss="kd", temperature=4.0, soft_wei
     # Labels enter the TRAIN net only when a hard loss uses them: an unused label top would
     # be a net output (and Caffe prints every value of an output blob on each display).
     hard = labels and soft_weight < 1.0
-    ts = {"name": f"{student}_ts", "data": data(["data", "label"] if hard else ["data"]),
+    ts = {"name": f"{student}_ts",
+          "data": data(["data", "label"] if hard else ["data"], split=heldout is not None),
           "student": dict(member), "teacher": teacher_cfg,
           "fidelity": {"name": "fidelity"}}
     if loss == "kd":
@@ -71,22 +88,29 @@ def render_files(configs, out):
     return sorted(files)
 
 
-def write_nets(opts, dataset, teacher_params, temperature, student_opts):
+def write_nets(opts, dataset, teacher_params, temperature, student_opts, heldout=None):
     """Render the teacher-student net, the student alone and the solver into ``opts.out``
-    (the user's student spliced in when given); returns (ts, student, solver) paths."""
+    (the user's student spliced in when given); returns (ts, student, solver) paths.
+    With ``heldout`` (a heldout.Split) the solver's one test net is the held-out slice
+    (test_state stage ``heldout``); else the test split."""
     # The deep students keep Caffe's own layer names (conv1_1 ... fc8: a model-zoo
     # caffemodel loads into them by name); the ONNX teacher has no layers to clash with.
     tag = "" if opts.student in ("vgg16", "alexnet") else "_s"
     student_net, ts_net, batch = net_configs(
         dataset, opts.student, teacher_params, opts.loss, temperature or 1.0, opts.soft_weight,
-        opts.labels, opts.batch_size, tag=tag, student_opts=student_opts)
+        opts.labels, opts.batch_size, tag=tag, student_opts=student_opts, heldout=heldout)
     name = opts.name
     ts_path, student_path = opts.path("_ts.prototxt"), opts.path("_student.prototxt")
+    test_iter = dataset.num_test // batch
+    if heldout is not None:
+        test_iter = heldout.num_heldout // test_batch(heldout.num_heldout)
+    solver = solver_config(ts_path, opts.path("_ts"), opts.iterations, opts.base_lr, test_iter,
+                           opts.test_interval, opts.display, opts.seed)
+    if heldout is not None:
+        solver["test_state"] = [{"stage": [HELDOUT_STAGE]}]
     configs = {
         "nets": {f"{name}_ts": ts_net, f"{name}_student": student_net},
-        "solvers": {f"{name}_solver": dict(solver_config(
-            ts_path, opts.path("_ts"), opts.iterations, opts.base_lr, dataset.num_test // batch,
-            opts.test_interval, opts.display, opts.seed), **(opts.solver_opts or {}))},
+        "solvers": {f"{name}_solver": dict(solver, **(opts.solver_opts or {}))},
     }
     render_files(configs, opts.out)
     if opts.student_prototxt:

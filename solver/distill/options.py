@@ -6,9 +6,10 @@ teacher teaching a LeNet student on all 60,000 MNIST training images without lab
 bench saw (Fashion-MNIST, loss exploding at iteration 25 of lr 0.01) came before any
 warm-up, so the rate now rises linearly over the first iterations (``warmup_inv``: a
 tenth of the cap, at most 500), then follows Caffe's inv policy. The budget is not a
-fixed number: the run tests every ``test_interval`` iterations and stops when the
-held-out agreement has not improved for ``patience`` passes (solver.distill.budget), up
-to the cap ``iterations``. The temperature and
+fixed number: the run tests a held-out slice of the training images (solver.distill.heldout,
+never trained on) every ``test_interval`` iterations, stops when that agreement has not
+improved for ``patience`` passes (solver.distill.budget), up to the cap ``iterations``,
+and keeps the best pass's weights; the test split is scored once, at the end. The temperature and
 the logit scale are not fixed numbers: solver.teacher.profile derives them from each
 teacher's logits, in units that reproduce the sweep's best point (T=8 at spread 7).
 """
@@ -20,6 +21,7 @@ from caffe_compat.errors import CaffeError
 DEFAULTS = {
     "iterations": 20000,      # the cap: the run stops earlier on a held-out plateau
     "patience": 4,            # test passes without a better agreement before it stops
+    "heldout": "auto",        # training images held out for the stop (1/12, at most 5,000)
     "test_interval": 500,     # at most (a fifth of the cap when that is smaller)
     "warmup": 500,            # at most (a tenth of the cap when that is smaller)
     "temperature": "auto",    # solver.teacher.profile.choose: from the teacher's logits
@@ -69,7 +71,9 @@ class DistillOptions:
     ``bn_passes``: training batches over which a student's BatchNorm statistics are
     re-estimated after training (0: keep Caffe's moving averages). ``iterations``: the
     cap; ``patience``: stop after that many test passes without a better held-out
-    agreement (0: always run to the cap); ``warmup``: iterations of the linear warm-up of
+    agreement on ``heldout`` training images held out (None: 1/12 of the training set, at
+    most 5,000; heldout.heldout_count), restoring the best pass's weights at the end (0:
+    always run to the cap, train on every image, keep the last weights); ``warmup``: iterations of the linear warm-up of
     the rate (0: Caffe's inv from the start); both derived from the cap when None."""
     teachers: list
     student: str = "lenet"
@@ -99,6 +103,7 @@ class DistillOptions:
     bn_passes: int = 200
     patience: int = None
     warmup: int = None
+    heldout: int = None
 
     def resolved(self):
         """A checked copy with the defaults filled in (a clear error for a bad value)."""
@@ -129,6 +134,8 @@ class DistillOptions:
         values["patience"] = DEFAULTS["patience"] if self.patience is None else int(self.patience)
         if values["patience"] < 0:
             raise CaffeError(f"--patience must be >= 0, got {self.patience}")
+        if self.heldout is not None and int(self.heldout) < 1:
+            raise CaffeError(f"--heldout must be >= 1, got {self.heldout}")
         warmup = (min(DEFAULTS["warmup"], cap // 10) if self.warmup is None
                   else int(self.warmup))
         if warmup < 0:

@@ -4,6 +4,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 
+from caffe_compat.proto import caffe_pb2
 from caffe_compat.solvers import get_solver
 from prototxt.io import read_solver
 from solver import log as glog
@@ -38,13 +39,40 @@ def recalibrate_batchnorm(net, passes=200):
     return len(layers)
 
 
-def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=0):
+def final_test(solver, net_path, passes, what="the test split", weights_of=None):
+    """The report's one look at the test split: ``net_path`` in plain TEST phase (its test
+    split data layer), sharing the solver's trained weights, averaged over ``passes``
+    batches. Logged as ``Final test on ...: name = value`` lines (not Caffe's ``Test net
+    output``, so a log parser's test curve stays the held-out passes)."""
+    from caffe_compat.net import Net
+    from caffe_compat.solvers.testing import output_scores
+
+    weights_of = solver.iter if weights_of is None else weights_of
+    net = Net(net_path, phase=caffe_pb2.TEST)
+    net.share_trained_layers_with(solver.net)
+    sums = None
+    for _ in range(passes):
+        net.forward()
+        values = [(name, float(v)) for name, v, _ in output_scores(net)]
+        sums = values if sums is None else [(n, s + v) for (n, s), (_, v) in zip(sums, values)]
+    means = {name: total / passes for name, total in (sums or [])}
+    for name, value in means.items():
+        glog.info(glog.DISTILL_SETUP, f"Final test on {what} (weights of iteration "
+                                      f"{weights_of}): {name} = {value:.6g}")
+    return means
+
+
+def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=0,
+          report_test=None):
     """Run ``solver_path`` with the numpy solver, its log in ``log_path`` (``mode`` "a":
     after lines already there). ``recover``: a DivergenceGuard rolls a diverging run back
     and lowers the rate instead of stopping. ``bn_passes``: re-estimate the BatchNorm
     statistics over that many training batches before the final test
     (``recalibrate_batchnorm``). ``patience``: stop when the held-out agreement has not
-    improved for that many test passes (budget.PlateauStop; 0: run to max_iter).
+    improved for that many test passes (budget.PlateauStop; 0: run to max_iter), and
+    keep the best pass's weights. ``report_test`` = (net path, passes, what): the scores
+    come from ``final_test`` on that net (the test split) instead of the solver's test net,
+    whose passes then only decide the stop (the held-out slice).
     Returns a TrainResult: the solver, the final test outputs {name: value}, the training
     seconds, the guard's rollbacks and the plateau stop's record (it unpacks as
     ``solver, scores, seconds``)."""
@@ -60,6 +88,10 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
         start = time.time()
         solver.solve()
         secs = time.time() - start
+        if patience > 0 and solver.test_nets:
+            if solver.last_test_scores.get(0, (None,))[0] != solver.iter:
+                solver.test(0)   # the held-out pass of the final weights, where none ran
+            plateau.finish(solver)
         scores = {}
         recalibrated = 0
         if bn_passes:
@@ -68,7 +100,10 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
                 glog.info(glog.DISTILL_SETUP,
                           f"BatchNorm statistics of {recalibrated} layers re-estimated over "
                           f"{bn_passes} training batches with the final weights")
-        if solver.test_nets:
+        if report_test is not None:
+            scores = final_test(solver, *report_test, weights_of=(
+                plateau.restored if plateau.restored is not None else solver.iter))
+        elif solver.test_nets:
             it, means = solver.last_test_scores.get(0, (None, None))
             # The final test only runs when test_interval divides max_iter; after a
             # re-estimation the statistics changed since.
