@@ -76,13 +76,13 @@ def test_scaled_teacher_trains_from_the_defaults(tmp_path, variants, mnist, fact
 
 
 def test_old_fixed_defaults_diverge_on_large_logits(tmp_path, variants, mnist):
-    """The control: T=8 on the raw logits of the x30 teacher, lr 0.01, no rollback - the
+    """The control: T=8 on the raw logits of the x30 teacher, lr 0.01 (given: no probe), no rollback - the
     issue's NaN. (The same run from the derived defaults is the test above.)"""
     from caffe_compat.errors import DivergenceError
 
     with pytest.raises(DivergenceError, match="loss became nan"):
         distill_quick(tmp_path, variants["x30"], mnist, temperature=8.0, logit_scale=1.0,
-                      recover=False)
+                      base_lr=0.01, recover=False)
 
 
 def test_softmax_teacher_is_used_through_its_log(tmp_path, variants, mnist):

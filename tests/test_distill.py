@@ -82,8 +82,9 @@ layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }
     assert rc == 0
     ts = read_net(str(out / "distill_ts.prototxt"))
     names = [l.name for l in ts.layer]
-    assert names[2:5] == ["c1", "r1", "fc"] and "conv_s1" not in names
-    assert ts.layer[2].bottom[0] == "data"
+    assert names[:3] == ["data"] * 3    # TRAIN, the test split, the held-out slice
+    assert names[3:6] == ["c1", "r1", "fc"] and "conv_s1" not in names
+    assert ts.layer[3].bottom[0] == "data"
     kd = next(l for l in ts.layer if l.name == "ts_loss")
     assert list(kd.bottom) == ["fc", "teacher_logits"]
     sess = ort.InferenceSession(str(out / "distill_student.onnx"), providers=["CPUExecutionProvider"])

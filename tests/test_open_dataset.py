@@ -102,8 +102,9 @@ def test_another_subset_never_reuses_a_stale_conversion(tmp_path):
         rep = quick(tmp_path, teacher, None, subset=(n, 320))
         (train_data,) = [l for l in read_net(rep["files"]["ts_prototxt"]).layer
                          if l.type == "Data" and l.include[0].phase == 0]
-        assert len(LMDBSource(train_data.data_param.source)) == n
-        assert rep["train_samples"] == n and rep["test_samples"] == 320
+        # the held-out slice of the early stop is not trained on
+        assert len(LMDBSource(train_data.data_param.source)) == n - rep["heldout_samples"]
+        assert rep["train_samples"] + rep["heldout_samples"] == n and rep["test_samples"] == 320
         assert f"{n:,} train / 320 test" in rep["data"], rep["data"]
 
 

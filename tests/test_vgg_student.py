@@ -86,7 +86,7 @@ def test_warmup_policy_runs_in_distill(tmp_path, client, mnist):
     from solver.distill import distill
 
     rep = distill([client], "lenet", mnist, str(tmp_path), labels=False, iterations=6,
-                  subset=(256, 100), test_interval=6, display=1,
+                  subset=(256, 100), test_interval=6, display=1, base_lr=0.01,
                   solver_opts={"lr_policy": "warmup_inv", "stepsize": 4})
     import re
 

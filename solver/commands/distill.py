@@ -70,7 +70,11 @@ def add_arguments(p):
                         "set, at most 5,000 (MNIST: 5,000 of 60,000), at least 500 or a fifth "
                         "of a small set")
     p.add_argument("--lr", type=float, default=None,
-                   help=f"base learning rate, SGD momentum 0.9, inv policy (default {d['base_lr']:g})")
+                   help=f"base learning rate, SGD momentum 0.9, warm-up then inv policy. "
+                        f"Default: probed at start-up: {d['base_lr']:g}, then its halvings "
+                        f"down to {d['base_lr'] / 8:g}, each trained for 100 iterations from "
+                        f"the same initial weights; the first whose loss comes down without "
+                        f"rising above 1.5x its start is used (the log says why)")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"training batch (default {d['batch_size']})")
     p.add_argument("--teacher-params", default=None,

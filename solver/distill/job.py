@@ -23,7 +23,7 @@ def run(options):
     opts = options.resolved()
     os.makedirs(opts.out, exist_ok=True)
     dataset = open_dataset(opts.data, opts.out, opts.subset)
-    test_split = dataset
+    given = dataset
     split = None
     if opts.patience > 0:   # the stop reads a held-out slice of the training data
         split = split_training(dataset.train_lmdb, dataset.num_train, opts.out,
@@ -34,9 +34,9 @@ def run(options):
     with logging_to(log_path, "w"):
         if split is not None:
             glog.info(glog.DISTILL_SETUP,
-                      f"Held out {split.num_heldout:,} of {test_split.num_train:,} training "
+                      f"Held out {split.num_heldout:,} of {given.num_train:,} training "
                       f"images (seed {split.seed}, never trained on): the early stop reads "
-                      f"their agreement; the test split ({test_split.num_test:,} images) is "
+                      f"their agreement; the test split ({given.num_test:,} images) is "
                       f"scored once, at the end")
         teacher = choose_teacher(opts, dataset)
     if opts.echo is not None:
@@ -52,14 +52,20 @@ def run(options):
         report_test = (ts_path, dataset.num_test // test_batch(dataset.num_test),
                        f"the test split ({dataset.num_test:,} images)")
     trained = train(solver_path, log_path, mode="a", recover=opts.recover,
-                    bn_passes=opts.bn_passes, patience=opts.patience, report_test=report_test)
+                    bn_passes=opts.bn_passes, patience=opts.patience, report_test=report_test,
+                    lr_probe=opts.probe())
     caffemodel, onnx_path = opts.path("_student.caffemodel"), opts.path("_student.onnx")
     with logging_to(log_path):
         save_student(trained.solver, student_path, caffemodel, onnx_path)
     files = {"ts_prototxt": ts_path, "student_prototxt": student_path, "solver": solver_path,
              "log": log_path, "caffemodel": caffemodel, "onnx": onnx_path}
     report = make_report(opts, dataset, teacher, student_opts, trained, files)
+    report["data"] = given.description      # the data as given (train_samples: fit)
     report["heldout_samples"] = split.num_heldout if split else 0
+    report["lr_probe"] = trained.lr_probe
+    if trained.lr_probe:   # the probed rate (final_base_lr: after any rollback)
+        report["base_lr"] = next((t["lr"] for t in trained.lr_probe if t["accepted"]),
+                                 trained.lr_probe[-1]["lr"])
     write_report(opts, report)
     return report
 

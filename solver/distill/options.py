@@ -26,10 +26,12 @@ DEFAULTS = {
     "warmup": 500,            # at most (a tenth of the cap when that is smaller)
     "temperature": "auto",    # solver.teacher.profile.choose: from the teacher's logits
     "logit_scale": "auto",
-    "base_lr": 0.01,
+    "base_lr": 0.01,          # the largest rate the probe tries (lr_probe; --lr: fixed)
     "batch_size": 64,
     "soft_weight": 1.0,
 }
+PROBE_RATES = (1, 0.5, 0.25, 0.125)   # x base_lr, tried largest first
+PROBE_ITERATIONS = 100                # per trial (at most; half the cap when smaller)
 STUDENTS = ("lenet", "cifar10_quick", "cifar10_full", "cifar10_mini", "nin", "vgg16", "alexnet")
 # The deep students' defaults (bench/bench_vgg.py --ablation: the 2017 recipe stays at chance,
 # these learn; README "The VGG-16 student"). Width 0.125 trains on two CPU cores; --width,
@@ -104,6 +106,7 @@ class DistillOptions:
     patience: int = None
     warmup: int = None
     heldout: int = None
+    lr_probe: bool = None
 
     def resolved(self):
         """A checked copy with the defaults filled in (a clear error for a bad value)."""
@@ -134,6 +137,10 @@ class DistillOptions:
         values["patience"] = DEFAULTS["patience"] if self.patience is None else int(self.patience)
         if values["patience"] < 0:
             raise CaffeError(f"--patience must be >= 0, got {self.patience}")
+        # The rate is probed unless the user gave one (lr_probe.probe_lr): base_lr and
+        # its halvings, each for PROBE_ITERATIONS (at most half the cap).
+        values["lr_probe"] = (self.base_lr is None if self.lr_probe is None
+                              else bool(self.lr_probe))
         if self.heldout is not None and int(self.heldout) < 1:
             raise CaffeError(f"--heldout must be >= 1, got {self.heldout}")
         warmup = (min(DEFAULTS["warmup"], cap // 10) if self.warmup is None
@@ -147,6 +154,15 @@ class DistillOptions:
         values["solver_opts"] = solver_opts or None
         values["display"] = self.display or max(values["iterations"] // 20, 1)
         return DistillOptions(**values)
+
+    def probe(self):
+        """(candidate rates, iterations per trial) of the learning-rate probe, or None."""
+        if not self.lr_probe:
+            return None
+        warmup = 0 if (self.solver_opts or {}).get("lr_policy", "inv") != "warmup_inv" \
+            else self.warmup
+        return ([self.base_lr * f for f in PROBE_RATES],
+                max(min(PROBE_ITERATIONS, self.iterations // 2), 1), warmup)
 
     def path(self, suffix):
         """``<out>/<name><suffix>``: the run's files."""

@@ -11,6 +11,7 @@ from solver import log as glog
 from solver.recovery import DivergenceGuard
 
 from .budget import PlateauStop
+from .lr_probe import probe_lr
 
 
 @contextlib.contextmanager
@@ -63,7 +64,7 @@ def final_test(solver, net_path, passes, what="the test split", weights_of=None)
 
 
 def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=0,
-          report_test=None):
+          report_test=None, lr_probe=None):
     """Run ``solver_path`` with the numpy solver, its log in ``log_path`` (``mode`` "a":
     after lines already there). ``recover``: a DivergenceGuard rolls a diverging run back
     and lowers the rate instead of stopping. ``bn_passes``: re-estimate the BatchNorm
@@ -72,7 +73,9 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
     improved for that many test passes (budget.PlateauStop; 0: run to max_iter), and
     keep the best pass's weights. ``report_test`` = (net path, passes, what): the scores
     come from ``final_test`` on that net (the test split) instead of the solver's test net,
-    whose passes then only decide the stop (the held-out slice).
+    whose passes then only decide the stop (the held-out slice). ``lr_probe`` =
+    (candidate rates, iterations, the run's warm-up): base_lr is chosen by
+    lr_probe.probe_lr first.
     Returns a TrainResult: the solver, the final test outputs {name: value}, the training
     seconds, the guard's rollbacks and the plateau stop's record (it unpacks as
     ``solver, scores, seconds``)."""
@@ -80,12 +83,15 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
     with logging_to(log_path, mode):
         glog.info(glog.CAFFE_USE_CPU, "Use CPU.")
         solver = get_solver(param)
+        start = time.time()
+        probed = None
+        if lr_probe is not None:
+            probed = probe_lr(solver, *lr_probe)
         guard = None
         if recover:
             guard = DivergenceGuard(solver)
         plateau = PlateauStop(solver, patience)
         glog.info(glog.CAFFE_STARTING, "Starting Optimization")
-        start = time.time()
         solver.solve()
         secs = time.time() - start
         if patience > 0 and solver.test_nets:
@@ -112,7 +118,9 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
             scores = dict(means)
         glog.info(glog.CAFFE_DONE, "Optimization Done.")
     return TrainResult(solver, {k: float(v) for k, v in scores.items()}, secs,
-                       list(guard.rollbacks) if guard else [], plateau.as_dict())
+                       list(guard.rollbacks) if guard else [], plateau.as_dict(),
+                       None if probed is None else
+                       [{"lr": t.lr, "accepted": t.accepted, "why": t.why} for t in probed[1]])
 
 
 @dataclass
@@ -122,6 +130,7 @@ class TrainResult:
     seconds: float
     rollbacks: list      # (iteration, reason, old lr, new lr) per rollback of the guard
     budget: dict = None  # PlateauStop.as_dict(): the passes seen, where it stopped
+    lr_probe: list = None   # the learning-rate probe's trials (None: the rate was given)
 
     def __iter__(self):
         return iter((self.solver, self.scores, self.seconds))
