@@ -77,7 +77,7 @@ def test_probe_only_when_the_rate_is_not_given():
     opts = DistillOptions(["t.onnx"]).resolved()
     assert opts.probe() == ([0.01, 0.005, 0.0025, 0.00125], 100, 500)
     assert DistillOptions(["t.onnx"], iterations=60).resolved().probe() == (
-        [0.01, 0.005, 0.0025, 0.00125], 30, 6)
+        [0.01, 0.005, 0.0025, 0.00125], 60, 6)
     assert DistillOptions(["t.onnx"], warmup=0).resolved().probe()[2] == 0
     assert DistillOptions(["t.onnx"], base_lr=0.02).resolved().probe() is None
     assert DistillOptions(["t.onnx"], lr_probe=False).resolved().probe() is None

@@ -31,7 +31,7 @@ DEFAULTS = {
     "soft_weight": 1.0,
 }
 PROBE_RATES = (1, 0.5, 0.25, 0.125)   # x base_lr, tried largest first
-PROBE_ITERATIONS = 100                # per trial (at most; half the cap when smaller)
+PROBE_ITERATIONS = 100                # per trial (at most; the cap when smaller)
 STUDENTS = ("lenet", "cifar10_quick", "cifar10_full", "cifar10_mini", "nin", "vgg16", "alexnet")
 # The deep students' defaults (bench/bench_vgg.py --ablation: the 2017 recipe stays at chance,
 # these learn; README "The VGG-16 student"). Width 0.125 trains on two CPU cores; --width,
@@ -138,7 +138,7 @@ class DistillOptions:
         if values["patience"] < 0:
             raise CaffeError(f"--patience must be >= 0, got {self.patience}")
         # The rate is probed unless the user gave one (lr_probe.probe_lr): base_lr and
-        # its halvings, each for PROBE_ITERATIONS (at most half the cap).
+        # its halvings, each for PROBE_ITERATIONS (at most the cap).
         values["lr_probe"] = (self.base_lr is None if self.lr_probe is None
                               else bool(self.lr_probe))
         if self.heldout is not None and int(self.heldout) < 1:
@@ -162,7 +162,7 @@ class DistillOptions:
         warmup = 0 if (self.solver_opts or {}).get("lr_policy", "inv") != "warmup_inv" \
             else self.warmup
         return ([self.base_lr * f for f in PROBE_RATES],
-                max(min(PROBE_ITERATIONS, self.iterations // 2), 1), warmup)
+                max(min(PROBE_ITERATIONS, self.iterations), 1), warmup)
 
     def path(self, suffix):
         """``<out>/<name><suffix>``: the run's files."""
