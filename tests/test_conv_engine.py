@@ -14,7 +14,10 @@ from caffe_compat.layer_types import _conv_fast
 from grid_support import assert_close, f64, run_layer, threads, uniform  # noqa: F401
 from test_grid_convolution import GRID, conv_reference
 
-CANDIDATES = [("ort", "ort"), ("ort", "mixed"), ("ort", "caffe"), ("caffe", "ort")]
+# (forward, backward) pinned; a candidate a layer does not have falls back to mixed or caffe
+# (depthwise layers: to their own kernels).
+CANDIDATES = [("ort", "ort"), ("ort", "mixed"), ("ort", "caffe"), ("caffe", "ort"),
+              ("depthwise", "depthwise")]
 
 
 def conv_text(o, k, s, p, d, g, bias, engine=""):
@@ -31,8 +34,17 @@ def pinned(request, monkeypatch):
     return request.param
 
 
+# The grid's rows plus MobileNet's depthwise layers at their real sizes.
+DEPTHWISE = [
+    (1, 32, 112, 112, 32, (3, 3), (1, 1), (1, 1), 1, 32, True),   # conv2_1/dw
+    (2, 64, 112, 112, 64, (3, 3), (2, 2), (1, 1), 1, 64, False),  # conv2_2/dw, stride 2
+    (1, 512, 14, 14, 512, (3, 3), (1, 1), (1, 1), 1, 512, True),  # conv4_x/dw
+    (3, 16, 15, 15, 16, (3, 3), (2, 2), (2, 2), 2, 16, True),     # dilation, odd map
+]
+
+
 @pytest.mark.parametrize("pinned", CANDIDATES, ids=["-".join(c) for c in CANDIDATES], indirect=True)
-@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID)
+@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID + DEPTHWISE)
 def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bias, threads, pinned):
     x = uniform((n, c, h, w), h * 7 + k[0])
     wt = uniform((o, c // g, k[0], k[1]), 3, -0.5, 0.5)
@@ -141,7 +153,10 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
     finally:
         parallel.set_num_threads(None)
     lines = dict(re.findall(r"caffe\.cpp:405\] +(\S+)\tengine: (.*)", capfd.readouterr().err))
-    assert sorted(lines) == sorted(convs)
+    pools = [l.name for l in param.layer if l.type == "Pooling"]
+    assert sorted(lines) == sorted(convs + pools)
+    for name in pools:
+        assert lines[name] == ("CAFFE" if forced else "DEFAULT: FastPool"), lines[name]
     for name in convs:
         if forced:
             assert lines[name] == "CAFFE"

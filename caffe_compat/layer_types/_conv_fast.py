@@ -13,6 +13,9 @@ fastest for each pass:
   (images as the channels), with stride and dilation exchanged:
   ``dW[o, c, p, q] = sum_{n,i,j} dY[n, o, i, j] * Xpad[n, c, i*s + p*d, j*s + q*d]``.
 
+Depthwise layers (group = channels = num_output) have their own candidate, by kernel
+offsets (_conv_depthwise.py), in place of Caffe's one GEMM per channel.
+
 Every candidate computes the same sums in another order, so results equal Caffe's path to
 float32 rounding. Layers the engine does not pay off on stay on Caffe's path: float64 blobs
 (onnxruntime's convolutions are float32), arrays that are not contiguous, 1x1 stride-1
@@ -22,13 +25,17 @@ costs more than it saves).
 from ..backend import xp
 from .. import engines, parallel
 from ..ort_ops import OrtOp
+from . import _conv_depthwise
 
 MIN_FLOPS = 2e6
 # Tests pin a candidate per pass instead of timing ({"fwd": "ort", "bwd": "mixed"}, say).
 FORCE = {}
-# Candidates in the order they are tried (a single pass runs the first).
+# Candidates in the order they are tried (a single pass runs the first). Depthwise layers
+# (_conv_depthwise.py) skip Caffe's one GEMM per channel, far slower at any size.
 FORWARD = ("ort", "caffe")
 BACKWARD = ("ort", "mixed", "caffe")
+DEPTHWISE_FORWARD = ("depthwise", "ort")
+DEPTHWISE_BACKWARD = ("depthwise",)
 
 
 def applicable(layer, bottom):
@@ -40,6 +47,8 @@ def applicable(layer, bottom):
             return False
     if layer.blobs[0].data.dtype != xp.float32:
         return False
+    if _conv_depthwise.is_depthwise(layer):
+        return True
     m, c, h, w = layer._dims(bottom[0])
     flops = 2.0 * m * layer.num_output * layer.out_hw[0] * layer.out_hw[1] * layer.blobs[0].data[0].size
     return flops >= MIN_FLOPS
@@ -110,15 +119,17 @@ class FastConvolution:
         if pick is None:
             forced = FORCE.get(key if key == "fwd" else "bwd")
             if forced is not None:
-                names = [forced] if forced in names else [n for n in ("mixed", "caffe") if n in names][:1]
+                names = [forced] if forced in names else [n for n in ("mixed", "caffe") if n in names][:1] or names[:1]
             pick = choice[key] = engines.Pick(names)
         return pick
 
     def forward(self, bottom, top):
         L = self.layer
-        name = self._choice(bottom, "fwd", FORWARD).run({
+        names = DEPTHWISE_FORWARD if _conv_depthwise.is_depthwise(L) else FORWARD
+        name = self._choice(bottom, "fwd", names).run({
             "caffe": lambda: L._forward_caffe(bottom, top),
-            "ort": lambda: self._ort_forward(bottom, top)})
+            "ort": lambda: self._ort_forward(bottom, top),
+            "depthwise": lambda: _conv_depthwise.forward(L, bottom, top)})
         self.cols_ready = name == "caffe"
 
     # -- backward ------------------------------------------------------------------------
@@ -162,7 +173,9 @@ class FastConvolution:
 
     def _backward(self, name, top, propagate_down, bottom):
         L = self.layer
-        if name == "caffe":
+        if name == "depthwise":
+            _conv_depthwise.backward(L, top, propagate_down, bottom)
+        elif name == "caffe":
             self._columns(bottom)
             L._backward_caffe(top, propagate_down, bottom)
         elif name == "mixed":
@@ -175,7 +188,10 @@ class FastConvolution:
 
     def backward(self, top, propagate_down, bottom):
         pd = tuple(bool(p) for p in propagate_down)
-        names = [n for n in BACKWARD
-                 if not (n == "mixed" and not any(pd)) and not (n == "ort" and self.layer.group > 1)]
+        if _conv_depthwise.is_depthwise(self.layer):
+            names = list(DEPTHWISE_BACKWARD)
+        else:
+            names = [n for n in BACKWARD
+                     if not (n == "mixed" and not any(pd)) and not (n == "ort" and self.layer.group > 1)]
         self._choice(bottom, ("bwd", pd), names).run(
             {n: (lambda n=n: self._backward(n, top, propagate_down, bottom)) for n in names})
