@@ -13,7 +13,10 @@ built with cuDNN, else CAFFE. tscaffe reads them as:
 
 ``TSCAFFE_ENGINE=CAFFE`` (or ``caffe_compat.set_engine("CAFFE")``) runs every layer on Caffe's
 path whatever its prototxt says, e.g. to repeat a run bit for bit or compare with real Caffe;
-``TSCAFFE_ENGINE=DEFAULT`` (the default) honours each layer's field.
+``TSCAFFE_ENGINE=FAST`` runs every layer that has a fast engine on it, ``engine: CAFFE``
+fields included (published MobileNets pin CAFFE on their depthwise layers because cuDNN's
+grouped convolutions were slow in 2017, not for exactness); ``TSCAFFE_ENGINE=DEFAULT`` (the
+default) honours each layer's field.
 """
 import os
 import time
@@ -29,27 +32,28 @@ def _from_environment():
     value = os.environ.get("TSCAFFE_ENGINE", "").strip().upper()
     if value in ("", "DEFAULT"):
         return None
-    if value == "CAFFE":
-        return CAFFE
-    raise CaffeError(f"TSCAFFE_ENGINE must be CAFFE or DEFAULT, got {value!r}")
+    if value in (CAFFE, FAST):
+        return value
+    raise CaffeError(f"TSCAFFE_ENGINE must be CAFFE, DEFAULT or FAST, got {value!r}")
 
 
 def set_engine(name):
-    """``"CAFFE"``: every layer on Caffe's path from now on; ``"DEFAULT"``: each layer's own
-    ``engine`` field decides (layers already set up keep their choice); None: back to
+    """``"CAFFE"``: every layer on Caffe's path from now on; ``"FAST"``: every layer with a
+    fast engine on it, whatever its field says; ``"DEFAULT"``: each layer's own ``engine``
+    field decides (layers already set up keep their choice); None: back to
     ``TSCAFFE_ENGINE``'s rule."""
     global _override
     if name is None:
         _override = None  # back to the environment's rule
         return
     value = str(name).upper()
-    if value not in ("CAFFE", "DEFAULT"):
-        raise ValueError(f"engine must be 'CAFFE' or 'DEFAULT', got {name!r}")
+    if value not in (CAFFE, FAST, "DEFAULT"):
+        raise ValueError(f"engine must be 'CAFFE', 'DEFAULT' or 'FAST', got {name!r}")
     _override = value
 
 
 def get_engine():
-    """``"CAFFE"`` when forced for the whole process, else ``"DEFAULT"``."""
+    """``"CAFFE"`` or ``"FAST"`` when forced for the whole process, else ``"DEFAULT"``."""
     if _override is not None:
         return _override
     return _from_environment() or "DEFAULT"
@@ -57,8 +61,9 @@ def get_engine():
 
 def resolve(field_value):
     """CAFFE or FAST for a layer whose parameter's ``engine`` is ``field_value`` (an enum int)."""
-    if get_engine() == CAFFE:
-        return CAFFE
+    forced = get_engine()
+    if forced != "DEFAULT":
+        return forced
     name = _NAMES.get(int(field_value), "DEFAULT")
     return CAFFE if name == "CAFFE" else FAST
 

@@ -84,6 +84,8 @@ def test_two_iterations_accumulate_parameter_gradients_once_each(monkeypatch):
     ("", "CAFFE", np.float32, False),
     ("engine: CUDNN", "CAFFE", np.float32, False),
     ("", None, np.float64, False),
+    ("engine: CAFFE", "FAST", np.float32, True),
+    ("", "FAST", np.float64, False),
 ])
 def test_which_layers_take_the_fast_engine(engine_field, forced, dtype, takes_fast, monkeypatch):
     from caffe_compat.blob import Blob
@@ -111,7 +113,7 @@ def test_small_layers_stay_on_caffes_path():
 
 def test_bad_engine_override_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("TSCAFFE_ENGINE", "FASTEST")
-    with pytest.raises(Exception, match="TSCAFFE_ENGINE must be CAFFE or DEFAULT, got 'FASTEST'"):
+    with pytest.raises(Exception, match="TSCAFFE_ENGINE must be CAFFE, DEFAULT or FAST, got 'FASTEST'"):
         engines.resolve(0)
     monkeypatch.delenv("TSCAFFE_ENGINE")
     with pytest.raises(ValueError, match="engine must be"):
@@ -124,6 +126,8 @@ def test_set_engine_forces_caffe_for_layers_set_up_afterwards():
         assert engines.resolve(0) == engines.CAFFE and engines.resolve(2) == engines.CAFFE
         engines.set_engine("DEFAULT")
         assert engines.resolve(0) == engines.FAST and engines.resolve(1) == engines.CAFFE
+        engines.set_engine("fast")
+        assert engines.resolve(1) == engines.FAST and engines.get_engine() == "FAST"
     finally:
         engines.set_engine(None)
 
