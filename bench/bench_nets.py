@@ -1,10 +1,12 @@
-"""Forward + backward per iteration of every net users run, against real Caffe 1.0, in one run.
+"""Forward + backward per iteration of every net users run, against real Caffe 1.0 and PyTorch.
 
     python bench/bench_nets.py [--nets lenet nin ...] [--threads 1 2] [--rounds 5]
                                [--iters N] [--quick] [--json OUT]
+    python bench/bench_nets.py --check [--nets ...]      # the PyTorch peer computes what we do
+    python bench/bench_nets.py --profile [--nets ...]    # where the time goes (profile_nets.py)
 
 Nets (rendered from the templates, data layers swapped for Input layers, phase TRAIN, so
-the same prototxt file goes to both): LeNet (MNIST, batch 64), cifar10_quick and
+the same prototxt file goes to all three): LeNet (MNIST, batch 64), cifar10_quick and
 cifar10_full (batch 100, Caffe's examples), NIN (CIFAR-10, batch 128) and VGG-16 (13
 convolutions + 3 inner products, 1x28x28 MNIST input, batch 64) at width 0.25, and as the
 distill student trains it (width 0.125 with BatchNorm + Scale); and the published
@@ -12,14 +14,19 @@ ResNet-50, GoogLeNet, SqueezeNet 1.1 and MobileNet v1 deploy nets (tests/data/zo
 force_backward, phase TRAIN as ``caffe time`` runs them).
 
 For each net and each thread count, rounds alternate: ``caffe time`` (its own OpenBLAS with
-that many threads, Average Forward + Backward pass), then ours in a fresh process (numpy's
-OpenBLAS with that many threads, set before numpy loads; the Net's forward_backward, median
-over the round's iterations). Medians over rounds are compared; min and max are printed.
-Where torch is installed, PyTorch CPU runs the same net (built from the same prototxt,
-``torch.set_num_threads``) as a second peer. The SGEMM bound is the net's GEMM FLOPs
-(convolutions and inner products, forward and backward, no gradient into the data) at the
-SGEMM rate measured in the same child process (a 256x2304x4096 product).
-Targets (issue 13): median ratio vs Caffe <= 0.8 on every net at 1 and 2 threads, and ours
+that many threads, Average Forward + Backward pass), ours in a fresh process on each engine
+(``TSCAFFE_ENGINE=CAFFE``: Caffe's order everywhere; unset: each layer's ``engine`` field,
+DEFAULT taking the fastest engine; numpy's OpenBLAS with that many threads, set before numpy
+loads; the Net's forward_backward, median over the round's iterations), and PyTorch CPU
+where torch is installed (bench_torch_net.py: the same prototxt built in torch with Caffe's
+semantics, ``torch.set_num_threads``). Medians over rounds are compared; min and max are
+printed. Ratios: ours (CAFFE engine) / real Caffe, and ours (default engine) / PyTorch.
+The SGEMM bound is the net's GEMM FLOPs (convolutions and inner products, forward and
+backward, the data's gradient only with force_backward) at the SGEMM rate measured in the
+same child process (a 256x2304x4096 product). The header and the JSON record numpy's,
+onnxruntime's and torch's versions and the OpenBLAS kernel (threadpoolctl's
+``architecture``; real Caffe's from its OPENBLAS_VERBOSE line).
+Targets: ours (CAFFE) / Caffe <= 0.8 (issue 13), ours / PyTorch <= 1.0 (issue 22), and ours
 <= 2x the SGEMM bound.
 """
 import argparse
@@ -56,6 +63,7 @@ NETS = {
     "mobilenet_v1": ("zoo", {}, (3, 224, 224), 1),
 }
 TARGET_CAFFE = 0.8
+TARGET_TORCH = 1.0
 TARGET_BOUND = 2.0
 
 
@@ -106,7 +114,7 @@ def gemm_flops(path):
 
     net = Net(path, TRAIN)
     total = 0
-    first = True
+    first = not net.force_backward  # force_backward: Caffe computes the data's gradient too
     for layer, name in zip(net.layers, net._layer_names):
         t = layer.layer_param.type
         if t not in ("Convolution", "InnerProduct"):
@@ -162,7 +170,7 @@ def gemm_shapes(net):
     """(M, K, N) of every GEMM an iteration needs, in im2col form over the whole batch:
     per convolution group or inner product, forward, weight gradient and (except for the
     first layer) data gradient -- the products gemm_flops counts."""
-    shapes, first = [], True
+    shapes, first = [], not net.force_backward
     for layer, name in zip(net.layers, net._layer_names):
         t = layer.layer_param.type
         if t not in ("Convolution", "InnerProduct"):
@@ -196,20 +204,32 @@ def gemm_floor_ms(net, np, repeats=5):
     return 1000 * total
 
 
-def ours(path, iters, warmup, threads):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               PYTHONPATH=REPO)
+ENGINES = ("DEFAULT", "CAFFE")
+
+
+def engine_env(engine, **extra):
+    """The environment of a child of ours on ``engine`` (TSCAFFE_ENGINE=CAFFE, or unset)."""
+    env = dict(os.environ, PYTHONPATH=REPO, **extra)
+    env.pop("TSCAFFE_ENGINE", None)
+    if engine == "CAFFE":
+        env["TSCAFFE_ENGINE"] = "CAFFE"
+    return env
+
+
+def ours(path, iters, warmup, threads, engine="DEFAULT"):
+    env = engine_env(engine, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     return run_child_json([os.path.abspath(__file__), "--child", path, "--iters", str(iters),
                            "--warmup", str(warmup), "--threads", str(threads)], env)
 
 
 def caffe(path, iters, threads):
-    """Real Caffe's Average Forward + Backward pass ms, or None (no binary, or it failed)."""
+    """Real Caffe's (Average Forward + Backward pass ms, OpenBLAS core), or (None, None)
+    (no binary, or it failed)."""
     import bench_lenet
 
     binary = bench_lenet.find_caffe()
     result = None if binary is None else bench_lenet.caffe_time(binary, path, iters, threads)
-    return None if result is None else result[1] + result[2]
+    return (None, None) if result is None else (result[1] + result[2], result[3])
 
 
 def torch_ms(path, iters, warmup, threads):
@@ -221,12 +241,50 @@ def torch_ms(path, iters, warmup, threads):
                           capture_output=True, text=True, env=env, timeout=1800)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
-        return None
+        # torch installed but the net did not run: say so, do not print a dash silently
+        raise RuntimeError(f"bench_torch_net.py failed on {path}:\n{proc.stderr[-2000:]}")
     return json.loads(lines[-1]).get("ms")
 
 
 def spread(values):
     return f"{min(values):.1f}-{max(values):.1f}"
+
+
+def versions():
+    """numpy, onnxruntime and torch versions and the OpenBLAS numpy loads (threadpoolctl:
+    version, the kernel it picked -- ``architecture`` -- and its threading)."""
+    from importlib import metadata
+
+    info = {}
+    for package in ("numpy", "onnxruntime", "torch"):
+        try:
+            info[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            info[package] = None
+    try:
+        import numpy  # noqa: F401  (loads its OpenBLAS for threadpoolctl to see)
+        from threadpoolctl import threadpool_info
+
+        blas = [p for p in threadpool_info() if p.get("internal_api") == "openblas"]
+        if blas:
+            info["openblas"] = blas[0].get("version")
+            info["openblas_kernel"] = blas[0].get("architecture")
+            info["openblas_threading"] = blas[0].get("threading_layer")
+    except ImportError:
+        info["openblas_kernel"] = "threadpoolctl not installed"
+    return info
+
+
+def header(info, caffe_core=None):
+    text = ", ".join(f"{k} {info.get(k)}" for k in ("numpy", "onnxruntime", "torch", "openblas"))
+    text += f"; OpenBLAS kernel {info.get('openblas_kernel')} ({info.get('openblas_threading')})"
+    if caffe_core:
+        text += f"; real Caffe's OpenBLAS core {caffe_core}"
+    return text
+
+
+def _median(values):
+    return statistics.median(values) if values else None
 
 
 def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_json=None):
@@ -235,56 +293,79 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
 
     rounds = rounds or (1 if quick else 5)
     nets = nets or list(NETS)
-    results = []
+    info = versions()
+    print(header(info), flush=True)
+    results, cores = [], set()
     with tempfile.TemporaryDirectory() as tmp:
         for name in nets:
             path = write_net(name, tmp)
             flops = gemm_flops(path)
             n_iter = iters or (2 if quick else max(5, min(50, int(3e11 / flops))))
+            warmup = 2 if quick else 3
             for t in threads:
-                mine, theirs, rates, floors = [], [], [], []
-                for _ in range(rounds):
-                    c = caffe(path, n_iter, t)
+                mine = {e: [] for e in ENGINES}
+                theirs, torch_runs, rates, floors = [], [], [], []
+                for _ in range(rounds):  # interleaved: Caffe, ours on each engine, PyTorch
+                    c, core = caffe(path, n_iter, t)
                     if c is not None:
                         theirs.append(c)
-                    o = ours(path, n_iter, 2 if quick else 3, t)
-                    mine.append(o["ms"])
-                    rates.append(o["gflops"])
-                    floors.append(o["gemm_ms"])
-                p = torch_ms(path, n_iter, 2 if quick else 3, t)
+                        cores.add(core)
+                    for engine in ENGINES:
+                        o = ours(path, n_iter, warmup, t, engine)
+                        mine[engine].append(o["ms"])
+                        rates.append(o["gflops"])
+                        floors.append(o["gemm_ms"])
+                    p = torch_ms(path, n_iter, warmup, t)
+                    if p is not None:
+                        torch_runs.append(p)
                 bound = 1000 * flops / (statistics.median(rates) * 1e9)
                 r = {"net": name, "threads": t, "rounds": rounds, "iters": n_iter,
-                     "ours_ms": statistics.median(mine), "ours_range": spread(mine),
-                     "caffe_ms": statistics.median(theirs) if theirs else None,
-                     "caffe_range": spread(theirs) if theirs else None,
-                     "torch_ms": p, "gemm_gflop": flops / 1e9, "sgemm_gflops": statistics.median(rates),
+                     "ours_ms": statistics.median(mine["DEFAULT"]),
+                     "ours_range": spread(mine["DEFAULT"]),
+                     "ours_caffe_engine_ms": statistics.median(mine["CAFFE"]),
+                     "ours_caffe_engine_range": spread(mine["CAFFE"]),
+                     "caffe_ms": _median(theirs), "caffe_range": spread(theirs) if theirs else None,
+                     "torch_ms": _median(torch_runs),
+                     "torch_range": spread(torch_runs) if torch_runs else None,
+                     "gemm_gflop": flops / 1e9, "sgemm_gflops": statistics.median(rates),
                      "bound_ms": bound, "gemm_ms": statistics.median(floors)}
                 results.append(r)
                 print(format_result(r), flush=True)
+    info["caffe_openblas_core"] = ", ".join(sorted(cores)) or None
     if out_json:
         with open(out_json, "w") as f:
-            json.dump({"date": time.strftime("%Y-%m-%d"), "results": results}, f, indent=2)
+            json.dump({"date": time.strftime("%Y-%m-%d"), "versions": info, "results": results},
+                      f, indent=2)
     print()
+    print(header(info, info["caffe_openblas_core"]))
     print(markdown_table(results))
     rows = []
     for r in results:
-        label = f"{r['net']} fwd+bwd ({r['threads']} thread{'s' if r['threads'] > 1 else ''}) vs Caffe 1.0"
+        thr = f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}"
+        label = f"{r['net']} fwd+bwd ({thr}, engine CAFFE) vs Caffe 1.0"
         if r["caffe_ms"] is None:
-            rows.append(_common.row(label, r["ours_ms"], "no caffe binary", "ms", verdict="not run"))
+            rows.append(_common.row(label, r["ours_caffe_engine_ms"], "no caffe binary", "ms",
+                                    verdict="not run"))
         else:
-            rows.append(_common.row(label, r["ours_ms"], r["caffe_ms"], "ms", target=TARGET_CAFFE))
+            rows.append(_common.row(label, r["ours_caffe_engine_ms"], r["caffe_ms"], "ms",
+                                    target=TARGET_CAFFE))
+        if r["torch_ms"] is not None:
+            rows.append(_common.row(f"{r['net']} fwd+bwd ({thr}, engine DEFAULT) vs PyTorch CPU",
+                                    r["ours_ms"], r["torch_ms"], "ms", target=TARGET_TORCH))
         rows.append(_common.row(f"{r['net']} fwd+bwd ({r['threads']} thr) vs SGEMM bound",
                                 r["ours_ms"], r["bound_ms"], "ms", target=TARGET_BOUND))
     return rows
 
 
 def format_result(r):
-    text = (f"{r['net']:14} {r['threads']} thr: ours {r['ours_ms']:.1f} ms [{r['ours_range']}]")
+    text = (f"{r['net']:14} {r['threads']} thr: ours {r['ours_ms']:.1f} ms [{r['ours_range']}], "
+            f"engine CAFFE {r['ours_caffe_engine_ms']:.1f} ms [{r['ours_caffe_engine_range']}]")
     if r["caffe_ms"]:
-        text += (f", Caffe {r['caffe_ms']:.1f} ms [{r['caffe_range']}], ratio "
-                 f"{r['ours_ms'] / r['caffe_ms']:.2f}")
+        text += (f", Caffe {r['caffe_ms']:.1f} ms [{r['caffe_range']}], CAFFE/Caffe "
+                 f"{r['ours_caffe_engine_ms'] / r['caffe_ms']:.2f}")
     if r["torch_ms"]:
-        text += f", PyTorch {r['torch_ms']:.1f} ms"
+        text += (f", PyTorch {r['torch_ms']:.1f} ms [{r['torch_range']}], ours/PyTorch "
+                 f"{r['ours_ms'] / r['torch_ms']:.2f}")
     text += (f", SGEMM bound {r['bound_ms']:.1f} ms ({r['gemm_gflop']:.2f} GFLOP at "
              f"{r['sgemm_gflops']:.0f} GF/s), x{r['ours_ms'] / r['bound_ms']:.2f}")
     if r.get("gemm_ms"):
@@ -293,17 +374,52 @@ def format_result(r):
 
 
 def markdown_table(results):
-    lines = ["| net | threads | ours ms | real Caffe 1.0 ms | ours / Caffe | PyTorch CPU ms | "
-             "SGEMM bound ms | ours / bound | its GEMMs alone ms (/ bound) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| net | threads | ours ms | ours, engine CAFFE ms | real Caffe 1.0 ms | "
+             "CAFFE / Caffe | PyTorch CPU ms | ours / PyTorch | SGEMM bound ms | ours / bound | "
+             "its GEMMs alone ms (/ bound) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         c, t, g = r["caffe_ms"], r["torch_ms"], r.get("gemm_ms")
-        caffe_cells = f"{c:.1f} ({r['caffe_range']}) | {r['ours_ms'] / c:.2f}" if c else "- | -"
+        e = r.get("ours_caffe_engine_ms")
+        engine_cell = f"{e:.1f} ({r['ours_caffe_engine_range']})" if e else "-"
+        caffe_cells = (f"{c:.1f} ({r['caffe_range']}) | {e / c:.2f}" if c and e
+                       else f"{c:.1f} ({r['caffe_range']}) | -" if c else "- | -")
+        torch_cells = f"{t:.1f} | {r['ours_ms'] / t:.2f}" if t else "- | -"
         gemm_cell = f"{g:.1f} ({g / r['bound_ms']:.2f})" if g else "-"
         lines.append(f"| {r['net']} | {r['threads']} | {r['ours_ms']:.1f} ({r['ours_range']}) | "
-                     f"{caffe_cells} | {f'{t:.1f}' if t else '-'} | {r['bound_ms']:.1f} | "
+                     f"{engine_cell} | {caffe_cells} | {torch_cells} | {r['bound_ms']:.1f} | "
                      f"{r['ours_ms'] / r['bound_ms']:.2f} | {gemm_cell} |")
     return "\n".join(lines)
+
+
+def check(nets=None, threads=1):
+    """bench_torch_net.py --check on every net under both engines; False when any fails."""
+    script = os.path.join(HERE, "bench_torch_net.py")
+    ok, lines = True, ["| net | engine | blobs | forward max rel. error | gradients | "
+                       "gradient max rel. error (float32 torch's own) | verdict |",
+                       "|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in nets or list(NETS):
+            path = write_net(name, tmp)
+            for engine in ENGINES:
+                proc = subprocess.run([sys.executable, script, path, "--check", "--threads",
+                                       str(threads)], capture_output=True, text=True,
+                                      env=engine_env(engine), timeout=1800)
+                out = proc.stdout.strip().splitlines()
+                r = json.loads(out[-1]) if out and out[-1].startswith("{") else None
+                if r is None or r.get("ms", 0) is None:
+                    raise SystemExit(f"check {name} ({engine}): no result (torch not installed?)"
+                                     f"\n{proc.stderr[-2000:]}")
+                verdict = "ok" if proc.returncode == 0 and r["ok"] else "FAILED"
+                ok &= verdict == "ok"
+                lines.append(f"| {name} | {engine} | {r['blobs']} | {r['forward_max_rel']:.2g} "
+                             f"({r['forward_worst']}) | {r['grads']} | {r['grad_max_rel']:.2g} "
+                             f"({r['torch32_grad_max_rel']:.2g}) | {verdict} |")
+                print(lines[-1], flush=True)
+                if verdict != "ok":
+                    print(proc.stderr[-2000:], file=sys.stderr)
+    print("\n".join(lines))
+    return ok
 
 
 if __name__ == "__main__":
@@ -316,8 +432,18 @@ if __name__ == "__main__":
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--check", action="store_true",
+                    help="PyTorch peer vs ours on the same weights, every net, both engines")
+    ap.add_argument("--profile", action="store_true",
+                    help="time by layer type for ours (each engine) and PyTorch (bench/profile_nets.py)")
     a = ap.parse_args()
     if a.child:
         child(a.child, a.iters, a.warmup, (a.threads or [1])[0])
+    elif a.check:
+        raise SystemExit(0 if check(a.nets, (a.threads or [1])[0]) else 1)
+    elif a.profile:
+        import profile_nets
+
+        profile_nets.main(a.quick, a.nets, tuple(a.threads or (1, 2)), a.iters)
     else:
         main(a.quick, a.nets, tuple(a.threads or (1, 2)), a.rounds, a.iters, a.json)

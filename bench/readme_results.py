@@ -150,13 +150,16 @@ def nets_summary(bench):
     import bench_nets
 
     rs = [r for r in bench["results"] if r["caffe_ms"]]
-    worst = max(rs, key=lambda r: r["ours_ms"] / r["caffe_ms"])
+
+    def vs_caffe(r):  # against real Caffe: ours on Caffe's engine, where the row has it
+        return (r.get("ours_caffe_engine_ms") or r["ours_ms"]) / r["caffe_ms"]
+    worst = max(rs, key=vs_caffe)
     bound = [r["ours_ms"] / r["bound_ms"] for r in bench["results"]]
     gemm = [r["gemm_ms"] / r["bound_ms"] for r in bench["results"] if r.get("gemm_ms")]
     torch = [r["ours_ms"] / r["torch_ms"] for r in bench["results"] if r["torch_ms"]]
     met = sum(r["ours_ms"] / r["bound_ms"] <= bench_nets.TARGET_BOUND for r in bench["results"])
-    over = [r for r in rs if r["ours_ms"] / r["caffe_ms"] > bench_nets.TARGET_CAFFE]
-    lines = [f"Against real Caffe the worst ratio is {worst['ours_ms'] / worst['caffe_ms']:.2f} "
+    over = [r for r in rs if vs_caffe(r) > bench_nets.TARGET_CAFFE]
+    lines = [f"Against real Caffe the worst ratio is {vs_caffe(worst):.2f} "
              f"({worst['net']}, {worst['threads']} thread{'s' if worst['threads'] > 1 else ''}): "
              + (f"every row is at most {bench_nets.TARGET_CAFFE:.1f}." if not over else
                 f"{len(over)} of {len(rs)} rows are above {bench_nets.TARGET_CAFFE:.1f}.")]
