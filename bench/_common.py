@@ -146,3 +146,36 @@ def quiet_logs():
     logging.disable(logging.INFO)
     os.environ["GLOG_minloglevel"] = "1"  # the solver's glog INFO lines
     os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def versions():
+    """numpy, onnxruntime and torch versions and the OpenBLAS numpy loads (threadpoolctl:
+    version, the kernel it picked -- ``architecture`` -- and its threading)."""
+    from importlib import metadata
+
+    info = {}
+    for package in ("numpy", "onnxruntime", "torch"):
+        try:
+            info[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            info[package] = None
+    try:
+        import numpy  # noqa: F401  (loads its OpenBLAS for threadpoolctl to see)
+        from threadpoolctl import threadpool_info
+
+        blas = [p for p in threadpool_info() if p.get("internal_api") == "openblas"]
+        if blas:
+            info["openblas"] = blas[0].get("version")
+            info["openblas_kernel"] = blas[0].get("architecture")
+            info["openblas_threading"] = blas[0].get("threading_layer")
+    except ImportError:
+        info["openblas_kernel"] = "threadpoolctl not installed"
+    return info
+
+
+def header(info, caffe_core=None):
+    text = ", ".join(f"{k} {info.get(k)}" for k in ("numpy", "onnxruntime", "torch", "openblas"))
+    text += f"; OpenBLAS kernel {info.get('openblas_kernel')} ({info.get('openblas_threading')})"
+    if caffe_core:
+        text += f"; real Caffe's OpenBLAS core {caffe_core}"
+    return text

@@ -31,7 +31,6 @@ Targets: ours (CAFFE) / Caffe <= 0.8 (issue 13), ours / PyTorch <= 1.0 (issue 22
 """
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -39,7 +38,8 @@ import sys
 import tempfile
 import time
 
-from _common import run_child_json
+from _common import header, run_child_json, versions
+from gemm_bound import gemm_flops, gemm_floor_ms, gemm_shapes, sgemm_gflops  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -105,29 +105,6 @@ def write_zoo_net(name, folder):
     return path
 
 
-def gemm_flops(path):
-    """Forward + backward GEMM FLOPs of one iteration of the net at ``path``."""
-    import numpy as np
-
-    sys.path.insert(0, REPO)
-    from caffe_compat import TRAIN, Net
-
-    net = Net(path, TRAIN)
-    total = 0
-    first = not net.force_backward  # force_backward: Caffe computes the data's gradient too
-    for layer, name in zip(net.layers, net._layer_names):
-        t = layer.layer_param.type
-        if t not in ("Convolution", "InnerProduct"):
-            continue
-        w = layer.blobs[0].shape
-        macs_per_out = int(np.prod(w[1:]))
-        outs = int(np.prod(net.blobs[net.top_names[name][0]].shape))
-        fwd = 2 * macs_per_out * outs
-        total += fwd * (2 if first else 3)  # weight grad always; data grad not for the input
-        first = False
-    return total
-
-
 # ------------------------------------------------------------------------ child: ours
 
 def child(path, iters, warmup, threads):
@@ -154,54 +131,8 @@ def child(path, iters, warmup, threads):
         net.forward_backward()
         times.append(time.perf_counter() - t0)
     floor = gemm_floor_ms(net, np)
-    a = rng.standard_normal((256, 2304), dtype=np.float32)
-    b = rng.standard_normal((2304, 4096), dtype=np.float32)
-    c = np.empty((256, 4096), np.float32)
-    g = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=c)
-        g.append(time.perf_counter() - t0)
-    gflops = 2 * 256 * 2304 * 4096 / min(g) / 1e9
+    gflops = sgemm_gflops(np)
     print(json.dumps({"ms": 1000 * statistics.median(times), "gflops": gflops, "gemm_ms": floor}))
-
-
-def gemm_shapes(net):
-    """(M, K, N) of every GEMM an iteration needs, in im2col form over the whole batch:
-    per convolution group or inner product, forward, weight gradient and (except for the
-    first layer) data gradient -- the products gemm_flops counts."""
-    shapes, first = [], not net.force_backward
-    for layer, name in zip(net.layers, net._layer_names):
-        t = layer.layer_param.type
-        if t not in ("Convolution", "InnerProduct"):
-            continue
-        w = layer.blobs[0].shape
-        top = net.blobs[net.top_names[name][0]].shape
-        groups = layer.group if t == "Convolution" else 1
-        o, k = w[0] // groups, int(math.prod(w[1:]))
-        n = int(math.prod(top)) // w[0]  # output positions per output channel
-        for _ in range(groups):
-            shapes += [(o, k, n), (o, n, k)] + ([] if first else [(k, o, n)])
-        first = False
-    return shapes
-
-
-def gemm_floor_ms(net, np, repeats=5):
-    """Milliseconds of the net's GEMMs alone at their shapes (best of ``repeats`` each):
-    what OpenBLAS gives for those shapes, however little else an iteration did."""
-    rng = np.random.default_rng(1)
-    total = 0.0
-    for m, k, n in gemm_shapes(net):
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((k, n), dtype=np.float32)
-        c = np.empty((m, n), np.float32)
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            np.matmul(a, b, out=c)
-            best = min(best, time.perf_counter() - t0)
-        total += best
-    return 1000 * total
 
 
 ENGINES = ("DEFAULT", "CAFFE")
@@ -248,39 +179,6 @@ def torch_ms(path, iters, warmup, threads):
 
 def spread(values):
     return f"{min(values):.1f}-{max(values):.1f}"
-
-
-def versions():
-    """numpy, onnxruntime and torch versions and the OpenBLAS numpy loads (threadpoolctl:
-    version, the kernel it picked -- ``architecture`` -- and its threading)."""
-    from importlib import metadata
-
-    info = {}
-    for package in ("numpy", "onnxruntime", "torch"):
-        try:
-            info[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            info[package] = None
-    try:
-        import numpy  # noqa: F401  (loads its OpenBLAS for threadpoolctl to see)
-        from threadpoolctl import threadpool_info
-
-        blas = [p for p in threadpool_info() if p.get("internal_api") == "openblas"]
-        if blas:
-            info["openblas"] = blas[0].get("version")
-            info["openblas_kernel"] = blas[0].get("architecture")
-            info["openblas_threading"] = blas[0].get("threading_layer")
-    except ImportError:
-        info["openblas_kernel"] = "threadpoolctl not installed"
-    return info
-
-
-def header(info, caffe_core=None):
-    text = ", ".join(f"{k} {info.get(k)}" for k in ("numpy", "onnxruntime", "torch", "openblas"))
-    text += f"; OpenBLAS kernel {info.get('openblas_kernel')} ({info.get('openblas_threading')})"
-    if caffe_core:
-        text += f"; real Caffe's OpenBLAS core {caffe_core}"
-    return text
 
 
 def _median(values):
@@ -392,36 +290,6 @@ def markdown_table(results):
     return "\n".join(lines)
 
 
-def check(nets=None, threads=1):
-    """bench_torch_net.py --check on every net under both engines; False when any fails."""
-    script = os.path.join(HERE, "bench_torch_net.py")
-    ok, lines = True, ["| net | engine | blobs | forward max rel. error | gradients | "
-                       "gradient max rel. error (float32 torch's own) | verdict |",
-                       "|---|---|---|---|---|---|---|"]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in nets or list(NETS):
-            path = write_net(name, tmp)
-            for engine in ENGINES:
-                proc = subprocess.run([sys.executable, script, path, "--check", "--threads",
-                                       str(threads)], capture_output=True, text=True,
-                                      env=engine_env(engine), timeout=1800)
-                out = proc.stdout.strip().splitlines()
-                r = json.loads(out[-1]) if out and out[-1].startswith("{") else None
-                if r is None or r.get("ms", 0) is None:
-                    raise SystemExit(f"check {name} ({engine}): no result (torch not installed?)"
-                                     f"\n{proc.stderr[-2000:]}")
-                verdict = "ok" if proc.returncode == 0 and r["ok"] else "FAILED"
-                ok &= verdict == "ok"
-                lines.append(f"| {name} | {engine} | {r['blobs']} | {r['forward_max_rel']:.2g} "
-                             f"({r['forward_worst']}) | {r['grads']} | {r['grad_max_rel']:.2g} "
-                             f"({r['torch32_grad_max_rel']:.2g}) | {verdict} |")
-                print(lines[-1], flush=True)
-                if verdict != "ok":
-                    print(proc.stderr[-2000:], file=sys.stderr)
-    print("\n".join(lines))
-    return ok
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -440,7 +308,9 @@ if __name__ == "__main__":
     if a.child:
         child(a.child, a.iters, a.warmup, (a.threads or [1])[0])
     elif a.check:
-        raise SystemExit(0 if check(a.nets, (a.threads or [1])[0]) else 1)
+        import check_torch_net
+
+        raise SystemExit(0 if check_torch_net.check_all(a.nets, (a.threads or [1])[0]) else 1)
     elif a.profile:
         import profile_nets
 

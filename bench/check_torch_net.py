@@ -13,7 +13,9 @@ tolerance (default 1e-4 forward, 1e-3 gradients), naming the worst arrays.
 """
 import json
 import os
+import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -204,3 +206,35 @@ def main(path, threads=1, tol=None):
               file=sys.stderr)
         return 1
     return 0
+
+
+def check_all(nets=None, threads=1):
+    """bench_torch_net.py --check on every net under both engines; False when any fails."""
+    import bench_nets
+
+    script = os.path.join(HERE, "bench_torch_net.py")
+    ok, lines = True, ["| net | engine | blobs | forward max rel. error | gradients | "
+                       "gradient max rel. error (float32 torch's own) | verdict |",
+                       "|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in nets or list(bench_nets.NETS):
+            path = bench_nets.write_net(name, tmp)
+            for engine in bench_nets.ENGINES:
+                proc = subprocess.run([sys.executable, script, path, "--check", "--threads",
+                                       str(threads)], capture_output=True, text=True,
+                                      env=bench_nets.engine_env(engine), timeout=1800)
+                out = proc.stdout.strip().splitlines()
+                r = json.loads(out[-1]) if out and out[-1].startswith("{") else None
+                if r is None or r.get("ms", 0) is None:
+                    raise SystemExit(f"check {name} ({engine}): no result (torch not installed?)"
+                                     f"\n{proc.stderr[-2000:]}")
+                verdict = "ok" if proc.returncode == 0 and r["ok"] else "FAILED"
+                ok &= verdict == "ok"
+                lines.append(f"| {name} | {engine} | {r['blobs']} | {r['forward_max_rel']:.2g} "
+                             f"({r['forward_worst']}) | {r['grads']} | {r['grad_max_rel']:.2g} "
+                             f"({r['torch32_grad_max_rel']:.2g}) | {verdict} |")
+                print(lines[-1], flush=True)
+                if verdict != "ok":
+                    print(proc.stderr[-2000:], file=sys.stderr)
+    print("\n".join(lines))
+    return ok

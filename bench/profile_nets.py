@@ -34,7 +34,7 @@ def child(path, iters, warmup):
 
     import numpy as np
 
-    import bench_nets
+    import gemm_bound
 
     net = Net(path, TRAIN)
     rng = np.random.default_rng(0)
@@ -68,19 +68,9 @@ def child(path, iters, warmup):
         f = 1000 * statistics.median(fwd[i]) if fwd[i] else 0.0
         b = 1000 * statistics.median(bwd[i]) if bwd[i] else 0.0
         layers.append({"name": names[i], "type": layer.type, "forward_ms": f, "backward_ms": b})
-    a = rng.standard_normal((256, 2304), dtype=np.float32)
-    bm = rng.standard_normal((2304, 4096), dtype=np.float32)
-    c = np.empty((256, 4096), np.float32)
-    best = min(_timed(np.matmul, a, bm, c) for _ in range(5))
     print(json.dumps({"engine": engines.get_engine(), "ms": 1000 * statistics.median(walls),
-                      "layers": layers, "gflops": 2 * 256 * 2304 * 4096 / best / 1e9,
-                      "gemm_ms": bench_nets.gemm_floor_ms(net, np)}))
-
-
-def _timed(fn, a, b, c):
-    t0 = time.perf_counter()
-    fn(a, b, out=c)
-    return time.perf_counter() - t0
+                      "layers": layers, "gflops": gemm_bound.sgemm_gflops(np),
+                      "gemm_ms": gemm_bound.gemm_floor_ms(net, np)}))
 
 
 def by_type(layers):
@@ -160,9 +150,10 @@ def markdown(p):
 def main(quick=False, nets=None, threads=(1, 2), iters=None, out_dir=RESULTS):
     sys.path.insert(0, HERE)
     import bench_nets
+    from _common import header, versions
 
     nets = nets or list(bench_nets.NETS)
-    info = bench_nets.versions()
+    info = versions()
     profiles = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in nets:
@@ -182,7 +173,7 @@ def main(quick=False, nets=None, threads=(1, 2), iters=None, out_dir=RESULTS):
     os.makedirs(out_dir, exist_ok=True)
     text = (f"# Profile of bench_nets' nets ({time.strftime('%Y-%m-%d')}, "
             f"`python bench/bench_nets.py --profile{' --quick' if quick else ''}`)\n\n"
-            f"{bench_nets.header(info)}\n\n" + "\n".join(markdown(p) for p in profiles))
+            f"{header(info)}\n\n" + "\n".join(markdown(p) for p in profiles))
     with open(os.path.join(out_dir, "profile_nets.md"), "w") as f:
         f.write(text)
     with open(os.path.join(out_dir, "profile_nets.json"), "w") as f:
