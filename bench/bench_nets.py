@@ -135,15 +135,17 @@ def child(path, iters, warmup, threads):
     print(json.dumps({"ms": 1000 * statistics.median(times), "gflops": gflops, "gemm_ms": floor}))
 
 
-ENGINES = ("DEFAULT", "CAFFE")
+ENGINES = ("DEFAULT", "CAFFE")  # timed by default; --engines adds FAST
+ALL_ENGINES = ("DEFAULT", "CAFFE", "FAST")
 
 
 def engine_env(engine, **extra):
-    """The environment of a child of ours on ``engine`` (TSCAFFE_ENGINE=CAFFE, or unset)."""
+    """The environment of a child of ours on ``engine``: TSCAFFE_ENGINE=CAFFE or FAST, or
+    unset for DEFAULT (each layer's field)."""
     env = dict(os.environ, PYTHONPATH=REPO, **extra)
     env.pop("TSCAFFE_ENGINE", None)
-    if engine == "CAFFE":
-        env["TSCAFFE_ENGINE"] = "CAFFE"
+    if engine != "DEFAULT":
+        env["TSCAFFE_ENGINE"] = engine
     return env
 
 
@@ -185,7 +187,8 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_json=None):
+def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_json=None,
+         engines=ENGINES):
     sys.path.insert(0, HERE)
     import _common
 
@@ -201,14 +204,15 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
             n_iter = iters or (2 if quick else max(5, min(50, int(3e11 / flops))))
             warmup = 2 if quick else 3
             for t in threads:
-                mine = {e: [] for e in ENGINES}
+                engines = tuple(dict.fromkeys(("DEFAULT", "CAFFE") + tuple(engines)))
+                mine = {e: [] for e in engines}
                 theirs, torch_runs, rates, floors = [], [], [], []
                 for _ in range(rounds):  # interleaved: Caffe, ours on each engine, PyTorch
                     c, core = caffe(path, n_iter, t)
                     if c is not None:
                         theirs.append(c)
                         cores.add(core)
-                    for engine in ENGINES:
+                    for engine in engines:
                         o = ours(path, n_iter, warmup, t, engine)
                         mine[engine].append(o["ms"])
                         rates.append(o["gflops"])
@@ -225,6 +229,8 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
                      "caffe_ms": _median(theirs), "caffe_range": spread(theirs) if theirs else None,
                      "torch_ms": _median(torch_runs),
                      "torch_range": spread(torch_runs) if torch_runs else None,
+                     **{f"ours_{e.lower()}_engine_ms": statistics.median(mine[e])
+                        for e in engines if e not in ("DEFAULT", "CAFFE")},
                      "gemm_gflop": flops / 1e9, "sgemm_gflops": statistics.median(rates),
                      "bound_ms": bound, "gemm_ms": statistics.median(floors)}
                 results.append(r)
@@ -258,6 +264,8 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
 def format_result(r):
     text = (f"{r['net']:14} {r['threads']} thr: ours {r['ours_ms']:.1f} ms [{r['ours_range']}], "
             f"engine CAFFE {r['ours_caffe_engine_ms']:.1f} ms [{r['ours_caffe_engine_range']}]")
+    if r.get("ours_fast_engine_ms"):
+        text += f", engine FAST {r['ours_fast_engine_ms']:.1f} ms"
     if r["caffe_ms"]:
         text += (f", Caffe {r['caffe_ms']:.1f} ms [{r['caffe_range']}], CAFFE/Caffe "
                  f"{r['ours_caffe_engine_ms'] / r['caffe_ms']:.2f}")
@@ -272,14 +280,19 @@ def format_result(r):
 
 
 def markdown_table(results):
-    lines = ["| net | threads | ours ms | ours, engine CAFFE ms | real Caffe 1.0 ms | "
+    fast = any(r.get("ours_fast_engine_ms") for r in results)
+    lines = ["| net | threads | ours ms | ours, engine CAFFE ms | "
+             + ("ours, engine FAST ms | " if fast else "") + "real Caffe 1.0 ms | "
              "CAFFE / Caffe | PyTorch CPU ms | ours / PyTorch | SGEMM bound ms | ours / bound | "
              "its GEMMs alone ms (/ bound) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if fast else "")]
     for r in results:
         c, t, g = r["caffe_ms"], r["torch_ms"], r.get("gemm_ms")
         e = r.get("ours_caffe_engine_ms")
         engine_cell = f"{e:.1f} ({r['ours_caffe_engine_range']})" if e else "-"
+        if fast:
+            f = r.get("ours_fast_engine_ms")
+            engine_cell += f" | {f:.1f}" if f else " | -"
         caffe_cells = (f"{c:.1f} ({r['caffe_range']}) | {e / c:.2f}" if c and e
                        else f"{c:.1f} ({r['caffe_range']}) | -" if c else "- | -")
         torch_cells = f"{t:.1f} | {r['ours_ms'] / t:.2f}" if t else "- | -"
@@ -300,8 +313,11 @@ if __name__ == "__main__":
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--engines", nargs="*", choices=ALL_ENGINES,
+                    help="ours on these TSCAFFE_ENGINE settings (timing, --profile: DEFAULT and "
+                         "CAFFE always; --check: all three unless given)")
     ap.add_argument("--check", action="store_true",
-                    help="PyTorch peer vs ours on the same weights, every net, both engines")
+                    help="PyTorch peer vs ours on the same weights, every net, every engine")
     ap.add_argument("--profile", action="store_true",
                     help="time by layer type for ours (each engine) and PyTorch (bench/profile_nets.py)")
     a = ap.parse_args()
@@ -310,10 +326,13 @@ if __name__ == "__main__":
     elif a.check:
         import check_torch_net
 
-        raise SystemExit(0 if check_torch_net.check_all(a.nets, (a.threads or [1])[0]) else 1)
+        raise SystemExit(0 if check_torch_net.check_all(a.nets, (a.threads or [1])[0],
+                                                        a.engines) else 1)
     elif a.profile:
         import profile_nets
 
-        profile_nets.main(a.quick, a.nets, tuple(a.threads or (1, 2)), a.iters)
+        profile_nets.main(a.quick, a.nets, tuple(a.threads or (1, 2)), a.iters,
+                          engines=a.engines)
     else:
-        main(a.quick, a.nets, tuple(a.threads or (1, 2)), a.rounds, a.iters, a.json)
+        main(a.quick, a.nets, tuple(a.threads or (1, 2)), a.rounds, a.iters, a.json,
+             a.engines or ENGINES)

@@ -208,8 +208,9 @@ def main(path, threads=1, tol=None):
     return 0
 
 
-def check_all(nets=None, threads=1):
-    """bench_torch_net.py --check on every net under both engines; False when any fails."""
+def check_all(nets=None, threads=1, engines=None):
+    """bench_torch_net.py --check on every net under each engine (default: DEFAULT, CAFFE and
+    FAST); False when any fails."""
     import bench_nets
 
     script = os.path.join(HERE, "bench_torch_net.py")
@@ -219,7 +220,7 @@ def check_all(nets=None, threads=1):
     with tempfile.TemporaryDirectory() as tmp:
         for name in nets or list(bench_nets.NETS):
             path = bench_nets.write_net(name, tmp)
-            for engine in bench_nets.ENGINES:
+            for engine in engines or bench_nets.ALL_ENGINES:
                 proc = subprocess.run([sys.executable, script, path, "--check", "--threads",
                                        str(threads)], capture_output=True, text=True,
                                       env=bench_nets.engine_env(engine), timeout=1800)

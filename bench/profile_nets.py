@@ -118,7 +118,8 @@ def markdown(p):
     d, c, t = p["ours"]["DEFAULT"], p["ours"]["CAFFE"], p["torch"]
     bound = p["bound_ms"]
     lines = [f"### {p['net']}, {p['threads']} thread{'s' if p['threads'] > 1 else ''}", "",
-             f"ours {d['ms']:.1f} ms (engine CAFFE {c['ms']:.1f} ms)"
+             f"ours {d['ms']:.1f} ms (engine CAFFE {c['ms']:.1f} ms"
+             + (f", FAST {p['ours']['FAST']['ms']:.1f} ms" if "FAST" in p["ours"] else "") + ")"
              + (f", PyTorch {t['ms']:.1f} ms: ours / PyTorch {d['ms'] / t['ms']:.2f}" if t else "")
              + f". GEMMs: {p['gemm_gflop']:.3f} GFLOP at {p['sgemm_gflops']:.0f} GF/s = SGEMM bound "
              f"{bound:.1f} ms (ours x{d['ms'] / bound:.2f}"
@@ -147,7 +148,7 @@ def markdown(p):
     return "\n".join(lines) + "\n"
 
 
-def main(quick=False, nets=None, threads=(1, 2), iters=None, out_dir=RESULTS):
+def main(quick=False, nets=None, threads=(1, 2), iters=None, out_dir=RESULTS, engines=None):
     sys.path.insert(0, HERE)
     import bench_nets
     from _common import header, versions
@@ -162,7 +163,8 @@ def main(quick=False, nets=None, threads=(1, 2), iters=None, out_dir=RESULTS):
             n_iter = iters or (2 if quick else max(5, min(20, int(1e11 / flops))))
             warmup = 1 if quick else 3
             for t in threads:
-                ours = {e: profile_ours(path, t, n_iter, warmup, e) for e in bench_nets.ENGINES}
+                ours = {e: profile_ours(path, t, n_iter, warmup, e)
+                        for e in dict.fromkeys(("DEFAULT", "CAFFE") + tuple(engines or ()))}
                 torch = profile_torch(path, t, n_iter, warmup)
                 rate = statistics.median([o["gflops"] for o in ours.values()])
                 p = {"net": name, "threads": t, "iters": n_iter, "gemm_gflop": flops / 1e9,
