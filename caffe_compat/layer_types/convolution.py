@@ -269,9 +269,10 @@ class ConvolutionLayer(Layer):
             # 2 threads) in the columns' order, (O, P, M) or (O, M, P); then one pass puts
             # it in the top's order and adds the bias.
             yt = self.ws.get("yt", (o, m * p), y.dtype)
-            for g in range(self.group):
-                xp.matmul(w2[g * og : (g + 1) * og], col[g * kg : (g + 1) * kg],
-                          out=yt[g * og : (g + 1) * og])
+            # Groups stacked in one call: the same product per group, without a Python call
+            # per group (MobileNet's depthwise layers have up to 1,024).
+            xp.matmul(w2.reshape(self.group, og, kg), col.reshape(self.group, kg, -1),
+                      out=yt.reshape(self.group, og, -1))
             if self._batch_inner():
                 ym = yt.reshape(o, p, m).transpose(2, 0, 1)
             else:
@@ -323,31 +324,30 @@ class ConvolutionLayer(Layer):
                     self.blobs[1].diff += db
             elif self.bias_term:
                 self._bias_gradient_per_image(dy)
-            dw = self.ws.get("dw", (og, kg), dt)
-            dwt = self.ws.get("dwt", (kg, og), dt)
-            col3 = col.reshape(-1, m, p)
-            for g in range(self.group):
-                if as_matrix:
-                    # As (K, O) = col @ dY^T: OpenBLAS runs this orientation 1.1-1.9x faster.
-                    xp.matmul(col[g * kg : (g + 1) * kg], dy2[g * og : (g + 1) * og].T, out=dwt)
-                    wd2[g * og : (g + 1) * og] += dwt.T
-                else:
-                    per = self.ws.get("dw_per_image", (m, og, kg), dt)
-                    xp.matmul(dy[:, g * og : (g + 1) * og], col3[g * kg : (g + 1) * kg].transpose(1, 2, 0),
-                              out=per)
-                    per.sum(axis=0, out=dw)
-                    wd2[g * og : (g + 1) * og] += dw
+            G = self.group
+            wd3 = wd2.reshape(G, og, kg)
+            if as_matrix:
+                # As (K, O) = col @ dY^T: OpenBLAS runs this orientation 1.1-1.9x faster.
+                dwt = self.ws.get("dwt", (G, kg, og), dt)
+                xp.matmul(col.reshape(G, kg, -1), dy2.reshape(G, og, -1).transpose(0, 2, 1), out=dwt)
+                wd3 += dwt.transpose(0, 2, 1)
+            else:
+                # Per image and group (G, M, O/G, K/G), summed over images.
+                per = self.ws.get("dw_per_image", (G, m, og, kg), dt)
+                dw = self.ws.get("dw", (G, og, kg), dt)
+                xp.matmul(dy.reshape(m, G, og, p).transpose(1, 0, 2, 3),
+                          col.reshape(G, kg, m, p).transpose(0, 2, 3, 1), out=per)
+                per.sum(axis=1, out=dw)
+                wd3 += dw
             if not propagate_down[i]:
                 continue
             dcol = self.ws.get("dcol", col.shape, dt)
-            dcol3 = dcol.reshape(-1, m, p)
-            for g in range(self.group):
-                wg = w2[g * og : (g + 1) * og].T
-                if as_matrix:
-                    xp.matmul(wg, dy2[g * og : (g + 1) * og], out=dcol[g * kg : (g + 1) * kg])
-                else:
-                    xp.matmul(wg, dy[:, g * og : (g + 1) * og],
-                              out=dcol3[g * kg : (g + 1) * kg].transpose(1, 0, 2))
+            wt = w2.reshape(G, og, kg).transpose(0, 2, 1)
+            if as_matrix:
+                xp.matmul(wt, dy2.reshape(G, og, -1), out=dcol.reshape(G, kg, -1))
+            else:
+                xp.matmul(wt[:, None], dy.reshape(m, G, og, p).transpose(1, 0, 2, 3),
+                          out=dcol.reshape(G, kg, m, p).transpose(0, 2, 1, 3))
             self._col2im(dcol, b.diff.reshape(m, c, h, w))
 
     def _bias_gradient_per_image(self, dy):
