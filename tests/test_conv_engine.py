@@ -153,10 +153,12 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
     capfd.readouterr()
     parallel.set_num_threads(1)  # one thread count: its picks are made after 3 rounds
     try:
-        assert main(["time", "-model", str(path), "-iterations", "9"]) == 0
+        assert main(["time", "-model", str(path), "-iterations", "9", "-engines"]) == 0
     finally:
         parallel.set_num_threads(None)
     lines = dict(re.findall(r"caffe\.cpp:405\] +(\S+)\tengine: (.*)", capfd.readouterr().err))
+    assert main(["time", "-model", str(path), "-iterations", "1"]) == 0
+    assert "engine:" not in capfd.readouterr().err, "without -engines, Caffe's lines only"
     pools = [l.name for l in param.layer if l.type == "Pooling"]
     assert sorted(lines) == sorted(convs + pools)
     for name in pools:

@@ -27,6 +27,9 @@ def add_arguments(parser):
     parser.add_argument("-stage", "--stage", default="", help="stages, separated by ','")
     parser.add_argument("-weights", "--weights", default="", help="optional caffemodel(s)")
     parser.add_argument("-gpu", "--gpu", default="", help="ignored: tscaffe computes on the CPU")
+    parser.add_argument("-engines", "--engines", action="store_true",
+                        help="tscaffe's own: also print which engine and kernels computed each "
+                             "layer (caffe.cpp:405 lines; Caffe prints none)")
 
 
 def benchmark(net, iterations):
@@ -91,7 +94,7 @@ def run(args):
     for i, name in enumerate(net.layer_names):
         log.info(log.CAFFE_TIME_LAYER_FORWARD, f"{name:>10}\tforward: {fmt_num(fwd_layer[i] / 1000 / n)} ms.")
         log.info(log.CAFFE_TIME_LAYER_BACKWARD, f"{name:>10}\tbackward: {fmt_num(bwd_layer[i] / 1000 / n)} ms.")
-    for name, layer in zip(net.layer_names, net.layers):
+    for name, layer in zip(net.layer_names, net.layers) if args.engines else ():
         engine = engines.describe(layer)
         if engine is not None:
             log.info(log.CAFFE_TIME_ENGINE, f"{name:>10}\tengine: {engine}")
