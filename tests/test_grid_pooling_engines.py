@@ -14,16 +14,19 @@ import pytest
 import caffe_compat
 from caffe_compat import engines
 from caffe_compat.blob import Blob
+from caffe_compat.layer_types.pooling import PoolingLayer
 from gradcheck import layer_from_text
-from grid_support import assert_close, f64, run_layer, threads  # noqa: F401
+from grid_support import assert_close, f64, run_layer, threads  # noqa: F401  (fixture)
 from test_grid_pooling import pool_reference
 
 
 @pytest.fixture(autouse=True)
 def fields_decide(monkeypatch):
-    """Each layer's own engine field decides, whatever TSCAFFE_ENGINE the run has (restored)."""
+    """Each layer's own engine field decides, whatever TSCAFFE_ENGINE the run has (restored),
+    and the fast kernel runs wherever it applies (no timed choice of Caffe's path instead)."""
     monkeypatch.delenv("TSCAFFE_ENGINE", raising=False)
     monkeypatch.setattr(engines, "_override", None)
+    monkeypatch.setattr(PoolingLayer, "choose_by_timing", False)
 
 
 # (shape, kernel, stride, pad) at the nets' map sizes (batch and channels cut down):
@@ -58,12 +61,12 @@ def _text(method, k, s, p, engine, extra=""):
             f"pad: {p} engine: {engine} {extra}}}")
 
 
-def _both(text_of, x, num_top, seed):
+def _both(text_of, x, num_top, seed, expect_fast=True):
     """(layer, bottom, top, dys) for the fast engine and for Caffe's, same input and dy."""
     fast = run_layer(text_of("DEFAULT"), [x], num_top=num_top, propagate=[True], seed=seed)
     caffe = run_layer(text_of("CAFFE"), [x], num_top=num_top, propagate=[True], seed=seed)
-    assert fast[0].fast is not None, "the fast engine did not run"
-    assert caffe[0].fast is None
+    assert fast[0]._fast_done or not expect_fast, "the fast engine did not run"
+    assert caffe[0].fast is None and not caffe[0]._fast_done
     return fast, caffe
 
 
@@ -94,7 +97,7 @@ def test_fast_engine_global_pooling(shape, method, threads):
     x = np.random.default_rng(shape[1]).integers(-3, 4, shape).astype(np.float32)
     fast, caffe = _both(lambda e: f"type: 'Pooling' pooling_param {{ pool: {method} "
                         f"global_pooling: true engine: {e} }}", x, 1, seed=3)
-    (_, fb, ft, dys), (_, cb, ct, _) = fast, caffe
+    (_, fb, ft, dys), (_, cb, _, _) = fast, caffe
     y, _, dx = pool_reference(f64(x), dys[0], method, shape[2:], (1, 1), (0, 0))
     assert_close(ft[0].data, y, f"global {method} forward", rtol=1e-6)
     assert_close(fb[0].diff, dx, f"global {method} backward")
@@ -111,18 +114,35 @@ def test_fast_max_ties_go_to_the_first_in_window_order(k, s, p, threads):
     x[0, 1, 4, 4] = -0.0
     x[1] = np.random.default_rng(7).integers(0, 2, (3, 9, 10))
     fast, caffe = _both(lambda e: _text("MAX", k, s, p, e), x, 2, seed=5)
-    (_, fb, ft, dys), (_, cb, ct, _) = fast, caffe
+    (_, fb, ft, dys), (_, cb, _, _) = fast, caffe
     _, mask, dx = pool_reference(f64(x), dys[0], "MAX", (k, k), (s, s), (p, p))
     np.testing.assert_array_equal(ft[1].data, mask)
     assert_close(fb[0].diff, dx, f"ties k{k} s{s} p{p} backward vs loops")  # float64 sums there
     np.testing.assert_array_equal(fb[0].diff, cb[0].diff)
 
 
+@pytest.mark.parametrize("method", ["MAX", "AVE"])
+def test_timed_choice_keeps_one_engine_per_shape_and_caffes_results(method, monkeypatch):
+    """By default the first forward of a shape times the fast kernel against Caffe's path
+    (engines.fastest) and keeps the winner; either way the results are Caffe's."""
+    monkeypatch.setattr(PoolingLayer, "choose_by_timing", True)
+    x = np.random.default_rng(9).integers(-3, 4, (2, 3, 32, 32)).astype(np.float32)
+    fast, caffe = _both(lambda e: _text(method, 3, 2, 0, e), x, 1, seed=2, expect_fast=False)
+    layer = fast[0]
+    assert list(layer._choice.values()) in (["fast"], ["caffe"])
+    assert layer._fast_done == (list(layer._choice.values()) == ["fast"])
+    np.testing.assert_allclose(fast[2][0].data, caffe[2][0].data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(fast[1][0].diff, caffe[1][0].diff, rtol=1e-6, atol=1e-7)
+    if method == "MAX":
+        np.testing.assert_array_equal(fast[1][0].diff, caffe[1][0].diff)
+
+
 def test_fast_max_with_nan_takes_caffes_path():
     """A NaN's window has no value to match: that iteration runs Caffe's path."""
     x = np.random.default_rng(1).integers(-3, 4, (2, 2, 12, 12)).astype(np.float32)
     x[1, 0, 5, 6] = np.nan
-    fast, caffe = _both(lambda e: _text("MAX", 3, 2, 0, e), x, 2, seed=1)
+    fast, caffe = _both(lambda e: _text("MAX", 3, 2, 0, e), x, 2, seed=1, expect_fast=False)
+    assert fast[0].fast is not None and not fast[0]._fast_done
     for a, b in ((fast[2][0].data, caffe[2][0].data), (fast[2][1].data, caffe[2][1].data),
                  (fast[1][0].diff, caffe[1][0].diff)):
         np.testing.assert_array_equal(a, b)

@@ -36,7 +36,8 @@ def split_everything(monkeypatch):
         real(tagged, n, elements)
 
     monkeypatch.setattr(parallel, "over_batch", spy)
-    for mod in ("convolution", "pooling", "lrn", "relu", "batch_norm", "scale"):
+    for mod in ("convolution", "_pooling_ave", "_pooling_max", "_pooling_fast", "lrn", "relu",
+                "batch_norm", "scale"):
         monkeypatch.setattr(f"caffe_compat.layer_types.{mod}.over_batch", spy)
     yield used
     parallel.set_num_threads(parallel._from_environment())

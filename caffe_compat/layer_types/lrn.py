@@ -19,7 +19,7 @@ from ..backend import xp
 from ..parallel import over_batch
 from ._workspace import Workspace
 from .base import Layer, register
-from .pooling import AvePool
+from ._pooling_ave import AvePool
 
 ACROSS_CHANNELS, WITHIN_CHANNEL = 0, 1
 
