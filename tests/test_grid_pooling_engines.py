@@ -121,20 +121,27 @@ def test_fast_max_ties_go_to_the_first_in_window_order(k, s, p, threads):
     np.testing.assert_array_equal(fb[0].diff, cb[0].diff)
 
 
-@pytest.mark.parametrize("method", ["MAX", "AVE"])
-def test_timed_choice_keeps_one_engine_per_shape_and_caffes_results(method, monkeypatch):
-    """By default the first forward of a shape times the fast kernel against Caffe's path
-    (engines.fastest) and keeps the winner; either way the results are Caffe's."""
+@pytest.mark.parametrize("num_top", [1, 2])
+def test_timed_choice_on_2x2_tiling_keeps_one_engine_and_caffes_results(num_top, monkeypatch):
+    """By default MAX 2x2/2 tiling times the fast kernel against Caffe's path at the first
+    forward (engines.fastest) and keeps the winner; either way the results are Caffe's."""
     monkeypatch.setattr(PoolingLayer, "choose_by_timing", True)
     x = np.random.default_rng(9).integers(-3, 4, (2, 3, 32, 32)).astype(np.float32)
-    fast, caffe = _both(lambda e: _text(method, 3, 2, 0, e), x, 1, seed=2, expect_fast=False)
+    fast, caffe = _both(lambda e: _text("MAX", 2, 2, 0, e), x, num_top, seed=2, expect_fast=False)
     layer = fast[0]
     assert list(layer._choice.values()) in (["fast"], ["caffe"])
     assert layer._fast_done == (list(layer._choice.values()) == ["fast"])
-    np.testing.assert_allclose(fast[2][0].data, caffe[2][0].data, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(fast[1][0].diff, caffe[1][0].diff, rtol=1e-6, atol=1e-7)
-    if method == "MAX":
-        np.testing.assert_array_equal(fast[1][0].diff, caffe[1][0].diff)
+    for t_fast, t_caffe in zip(fast[2], caffe[2]):
+        np.testing.assert_array_equal(t_fast.data, t_caffe.data)
+    np.testing.assert_array_equal(fast[1][0].diff, caffe[1][0].diff)
+
+
+def test_no_timing_where_the_fast_kernel_always_wins(monkeypatch):
+    monkeypatch.setattr(PoolingLayer, "choose_by_timing", True)
+    x = np.random.default_rng(9).integers(-3, 4, (2, 3, 32, 32)).astype(np.float32)
+    for text in (_text("MAX", 3, 2, 0, "DEFAULT"), _text("AVE", 3, 2, 0, "DEFAULT")):
+        layer = run_layer(text, [x], propagate=[True])[0]
+        assert layer._fast_done and not layer._choice, text
 
 
 def test_fast_max_with_nan_takes_caffes_path():

@@ -31,8 +31,9 @@ their own plane.
   one row sum per plane; backward one broadcast write.
 
 float32 only (float64 keeps Caffe's path); windows wholly outside the image (ceil mode with
-kernel < stride) keep Caffe's path too, and the layer times this kernel against Caffe's path
-at each shape's first forward and keeps the faster (PoolingLayer._prefers_fast). Work is split over the N*C planes on
+kernel < stride) keep Caffe's path too. For MAX 2x2/2 tiling, where Caffe's path is as
+fast, the layer times both at each shape's first forward and keeps the faster
+(PoolingLayer._prefers_fast). Work is split over the N*C planes on
 caffe_compat.parallel's threads, so batch-1 nets use them as well. Scratch arrays live in a
 Workspace: nothing is allocated per iteration.
 """

@@ -24,10 +24,10 @@ STOCHASTIC pooling is not supported. Bottom must be 4-D (N, C, H, W).
 
 pooling_param.engine (caffe_compat.engines): ``CAFFE`` runs Caffe's own order of operations
 (_pooling_max.py, _pooling_ave.py); ``DEFAULT``/``CUDNN`` (and no field) run the fast engine
-of _pooling_fast.py on float32 blobs where it is faster: the first forward of each shape, at
-each thread count, times it against Caffe's path (forward + backward on scratch outputs) and
-keeps the winner. Same results: MAX bit for bit (values, mask, summed gradients, ties
-included), AVE to float32 rounding. ``TSCAFFE_ENGINE=CAFFE`` forces Caffe's path everywhere.
+of _pooling_fast.py on float32 blobs (for MAX 2x2/2 tiling, where Caffe's path is as fast,
+the first forward of each shape, at each thread count, times both, forward + backward on
+scratch outputs, and keeps the winner). Same results: MAX bit for bit (values, mask,
+summed gradients, ties included), AVE to float32 rounding. ``TSCAFFE_ENGINE=CAFFE`` forces Caffe's path everywhere.
 """
 from .. import engines, parallel
 from ..backend import xp
@@ -145,8 +145,12 @@ class PoolingLayer(Layer):
 
     def _prefers_fast(self, x, y, mask):
         """cuDNN's ``find``: the first forward of a shape (at each thread count) times the fast
-        kernel and Caffe's path, forward + backward on scratch outputs; the faster one stays."""
-        if not self.choose_by_timing:
+        kernel and Caffe's path, forward + backward on scratch outputs; the faster one stays.
+        Only where Caffe's path can win: its MAX 2x2/2 tiling (LeNet's, VGG's pools) is as fast
+        as the phase layout (measured within a few percent either way); everywhere else the
+        fast kernel does a fraction of its passes (measured 1.5-10x faster), and a timing on
+        a busy machine could only pick wrong."""
+        if not self.choose_by_timing or not (self.method == MAX and self.max._tiled_2x2(x.shape)):
             return True
         key = (x.shape, parallel.num_threads())
         choice = self._choice.get(key)
