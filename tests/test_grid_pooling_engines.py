@@ -123,17 +123,37 @@ def test_fast_max_ties_go_to_the_first_in_window_order(k, s, p, threads):
 
 @pytest.mark.parametrize("num_top", [1, 2])
 def test_timed_choice_on_2x2_tiling_keeps_one_engine_and_caffes_results(num_top, monkeypatch):
-    """By default MAX 2x2/2 tiling times the fast kernel against Caffe's path at the first
-    forward (engines.fastest) and keeps the winner; either way the results are Caffe's."""
+    """By default MAX 2x2/2 tiling alternates the fast kernel and Caffe's path over the first
+    iterations (engines.Pick, forward + backward timed) and keeps the faster; every iteration
+    gives Caffe's results."""
     monkeypatch.setattr(PoolingLayer, "choose_by_timing", True)
-    x = np.random.default_rng(9).integers(-3, 4, (2, 3, 32, 32)).astype(np.float32)
-    fast, caffe = _both(lambda e: _text("MAX", 2, 2, 0, e), x, num_top, seed=2, expect_fast=False)
-    layer = fast[0]
-    assert list(layer._choice.values()) in (["fast"], ["caffe"])
-    assert layer._fast_done == (list(layer._choice.values()) == ["fast"])
-    for t_fast, t_caffe in zip(fast[2], caffe[2]):
-        np.testing.assert_array_equal(t_fast.data, t_caffe.data)
-    np.testing.assert_array_equal(fast[1][0].diff, caffe[1][0].diff)
+    rng = np.random.default_rng(9)
+    layers = {e: layer_from_text(f"name: 'p' {_text('MAX', 2, 2, 0, e)}") for e in ("DEFAULT", "CAFFE")}
+    blobs = {e: (Blob((2, 3, 32, 32)), [Blob() for _ in range(num_top)]) for e in layers}
+    for e, layer in layers.items():
+        layer.setup([blobs[e][0]], blobs[e][1])
+    ran = set()
+    for _ in range(8):
+        x = rng.integers(-3, 4, (2, 3, 32, 32)).astype(np.float32)
+        dy = rng.uniform(-1, 1, (2, 3, 16, 16)).astype(np.float32)
+        for e, layer in layers.items():
+            b, tops = blobs[e]
+            b.data[...] = x
+            layer.reshape([b], tops)
+            layer.forward([b], tops)
+            tops[0].diff[...] = dy
+            layer.backward(tops, [True], [b])
+        ran.add(layers["DEFAULT"]._fast_done)
+        for t_fast, t_caffe in zip(blobs["DEFAULT"][1], blobs["CAFFE"][1]):
+            np.testing.assert_array_equal(t_fast.data, t_caffe.data)
+        np.testing.assert_array_equal(blobs["DEFAULT"][0].diff, blobs["CAFFE"][0].diff)
+    layer = layers["DEFAULT"]
+    assert ran == {True, False}, "both kernels take turns while timing"
+    (pick,) = layer._choice.values()
+    assert pick.chosen in ("fast", "caffe")
+    assert layer._fast_done == (pick.chosen == "fast")
+    assert engines.describe(layer) == ("DEFAULT: FastPool" if layer._fast_done
+                                       else "DEFAULT: caffe (not worth a faster kernel here)")
 
 
 def test_no_timing_where_the_fast_kernel_always_wins(monkeypatch):

@@ -25,10 +25,12 @@ STOCHASTIC pooling is not supported. Bottom must be 4-D (N, C, H, W).
 pooling_param.engine (caffe_compat.engines): ``CAFFE`` runs Caffe's own order of operations
 (_pooling_max.py, _pooling_ave.py); ``DEFAULT``/``CUDNN`` (and no field) run the fast engine
 of _pooling_fast.py on float32 blobs (for MAX 2x2/2 tiling, where Caffe's path is as fast,
-the first forward of each shape, at each thread count, times both, forward + backward on
-scratch outputs, and keeps the winner). Same results: MAX bit for bit (values, mask,
+the first iterations of each shape, at each thread count, alternate the two, timing forward
++ backward, and keep the faster: engines.Pick). Same results: MAX bit for bit (values, mask,
 summed gradients, ties included), AVE to float32 rounding. ``TSCAFFE_ENGINE=CAFFE`` forces Caffe's path everywhere.
 """
+import time
+
 from .. import engines, parallel
 from ..backend import xp
 from ._pooling_ave import AvePool, pooled_size
@@ -54,8 +56,8 @@ def _field(p, name, h_name, w_name, layer, default=None):
 
 @register("Pooling")
 class PoolingLayer(Layer):
-    # DEFAULT/CUDNN engine: time the fast kernel against Caffe's path per shape (False: the
-    # fast kernel wherever it applies; the tests use that to check it).
+    # DEFAULT/CUDNN engine: where Caffe's path can win, time it against the fast kernel per
+    # shape (False: the fast kernel wherever it applies; the tests use that to check it).
     choose_by_timing = True
     EXACT_NUM_BOTTOM = 1
     MIN_TOP = 1
@@ -97,7 +99,8 @@ class PoolingLayer(Layer):
                 f"({self.kernel[0]} x {self.kernel[1]})"
             )
         self.engine = engines.resolve(p.engine)
-        self.fast = self.ave = None
+        self.kernel_fast = self.ave = None
+        self._last_choice = self._current_pick = self._pending = None
         self.max = CaffeMaxPool(self.stride, self.pad) if self.method == MAX else None
         self._fast_key = None
         self._fast_done = False
@@ -124,7 +127,13 @@ class PoolingLayer(Layer):
             self.ave = AvePool(self.kernel, self.stride, self.pad)
         if self.method == MAX:
             self.max.reshape(shape, self.kernel, self.out_hw)
-        self.fast = self._fast_engine(bottom[0].data.dtype, shape)
+        self.kernel_fast = self._fast_engine(bottom[0].data.dtype, shape)
+
+    @property
+    def fast(self):
+        """The fast kernel computing this layer (engines.describe reads it), or None: Caffe's
+        path (engine CAFFE, float64, a shape it does not take, or timed slower here)."""
+        return None if self._last_choice == "caffe" else self.kernel_fast
 
     def _fast_engine(self, dtype, shape):
         """The fast engine's kernel for this shape, or None: Caffe's path (engine CAFFE,
@@ -136,40 +145,36 @@ class PoolingLayer(Layer):
         if (oh - 1) * sh - ph >= h or (ow - 1) * sw - pw >= w:
             return None
         key = (self.method, tuple(shape), self.kernel, self.stride, self.pad, self.out_hw)
-        if self.fast is not None and self._fast_key == key:
-            return self.fast
+        if self.kernel_fast is not None and self._fast_key == key:
+            return self.kernel_fast
         self._fast_key = key
         if self.method == AVE and self.kernel == (h, w) and self.pad == (0, 0) and (oh, ow) == (1, 1):
             return WholeImageAve(shape)
         return FastPool(self.method == MAX, shape, self.kernel, self.stride, self.pad, self.out_hw)
 
-    def _prefers_fast(self, x, y, mask):
-        """cuDNN's ``find``: the first forward of a shape (at each thread count) times the fast
-        kernel and Caffe's path, forward + backward on scratch outputs; the faster one stays.
-        Only where Caffe's path can win: its MAX 2x2/2 tiling (LeNet's, VGG's pools) is as fast
-        as the phase layout (measured within a few percent either way); everywhere else the
-        fast kernel does a fraction of its passes (measured 1.5-10x faster), and a timing on
-        a busy machine could only pick wrong."""
+    def _pick(self, x):
+        """The kernel to run now: "fast" or "caffe". cuDNN's ``find``, on the real calls: for
+        MAX 2x2/2 tiling (LeNet's, VGG's pools), where Caffe's path is about as fast as the
+        phase layout (measured within a few percent either way; the fast kernel wins on the
+        smallest maps), an engines.Pick per shape and thread count alternates the two over
+        the first iterations, timing forward + backward, and keeps the faster. Everywhere
+        else the fast kernel does a fraction of Caffe's passes (measured 1.5-10x faster) and
+        runs without a timing, which on a busy machine could only pick wrong."""
         if not self.choose_by_timing or not (self.method == MAX and self.max._tiled_2x2(x.shape)):
-            return True
+            return "fast"
         key = (x.shape, parallel.num_threads())
-        choice = self._choice.get(key)
-        if choice is None:
-            ys, dys, dxs = xp.empty_like(y), xp.zeros_like(y), xp.empty_like(x)
-            masks = None if mask is None else xp.empty_like(mask)
+        pick = self._choice.get(key)
+        if pick is None:
+            pick = self._choice[key] = engines.Pick(["fast", "caffe"])
+        self._current_pick = pick
+        return pick.next()
 
-            def fast():
-                if self.fast.forward(x, ys):
-                    if masks is not None:
-                        self.fast.mask(masks)
-                    self.fast.backward(dys, dxs)
-
-            def caffe():
-                self._caffe_forward(x, ys, masks)
-                self._caffe_backward(dys, dxs)
-
-            choice = self._choice[key] = engines.fastest({"fast": fast, "caffe": caffe})
-        return choice == "fast"
+    def _record(self, seconds):
+        """The time of the pass pair just run, for the Pick that chose it."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pick, name, t = pending
+            pick.record(name, t + seconds)
 
     def _caffe_forward(self, x, y, mask):
         if self.method == AVE:
@@ -183,18 +188,26 @@ class PoolingLayer(Layer):
     def forward(self, bottom, top):
         x, y = bottom[0].data, top[0].data
         mask = top[1].data if len(top) > 1 else None
-        self._fast_done = (self.fast is not None and self._prefers_fast(x, y, mask)
-                           and self.fast.forward(x, y))
+        self._record(0.0)  # a forward without backward: its time alone
+        name = "caffe" if self.kernel_fast is None else self._pick(x)
+        t0 = time.perf_counter()
+        self._fast_done = name == "fast" and self.kernel_fast.forward(x, y)
         if not self._fast_done:
             self._caffe_forward(x, y, mask)
         elif mask is not None:
-            self.fast.mask(mask)
+            self.kernel_fast.mask(mask)
+        self._last_choice = name
+        if self._current_pick is not None and self._current_pick.chosen is None:
+            self._pending = (self._current_pick, name, time.perf_counter() - t0)
+        self._current_pick = None
 
     def backward(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
         dy, dx = top[0].diff, bottom[0].diff
+        t0 = time.perf_counter()
         if self._fast_done:
-            self.fast.backward(dy, dx)
+            self.kernel_fast.backward(dy, dx)
         else:
             self._caffe_backward(dy, dx)
+        self._record(time.perf_counter() - t0)
