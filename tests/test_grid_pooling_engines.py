@@ -217,3 +217,17 @@ def test_float64_and_engine_caffe_take_caffes_path(monkeypatch):
             assert layer.engine == engines.CAFFE and layer.fast is None, force
         finally:
             monkeypatch.setattr(engines, "_override", None)
+
+
+def test_fast_layer_after_deepcopy():
+    """A deep copy (Workspaces copy empty) rebuilds what it needs: same results as Caffe's path."""
+    import copy
+
+    x = np.random.default_rng(6).integers(-3, 4, (2, 3, 15, 15)).astype(np.float32)
+    fast, caffe = _both(lambda e: _text("MAX", 3, 2, 0, e), x, 1, seed=4)
+    layer, bottom, top = copy.deepcopy(fast[0]), fast[1], fast[2]
+    layer.forward(bottom, top)
+    layer.backward(top, [True], bottom)
+    assert layer._fast_done
+    np.testing.assert_array_equal(top[0].data, caffe[2][0].data)
+    np.testing.assert_array_equal(bottom[0].diff, caffe[1][0].diff)

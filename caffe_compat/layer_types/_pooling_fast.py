@@ -222,14 +222,13 @@ class FastPool:
 
     def _base(self):
         """Flat index into dx of each window's top-left corner (padding included)."""
-        base = self.ws.get("base", (self.planes,) + self.out_hw, xp.intp)
-        if not getattr(self, "_base_done", False):
+        base, fresh = self.ws.fresh("base", (self.planes,) + self.out_hw, xp.intp)
+        if fresh:  # made once (again after a deepcopy: Workspaces copy empty)
             n, c, h, w = self.shape
             i = xp.arange(self.out_hw[0]) * self.rows.stride - self.rows.pad
             j = xp.arange(self.out_hw[1]) * self.cols.stride - self.cols.pad
             base[...] = (xp.arange(self.planes)[:, None, None] * (h * w) + i[None, :, None] * w
                          + j[None, None, :])
-            self._base_done = True
         return base
 
     def mask(self, out):
