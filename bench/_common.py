@@ -179,3 +179,33 @@ def header(info, caffe_core=None):
     if caffe_core:
         text += f"; real Caffe's OpenBLAS core {caffe_core}"
     return text
+
+
+def settle(net, limit=60):
+    """Runs forward_backward until every fast-engine layer has picked its kernels (the
+    DEFAULT engine times its candidates on the first real calls: caffe_compat.engines.Pick),
+    at most ``limit`` times; returns how many it ran. Timing before that would time the
+    slower candidates too."""
+    from caffe_compat import engines
+
+    describe = getattr(engines, "describe", None)
+    for k in range(limit):
+        if describe is not None and k and not any(
+                "still timing" in (describe(layer) or "") or "not run yet" in (describe(layer) or "")
+                for layer in net.layers):
+            return k
+        net.forward_backward()
+    return limit
+
+
+def engine_picks(net):
+    """{what computes it (caffe_compat.engines.describe): count of layers}."""
+    from collections import Counter
+
+    from caffe_compat import engines
+
+    describe = getattr(engines, "describe", None)
+    if describe is None:
+        return {}
+    return dict(Counter(f"{layer.type} {d}" for layer in net.layers
+                        if (d := describe(layer)) is not None))

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from _common import header, run_child_json, versions
+from _common import engine_picks, header, run_child_json, settle, versions
 from gemm_bound import gemm_flops, gemm_floor_ms, gemm_shapes, sgemm_gflops  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,6 +123,7 @@ def child(path, iters, warmup, threads):
             blob.data[...] = rng.integers(0, 10, size=blob.shape)
         else:
             blob.data[...] = rng.uniform(0, 1, size=blob.shape)
+    settled = settle(net)  # the DEFAULT engine's candidates timed and picked
     for _ in range(warmup):
         net.forward_backward()
     times = []
@@ -132,7 +133,8 @@ def child(path, iters, warmup, threads):
         times.append(time.perf_counter() - t0)
     floor = gemm_floor_ms(net, np)
     gflops = sgemm_gflops(np)
-    print(json.dumps({"ms": 1000 * statistics.median(times), "gflops": gflops, "gemm_ms": floor}))
+    print(json.dumps({"ms": 1000 * statistics.median(times), "gflops": gflops, "gemm_ms": floor,
+                      "settle_iterations": settled, "picks": engine_picks(net)}))
 
 
 ENGINES = ("DEFAULT", "CAFFE")  # timed by default; --engines adds FAST
@@ -205,7 +207,7 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
             warmup = 2 if quick else 3
             for t in threads:
                 engines = tuple(dict.fromkeys(("DEFAULT", "CAFFE") + tuple(engines)))
-                mine = {e: [] for e in engines}
+                mine, picks = {e: [] for e in engines}, {}
                 theirs, torch_runs, rates, floors = [], [], [], []
                 for _ in range(rounds):  # interleaved: Caffe, ours on each engine, PyTorch
                     c, core = caffe(path, n_iter, t)
@@ -214,6 +216,7 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
                         cores.add(core)
                     for engine in engines:
                         o = ours(path, n_iter, warmup, t, engine)
+                        picks[engine] = o.get("picks")
                         mine[engine].append(o["ms"])
                         rates.append(o["gflops"])
                         floors.append(o["gemm_ms"])
@@ -232,7 +235,7 @@ def main(quick=False, nets=None, threads=(1, 2), rounds=None, iters=None, out_js
                      **{f"ours_{e.lower()}_engine_ms": statistics.median(mine[e])
                         for e in engines if e not in ("DEFAULT", "CAFFE")},
                      "gemm_gflop": flops / 1e9, "sgemm_gflops": statistics.median(rates),
-                     "bound_ms": bound, "gemm_ms": statistics.median(floors)}
+                     "bound_ms": bound, "gemm_ms": statistics.median(floors), "engines": picks}
                 results.append(r)
                 print(format_result(r), flush=True)
     info["caffe_openblas_core"] = ", ".join(sorted(cores)) or None

@@ -42,6 +42,9 @@ def child(path, iters, warmup):
         blob = net.blobs[name]
         blob.data[...] = (rng.integers(0, 10, size=blob.shape) if name == "label"
                           else rng.uniform(0, 1, size=blob.shape))
+    from _common import engine_picks, settle
+
+    settle(net)  # the DEFAULT engine's candidates timed and picked
     for _ in range(warmup):
         net.forward_backward()
     names = list(net.layer_dict)
@@ -70,7 +73,7 @@ def child(path, iters, warmup):
         layers.append({"name": names[i], "type": layer.type, "forward_ms": f, "backward_ms": b})
     print(json.dumps({"engine": engines.get_engine(), "ms": 1000 * statistics.median(walls),
                       "layers": layers, "gflops": gemm_bound.sgemm_gflops(np),
-                      "gemm_ms": gemm_bound.gemm_floor_ms(net, np)}))
+                      "gemm_ms": gemm_bound.gemm_floor_ms(net, np), "picks": engine_picks(net)}))
 
 
 def by_type(layers):
@@ -139,6 +142,9 @@ def markdown(p):
                      + (f"{x['forward_ms']:.1f} + {x['backward_ms']:.1f}" if x else "-") + " | "
                      + (f"{y['forward_ms']:.1f} + {y['backward_ms']:.1f}" if y else "-") + " | "
                      + (f"{tf:.1f}" if tf is not None else "-") + " |")
+    lines += ["", "What computes the layers with an engine choice: " + "; ".join(
+        f"{e}: " + ", ".join(f"{n}x {k}" for k, n in o.get("picks", {}).items())
+        for e, o in p["ours"].items())]
     lines += ["", "Slowest layers (ours, default engine): " + ", ".join(
         f"{x['name']} ({x['type']}) {x['forward_ms']:.1f} + {x['backward_ms']:.1f} ms"
         for x in d["top_layers"])]
