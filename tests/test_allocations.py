@@ -32,8 +32,8 @@ def test_no_large_temporaries_per_iteration(name, threads, tmp_path):
         net.blobs["data"].data[...] = rng.uniform(0, 1, size=net.blobs["data"].shape)
         net.blobs["label"].data[...] = rng.integers(0, 10, size=net.blobs["label"].shape)
         # Warm-up: the workspaces are allocated here, and the fast engine times each of its
-        # candidates (3 rounds of up to 3; caffe_compat.engines.Pick) before keeping one.
-        for _ in range(10):
+        # candidates (3 rounds of up to 4; caffe_compat.engines.Pick) before keeping one.
+        for _ in range(14):
             net.forward_backward()
         names, base, peaks = net._layer_names, {}, {}
 
@@ -86,7 +86,7 @@ def test_no_page_faults_per_iteration(name, engine, tmp_path):
         rng = np.random.default_rng(0)
         net.blobs["data"].data[...] = rng.uniform(0, 1, size=net.blobs["data"].shape)
         net.blobs["label"].data[...] = rng.integers(0, 10, size=net.blobs["label"].shape)
-        for _ in range(12):
+        for _ in range(14):
             net.forward_backward()
         faults = []
         for _ in range(4):

@@ -17,7 +17,7 @@ from test_grid_convolution import GRID, conv_reference
 # (forward, backward) pinned; a candidate a layer does not have falls back to mixed or caffe
 # (depthwise layers: to their own kernels).
 CANDIDATES = [("ort", "ort"), ("ort", "mixed"), ("ort", "caffe"), ("caffe", "ort"),
-              ("depthwise", "depthwise")]
+              ("ort", "gemm"), ("caffe", "gemm"), ("depthwise", "depthwise")]
 
 
 def conv_text(o, k, s, p, d, g, bias, engine=""):
@@ -154,7 +154,7 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
     capfd.readouterr()
     parallel.set_num_threads(1)  # one thread count: its picks are made after 3 rounds
     try:
-        assert main(["time", "-model", str(path), "-iterations", "9", "-engines"]) == 0
+        assert main(["time", "-model", str(path), "-iterations", "12", "-engines"]) == 0
     finally:
         parallel.set_num_threads(None)
     lines = dict(re.findall(r"caffe\.cpp:405\] +(\S+)\tengine: (.*)", capfd.readouterr().err))
@@ -168,5 +168,5 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
         if forced:
             assert lines[name] == "CAFFE"
         else:
-            back = r"backward( \(parameters only\))? (caffe|mixed|ort)"
+            back = r"backward( \(parameters only\))? (caffe|mixed|ort|gemm)"
             assert re.fullmatch(rf"DEFAULT: forward (caffe|ort)(, {back})+", lines[name]), lines[name]

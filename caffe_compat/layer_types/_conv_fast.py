@@ -8,7 +8,9 @@ fastest for each pass:
   convolves in cache-sized blocks of columns instead of one big im2col buffer);
 - backward: Caffe's (``caffe``: weight GEMM on the columns, column GEMM + col2im), or the
   data gradient as onnxruntime's ``ConvTranspose`` with Caffe's weight gradient
-  (``mixed``), or both from onnxruntime (``ort``, one group only): the weight gradient is
+  (``mixed``), or with the weight GEMM on Caffe's columns run by onnxruntime's ``Gemm``
+  (``gemm``: MLAS is up to 3x faster than OpenBLAS on these long products), or both from
+  onnxruntime (``ort``, one group only): the weight gradient is
   itself a convolution, of the input (channels as the batch) by the output gradient
   (images as the channels), with stride and dilation exchanged:
   ``dW[o, c, p, q] = sum_{n,i,j} dY[n, o, i, j] * Xpad[n, c, i*s + p*d, j*s + q*d]``.
@@ -33,7 +35,7 @@ FORCE = {}
 # Candidates in the order they are tried (a single pass runs the first). Depthwise layers
 # (_conv_depthwise.py) skip Caffe's one GEMM per channel, far slower at any size.
 FORWARD = ("ort", "caffe")
-BACKWARD = ("ort", "mixed", "caffe")
+BACKWARD = ("ort", "gemm", "mixed", "caffe")
 DEPTHWISE_FORWARD = ("depthwise", "ort")
 DEPTHWISE_BACKWARD = ("depthwise",)
 
@@ -89,6 +91,12 @@ class FastConvolution:
                          kernel_shape=[kh, kw], pads=[ph, pw, ph, pw], strides=[sh, sw],
                          dilations=[dh, dw], group=L.group,
                          output_padding=[h - full[0], w - full[1]])
+        if kind == "gemm":
+            # One group's weight gradient from Caffe's columns: (K/G, N) x (O/G, N)^T.
+            n = m * oh * ow
+            kg = c // L.group * kh * kw
+            og = o // L.group
+            return OrtOp("Gemm", {"col": (kg, n), "dy": (og, n)}, {"dwt": (kg, og)}, transB=1)
         # "dw": the weight gradient as a convolution (one group).
         eh = (h + 2 * ph - (sh * (oh - 1) + 1)) // dh + 1
         ew = (w + 2 * pw - (sw * (ow - 1) + 1)) // dw + 1
@@ -171,6 +179,37 @@ class FastConvolution:
             if L.bias_term:
                 L._bias_gradient_per_image(t.diff.reshape(m, o, -1))
 
+    def _gemm_dw(self, top, bottom):
+        """The weight gradient on Caffe's columns with onnxruntime's Gemm (MLAS runs these
+        long-K products up to 3x faster than OpenBLAS here)."""
+        L = self.layer
+        self._columns(bottom)
+        o, G = L.num_output, L.group
+        og = o // G
+        p = L.out_hw[0] * L.out_hw[1]
+        for i, (b, t) in enumerate(zip(bottom, top)):
+            m, c, h, w = L._dims(b)
+            kg = c // G * L.kernel[0] * L.kernel[1]
+            col = L.ws.get(f"col{i}", (c // G * G * L.kernel[0] * L.kernel[1], m * p), xp.float32)
+            dy = t.diff.reshape(m, o, p)
+            dy2 = L.ws.get("fast_dy2", (o, m * p), xp.float32)
+            if L._batch_inner():
+                d3 = dy2.reshape(o, p, m)
+                parallel.over_batch(lambda lo, hi: d3[lo:hi].__setitem__(Ellipsis, dy[:, lo:hi].transpose(1, 2, 0)),
+                                    o, dy.size)
+            else:
+                d3 = dy2.reshape(o, m, p)
+                parallel.over_batch(lambda lo, hi: d3[:, lo:hi].__setitem__(Ellipsis, dy[lo:hi].transpose(1, 0, 2)),
+                                    m, dy.size)
+            dwt = L.ws.get("fast_gemm_dwt", (kg, og), xp.float32)
+            op = self._op("gemm", m, c, h, w)
+            wd = L.blobs[0].diff.reshape(o, kg)
+            for g in range(G):
+                op(col=col[g * kg:(g + 1) * kg], dy=dy2[g * og:(g + 1) * og], dwt=dwt)
+                wd[g * og:(g + 1) * og] += dwt.T
+            if L.bias_term:
+                L._bias_gradient_per_image(dy)
+
     def _backward(self, name, top, propagate_down, bottom):
         L = self.layer
         if name == "depthwise":
@@ -178,6 +217,9 @@ class FastConvolution:
         elif name == "caffe":
             self._columns(bottom)
             L._backward_caffe(top, propagate_down, bottom)
+        elif name == "gemm":
+            self._gemm_dw(top, bottom)
+            self._ort_dx(top, propagate_down, bottom)
         elif name == "mixed":
             self._columns(bottom)
             L._backward_caffe(top, [False] * len(bottom), bottom)
