@@ -17,7 +17,8 @@ from test_grid_convolution import GRID, conv_reference
 # (forward, backward) pinned; a candidate a layer does not have falls back to mixed or caffe
 # (depthwise layers: to their own kernels).
 CANDIDATES = [("ort", "ort"), ("ort", "mixed"), ("ort", "caffe"), ("caffe", "ort"),
-              ("ort", "gemm"), ("caffe", "gemm"), ("depthwise", "depthwise")]
+              ("ort", "gemm"), ("caffe", "gemm"), ("colgemm", "gemm"), ("colgemm", "caffe"),
+              ("depthwise", "depthwise")]
 
 
 def conv_text(o, k, s, p, d, g, bias, engine=""):
@@ -50,8 +51,7 @@ def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bi
     wt = uniform((o, c // g, k[0], k[1]), 3, -0.5, 0.5)
     params = [wt] + ([uniform((o,), 4)] if bias else [])
     layer, bottom, top, (dy,) = run_layer(conv_text(o, k, s, p, d, g, bias), [x], params=params, seed=h)
-    pointwise = k == (1, 1) and s == (1, 1) and p == (0, 0)
-    assert (layer.fast is None) == pointwise, "1x1 stride-1 kernels stay plain GEMMs"
+    assert layer.fast is not None
     y, dx, dw, db = conv_reference(f64(x), f64(wt), f64(params[1]) if bias else None, dy, s, p, (d, d), g)
     what = f"fast {pinned} conv {n}x{c}x{h}x{w} k{k} s{s} p{p} d{d} g{g} threads {threads}"
     assert_close(top[0].data, y, what + " forward")
@@ -154,7 +154,7 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
     capfd.readouterr()
     parallel.set_num_threads(1)  # one thread count: its picks are made after 3 rounds
     try:
-        assert main(["time", "-model", str(path), "-iterations", "12", "-engines"]) == 0
+        assert main(["time", "-model", str(path), "-iterations", "13", "-engines"]) == 0
     finally:
         parallel.set_num_threads(None)
     lines = dict(re.findall(r"caffe\.cpp:405\] +(\S+)\tengine: (.*)", capfd.readouterr().err))
@@ -169,4 +169,4 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
             assert lines[name] == "CAFFE"
         else:
             back = r"backward( \(parameters only\))? (caffe|mixed|ort|gemm)"
-            assert re.fullmatch(rf"DEFAULT: forward (caffe|ort)(, {back})+", lines[name]), lines[name]
+            assert re.fullmatch(rf"DEFAULT: forward (caffe|ort|colgemm)(, {back})+", lines[name]), lines[name]

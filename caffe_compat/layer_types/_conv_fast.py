@@ -4,8 +4,10 @@ For each input shape and thread count it times the candidates on the first calls
 call runs one of them; caffe_compat.engines.Pick), as cuDNN's ``find`` does, and keeps the
 fastest for each pass:
 
-- forward: Caffe's im2col + GEMM (``caffe``), or onnxruntime's ``Conv`` (``ort``: MLAS
-  convolves in cache-sized blocks of columns instead of one big im2col buffer);
+- forward: Caffe's im2col + GEMM (``caffe``), the same with the GEMM by onnxruntime's
+  ``Gemm`` (``colgemm``; the columns then serve the weight gradient too), or onnxruntime's
+  ``Conv`` (``ort``: MLAS convolves in cache-sized blocks of columns instead of one big
+  im2col buffer);
 - backward: Caffe's (``caffe``: weight GEMM on the columns, column GEMM + col2im), or the
   data gradient as onnxruntime's ``ConvTranspose`` with Caffe's weight gradient
   (``mixed``), or with the weight GEMM on Caffe's columns run by onnxruntime's ``Gemm``
@@ -15,13 +17,14 @@ fastest for each pass:
   (images as the channels), with stride and dilation exchanged:
   ``dW[o, c, p, q] = sum_{n,i,j} dY[n, o, i, j] * Xpad[n, c, i*s + p*d, j*s + q*d]``.
 
+1x1 stride-1 kernels have no columns: Caffe's products on the pixels, or onnxruntime's.
 Depthwise layers (group = channels = num_output) have their own candidate, by kernel
 offsets (_conv_depthwise.py), in place of Caffe's one GEMM per channel.
 
 Every candidate computes the same sums in another order, so results equal Caffe's path to
 float32 rounding. Layers the engine does not pay off on stay on Caffe's path: float64 blobs
-(onnxruntime's convolutions are float32), arrays that are not contiguous, 1x1 stride-1
-kernels (already plain GEMMs) and small layers (under ``MIN_FLOPS``, where a kernel call
+(onnxruntime's convolutions are float32), arrays that are not contiguous and small
+layers (under ``MIN_FLOPS``, where a kernel call
 costs more than it saves).
 """
 from ..backend import xp
@@ -34,16 +37,17 @@ MIN_FLOPS = 2e6
 FORCE = {}
 # Candidates in the order they are tried (a single pass runs the first). Depthwise layers
 # (_conv_depthwise.py) skip Caffe's one GEMM per channel, far slower at any size.
-FORWARD = ("ort", "caffe")
+FORWARD = ("ort", "colgemm", "caffe")
 BACKWARD = ("ort", "gemm", "mixed", "caffe")
+# 1x1 stride-1 kernels have no columns (each image's pixels are its columns).
+POINTWISE_FORWARD = ("ort", "caffe")
+POINTWISE_BACKWARD = ("ort", "mixed", "caffe")
 DEPTHWISE_FORWARD = ("depthwise", "ort")
 DEPTHWISE_BACKWARD = ("depthwise",)
 
 
 def applicable(layer, bottom):
     """True when ``layer`` (a ConvolutionLayer set up and reshaped) should use the engine."""
-    if layer._pointwise():
-        return False
     for b in bottom:
         if b.data.dtype != xp.float32 or not b.data.flags.c_contiguous:
             return False
@@ -91,6 +95,12 @@ class FastConvolution:
                          kernel_shape=[kh, kw], pads=[ph, pw, ph, pw], strides=[sh, sw],
                          dilations=[dh, dw], group=L.group,
                          output_padding=[h - full[0], w - full[1]])
+        if kind == "colgemm":
+            # One group's output from Caffe's columns: (O/G, K/G) x (K/G, N).
+            n = m * oh * ow
+            kg = c // L.group * kh * kw
+            og = o // L.group
+            return OrtOp("Gemm", {"w": (og, kg), "col": (kg, n)}, {"y": (og, n)})
         if kind == "gemm":
             # One group's weight gradient from Caffe's columns: (K/G, N) x (O/G, N)^T.
             n = m * oh * ow
@@ -131,20 +141,43 @@ class FastConvolution:
             pick = choice[key] = engines.Pick(names)
         return pick
 
+    def _colgemm_forward(self, bottom, top):
+        """Caffe's im2col, its GEMM by onnxruntime's Gemm, Caffe's bias pass; the columns
+        stay for the weight gradient."""
+        L = self.layer
+        o, G = L.num_output, L.group
+        og = o // G
+        w2 = L.blobs[0].data.reshape(o, -1)
+        kg = w2.shape[1]
+        p = L.out_hw[0] * L.out_hw[1]
+        for i, (b, t) in enumerate(zip(bottom, top)):
+            m, c, h, w = L._dims(b)
+            col = L._im2col(b.data.reshape(m, c, h, w), i)
+            yt = L.ws.get("yt", (o, m * p), xp.float32)
+            op = self._op("colgemm", m, c, h, w)
+            for g in range(G):
+                op(w=w2[g * og:(g + 1) * og], col=col[g * kg:(g + 1) * kg], y=yt[g * og:(g + 1) * og])
+            y = t.data.reshape(m, o, p)
+            ym = yt.reshape(o, p, m).transpose(2, 0, 1) if L._batch_inner() else yt.reshape(o, m, p).transpose(1, 0, 2)
+            bias = L.blobs[1].data.reshape(1, o, 1) if L.bias_term else 0
+            parallel.over_batch(lambda lo, hi: xp.add(ym[lo:hi], bias, out=y[lo:hi]), m, y.size)
+
     def forward(self, bottom, top):
         L = self.layer
-        names = DEPTHWISE_FORWARD if _conv_depthwise.is_depthwise(L) else FORWARD
+        names = DEPTHWISE_FORWARD if _conv_depthwise.is_depthwise(L) else \
+            POINTWISE_FORWARD if L._pointwise() else FORWARD
         name = self._choice(bottom, "fwd", names).run({
             "caffe": lambda: L._forward_caffe(bottom, top),
+            "colgemm": lambda: self._colgemm_forward(bottom, top),
             "ort": lambda: self._ort_forward(bottom, top),
             "depthwise": lambda: _conv_depthwise.forward(L, bottom, top)})
-        self.cols_ready = name == "caffe"
+        self.cols_ready = name in ("caffe", "colgemm")
 
     # -- backward ------------------------------------------------------------------------
     def _columns(self, bottom):
         """Caffe's columns of every bottom, for its weight gradient after an ort forward."""
-        if not self.cols_ready:
-            L = self.layer
+        L = self.layer
+        if not self.cols_ready and not L._pointwise():
             for i, b in enumerate(bottom):
                 m, c, h, w = L._dims(b)
                 L._im2col(b.data.reshape(m, c, h, w), i)
@@ -233,7 +266,8 @@ class FastConvolution:
         if _conv_depthwise.is_depthwise(self.layer):
             names = list(DEPTHWISE_BACKWARD)
         else:
-            names = [n for n in BACKWARD
+            candidates = POINTWISE_BACKWARD if self.layer._pointwise() else BACKWARD
+            names = [n for n in candidates
                      if not (n == "mixed" and not any(pd)) and not (n == "ort" and self.layer.group > 1)]
         self._choice(bottom, ("bwd", pd), names).run(
             {n: (lambda n=n: self._backward(n, top, propagate_down, bottom)) for n in names})
