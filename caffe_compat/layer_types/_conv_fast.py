@@ -44,6 +44,9 @@ POINTWISE_FORWARD = ("ort", "caffe")
 POINTWISE_BACKWARD = ("ort", "mixed", "caffe")
 DEPTHWISE_FORWARD = ("depthwise", "ort")
 DEPTHWISE_BACKWARD = ("depthwise",)
+# The onnxruntime operators each candidate calls (the others' are released once picked).
+_FORWARD_OPS = {"ort": {"fwd"}, "colgemm": {"colgemm"}}
+_BACKWARD_OPS = {"ort": {"dw", "dx"}, "gemm": {"gemm", "dx"}, "mixed": {"dx"}}
 
 
 def applicable(layer, bottom):
@@ -128,6 +131,24 @@ class FastConvolution:
                 args["b"] = L.blobs[1].data
             op(**args)
 
+    def _release_unpicked(self):
+        """Drops the onnxruntime sessions that no pick made or still timing can call."""
+        need = set()
+        for choice in self.choices.values():
+            for key, pick in choice.items():
+                table = _FORWARD_OPS if key == "fwd" else _BACKWARD_OPS
+                for name in ([pick.chosen] if pick.chosen else pick.names):
+                    need |= table.get(name, set())
+        for k in [k for k in self.ops if k[0] not in need]:
+            del self.ops[k]
+
+    def _run(self, pick, calls):
+        decided = pick.chosen
+        name = pick.run(calls)
+        if pick.chosen and not decided:
+            self._release_unpicked()
+        return name
+
     def _choice(self, bottom, key, names):
         """The Pick for this pass at this shape and thread count (pinned by FORCE)."""
         shape_key = (bottom[0].shape, len(bottom), parallel.num_threads())
@@ -166,7 +187,7 @@ class FastConvolution:
         L = self.layer
         names = DEPTHWISE_FORWARD if _conv_depthwise.is_depthwise(L) else \
             POINTWISE_FORWARD if L._pointwise() else FORWARD
-        name = self._choice(bottom, "fwd", names).run({
+        name = self._run(self._choice(bottom, "fwd", names), {
             "caffe": lambda: L._forward_caffe(bottom, top),
             "colgemm": lambda: self._colgemm_forward(bottom, top),
             "ort": lambda: self._ort_forward(bottom, top),
@@ -269,5 +290,5 @@ class FastConvolution:
             candidates = POINTWISE_BACKWARD if self.layer._pointwise() else BACKWARD
             names = [n for n in candidates
                      if not (n == "mixed" and not any(pd)) and not (n == "ort" and self.layer.group > 1)]
-        self._choice(bottom, ("bwd", pd), names).run(
-            {n: (lambda n=n: self._backward(n, top, propagate_down, bottom)) for n in names})
+        self._run(self._choice(bottom, ("bwd", pd), names),
+                  {n: (lambda n=n: self._backward(n, top, propagate_down, bottom)) for n in names})
