@@ -209,3 +209,13 @@ def engine_picks(net):
         return {}
     return dict(Counter(f"{layer.type} {d}" for layer in net.layers
                         if (d := describe(layer)) is not None))
+
+
+def net_inputs(net, np, rng):
+    """Random inputs for a bench net: class indices for ``label``, uniform [0, 1) elsewhere."""
+    for name in net.inputs:
+        blob = net.blobs[name]
+        if name == "label":
+            blob.data[...] = rng.integers(0, 10, size=blob.shape)
+        else:
+            blob.data[...] = rng.uniform(0, 1, size=blob.shape)

@@ -115,14 +115,10 @@ def child(path, iters, warmup, threads):
 
     import numpy as np
 
+    from _common import net_inputs
+
     net = Net(path, TRAIN)
-    rng = np.random.default_rng(0)
-    for name in net.inputs:
-        blob = net.blobs[name]
-        if name == "label":
-            blob.data[...] = rng.integers(0, 10, size=blob.shape)
-        else:
-            blob.data[...] = rng.uniform(0, 1, size=blob.shape)
+    net_inputs(net, np, np.random.default_rng(0))
     settled = settle(net)  # the DEFAULT engine's candidates timed and picked
     for _ in range(warmup):
         net.forward_backward()

@@ -83,15 +83,6 @@ def rel_error(theirs, ours, np, norm=False):
     return diff / scale if scale > 0 else diff
 
 
-def net_inputs(net, np, rng):
-    for name in net.inputs:
-        blob = net.blobs[name]
-        if name == "label":
-            blob.data[...] = rng.integers(0, 10, size=blob.shape)
-        else:
-            blob.data[...] = rng.uniform(0, 1, size=blob.shape)
-
-
 def run_torch(torch, np, param, net, feed, grads, masks, dtype):
     """The torch graph in ``dtype`` with ours' weights, inputs and dropout masks: forward
     and backward; {"blobs": {name: array}, "grads": {"layer/k" or "blob/in": array}}."""
@@ -146,6 +137,8 @@ def main(path, threads=1, tol=None):
     fwd_tol, grad_tol = (tol, 10 * tol) if tol else (FORWARD_TOL, GRAD_TOL)
     net = Net(path, TRAIN)
     randomize(net, np)
+    from _common import net_inputs
+
     net_inputs(net, np, np.random.default_rng(1))
     temper(net, np)
     feed = {name: net.blobs[name].data.copy() for name in net.inputs}

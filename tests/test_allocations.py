@@ -18,23 +18,29 @@ from conftest import REPO
 BOUND_KB = 256
 
 
-@pytest.mark.parametrize("name,threads", [("lenet", 1), ("cifar10_quick", 2)])
-def test_no_large_temporaries_per_iteration(name, threads, tmp_path):
+def warm_net(name, tmp_path):
+    """bench_nets' net ``name`` on random data, after its warm-up: the workspaces are
+    allocated there, and the fast engine times each of its candidates (3 rounds of up to 4;
+    caffe_compat.engines.Pick) before keeping one."""
     sys.path.insert(0, str(REPO / "bench"))
     import bench_nets
 
     from caffe_compat import TRAIN, Net
 
+    net = Net(bench_nets.write_net(name, str(tmp_path)), TRAIN)
+    rng = np.random.default_rng(0)
+    net.blobs["data"].data[...] = rng.uniform(0, 1, size=net.blobs["data"].shape)
+    net.blobs["label"].data[...] = rng.integers(0, 10, size=net.blobs["label"].shape)
+    for _ in range(14):
+        net.forward_backward()
+    return net
+
+
+@pytest.mark.parametrize("name,threads", [("lenet", 1), ("cifar10_quick", 2)])
+def test_no_large_temporaries_per_iteration(name, threads, tmp_path):
     parallel.set_num_threads(threads)
     try:
-        net = Net(bench_nets.write_net(name, str(tmp_path)), TRAIN)
-        rng = np.random.default_rng(0)
-        net.blobs["data"].data[...] = rng.uniform(0, 1, size=net.blobs["data"].shape)
-        net.blobs["label"].data[...] = rng.integers(0, 10, size=net.blobs["label"].shape)
-        # Warm-up: the workspaces are allocated here, and the fast engine times each of its
-        # candidates (3 rounds of up to 4; caffe_compat.engines.Pick) before keeping one.
-        for _ in range(14):
-            net.forward_backward()
+        net = warm_net(name, tmp_path)
         names, base, peaks = net._layer_names, {}, {}
 
         def before(i):
@@ -74,20 +80,12 @@ def test_no_page_faults_per_iteration(name, engine, tmp_path):
     thousands per iteration for im2col-sized arrays)."""
     import resource
 
-    sys.path.insert(0, str(REPO / "bench"))
-    import bench_nets
-
-    from caffe_compat import TRAIN, Net, engines
+    from caffe_compat import engines
 
     parallel.set_num_threads(1)
     engines.set_engine(engine)
     try:
-        net = Net(bench_nets.write_net(name, str(tmp_path)), TRAIN)
-        rng = np.random.default_rng(0)
-        net.blobs["data"].data[...] = rng.uniform(0, 1, size=net.blobs["data"].shape)
-        net.blobs["label"].data[...] = rng.integers(0, 10, size=net.blobs["label"].shape)
-        for _ in range(14):
-            net.forward_backward()
+        net = warm_net(name, tmp_path)
         faults = []
         for _ in range(4):
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -12,19 +12,13 @@ import pytest
 import caffe_compat.engines as engines
 from caffe_compat.layer_types import _conv_fast
 from grid_support import assert_close, f64, run_layer, threads, uniform  # noqa: F401
-from test_grid_convolution import GRID, conv_reference
+from test_grid_convolution import GRID, check_against_the_loops, conv_reference, conv_text
 
 # (forward, backward) pinned; a candidate a layer does not have falls back to mixed or caffe
 # (depthwise layers: to their own kernels).
 CANDIDATES = [("ort", "ort"), ("ort", "mixed"), ("ort", "caffe"), ("caffe", "ort"),
               ("ort", "gemm"), ("caffe", "gemm"), ("colgemm", "gemm"), ("colgemm", "caffe"),
               ("depthwise", "depthwise")]
-
-
-def conv_text(o, k, s, p, d, g, bias, engine=""):
-    return (f"type: 'Convolution' convolution_param {{ num_output: {o} kernel_h: {k[0]} "
-            f"kernel_w: {k[1]} stride_h: {s[0]} stride_w: {s[1]} pad_h: {p[0]} pad_w: {p[1]} "
-            f"dilation: {d} group: {g} bias_term: {'true' if bias else 'false'} {engine}}}")
 
 
 @pytest.fixture
@@ -47,18 +41,8 @@ DEPTHWISE = [
 @pytest.mark.parametrize("pinned", CANDIDATES, ids=["-".join(c) for c in CANDIDATES], indirect=True)
 @pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID + DEPTHWISE)
 def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bias, threads, pinned):
-    x = uniform((n, c, h, w), h * 7 + k[0])
-    wt = uniform((o, c // g, k[0], k[1]), 3, -0.5, 0.5)
-    params = [wt] + ([uniform((o,), 4)] if bias else [])
-    layer, bottom, top, (dy,) = run_layer(conv_text(o, k, s, p, d, g, bias), [x], params=params, seed=h)
-    assert layer.fast is not None
-    y, dx, dw, db = conv_reference(f64(x), f64(wt), f64(params[1]) if bias else None, dy, s, p, (d, d), g)
-    what = f"fast {pinned} conv {n}x{c}x{h}x{w} k{k} s{s} p{p} d{d} g{g} threads {threads}"
-    assert_close(top[0].data, y, what + " forward")
-    assert_close(bottom[0].diff, dx, what + " dx")
-    assert_close(layer.blobs[0].diff, dw, what + " dW")
-    if bias:
-        assert_close(layer.blobs[1].diff, db, what + " db")
+    layer = check_against_the_loops(n, c, h, w, o, k, s, p, d, g, bias, f"fast {pinned} threads {threads}")
+    assert layer.fast is not None, "the fast engine ran"
 
 
 def test_two_iterations_accumulate_parameter_gradients_once_each(monkeypatch):

@@ -63,20 +63,29 @@ GRID = [
 ]
 
 
-@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID)
-def test_convolution_grid(n, c, h, w, o, k, s, p, d, g, bias, threads):
-    text = (f"type: 'Convolution' convolution_param {{ num_output: {o} kernel_h: {k[0]} "
+def conv_text(o, k, s, p, d, g, bias, extra=""):
+    return (f"type: 'Convolution' convolution_param {{ num_output: {o} kernel_h: {k[0]} "
             f"kernel_w: {k[1]} stride_h: {s[0]} stride_w: {s[1]} pad_h: {p[0]} pad_w: {p[1]} "
-            f"dilation: {d} group: {g} bias_term: {'true' if bias else 'false'} }}")
+            f"dilation: {d} group: {g} bias_term: {'true' if bias else 'false'} {extra}}}")
+
+
+def check_against_the_loops(n, c, h, w, o, k, s, p, d, g, bias, what):
+    """Runs the layer on a grid case and compares it with conv_reference; the layer."""
     x = uniform((n, c, h, w), h * 7 + k[0])
     wt = uniform((o, c // g, k[0], k[1]), 3, -0.5, 0.5)
     params = [wt] + ([uniform((o,), 4)] if bias else [])
-    layer, bottom, top, (dy,) = run_layer(text, [x], params=params, seed=h)
+    layer, bottom, top, (dy,) = run_layer(conv_text(o, k, s, p, d, g, bias), [x], params=params, seed=h)
     y, dx, dw, db = conv_reference(f64(x), f64(wt), f64(params[1]) if bias else None, dy,
                                    s, p, (d, d), g)
-    what = f"conv {n}x{c}x{h}x{w} k{k} s{s} p{p} d{d} g{g} threads {threads}"
+    what = f"{what} conv {n}x{c}x{h}x{w} k{k} s{s} p{p} d{d} g{g}"
     assert_close(top[0].data, y, what + " forward")
     assert_close(bottom[0].diff, dx, what + " dx")
     assert_close(layer.blobs[0].diff, dw, what + " dW")
     if bias:
         assert_close(layer.blobs[1].diff, db, what + " db")
+    return layer
+
+
+@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID)
+def test_convolution_grid(n, c, h, w, o, k, s, p, d, g, bias, threads):
+    check_against_the_loops(n, c, h, w, o, k, s, p, d, g, bias, f"threads {threads}")

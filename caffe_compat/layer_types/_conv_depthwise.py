@@ -22,14 +22,9 @@ def is_depthwise(layer):
 
 
 def _views(layer, padded):
-    """(p, q, view of ``padded`` (M, C, Hp, Wp) that offset (p, q) reads)."""
-    (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.stride, layer.dilation
-    oh, ow = layer.out_hw
-    for p in range(kh):
-        rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
-        for q in range(kw):
-            cols = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
-            yield p, q, padded[:, :, rows, cols]
+    """(p, q, view of ``padded`` (M, C, Hp, Wp) that offset (p, q) reads): the layer's own
+    window views (its channel-major layout indexes the same last two axes)."""
+    return layer._windows(padded, False)
 
 
 def _padded(layer, x, name):
