@@ -22,6 +22,9 @@ The clients' contracts of issue 23, each ported with --teacher-params alone (no 
 - ``fashion_normalised``: the Fashion-MNIST teacher wanting (x/255 - 0.2860)/0.3530
   (torchvision Normalize outside the graph); ``{"mean": 72.93, "std": 90.015}``;
 - ``fashion_x30``: the Fashion-MNIST teacher's logits x 30.
+- ``fashion_bn_x30``: the issue's fourth client, a Fashion-MNIST CNN with BatchNorm trained
+  here in PyTorch (in tscaffe when PyTorch is missing) and exported to ONNX in inference
+  mode, its logits x 30 (bench/bn_teacher.py; its onnxruntime test accuracy is in the note).
 
 Each teaches a student (LeNet; ``--student vgg16`` for the VGG-16 student at its default
 width) on all 60,000 training images of its dataset with no labels, from the defaults only
@@ -45,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SHARED = os.environ.get("TSCAFFE_SHARED", os.path.join(REPO, "..", "shared"))
 SCALES = (0.1, 1, 10, 30)
+TEACHER_FACTS = {}   # name -> what was measured of a teacher built here (bn_teacher.build)
 TARGET = 0.995
 TARGETS = {"mnist": 0.995, "fashion": 0.98}
 
@@ -95,7 +99,15 @@ def build_teachers(out, quick=False, only=None):
     path = tv.padded_nhwc_input(client, os.path.join(folder, "client_lenet5_pad.onnx"))
     teachers["mnist_lenet5_pad"] = (path, mnist, {"pad": 2},
                                     "LeNet-5 contract: [N, 32, 32, 1] NHWC, MNIST padded by 2")
-    if os.path.isdir(fashion) and (not only or any(n.startswith("fashion") for n in only)):
+    if os.path.isdir(fashion) and (not only or "fashion_bn_x30" in only):
+        import bn_teacher
+
+        path, params, note, facts = bn_teacher.build(fashion, os.path.join(folder, "fashion_bn"),
+                                                     quick)
+        teachers["fashion_bn_x30"] = (path, fashion, params, note)
+        TEACHER_FACTS["fashion_bn_x30"] = facts
+    if os.path.isdir(fashion) and (not only or any(n.startswith("fashion") and
+                                                   n != "fashion_bn_x30" for n in only)):
         onnx_path, acc, spec = train_fashion_teacher(
             fashion, os.path.join(folder, "fashion"), iterations=100 if quick else 3000,
             subset=(3200, 500) if quick else None)
@@ -139,7 +151,7 @@ def run_one(name, onnx, data, params, out, quick=False, student="lenet", cap=Non
             "profile": report["teacher_profile"], "choices": report["choices"]}
 
 
-def main(quick=False, out=None, only=None, students=("lenet",), cap=None):
+def main(quick=False, out=None, only=None, students=("lenet",), cap=None, vgg_cap=None):
     client, mnist, _ = shared_paths()
     if not (os.path.exists(client) and os.path.isdir(mnist)):
         print(f"bench_distill: needs {client} and {mnist}")
@@ -151,8 +163,11 @@ def main(quick=False, out=None, only=None, students=("lenet",), cap=None):
         for name, (onnx, data, params, note) in teachers.items():
             if only and name not in only:
                 continue
-            r = run_one(name, onnx, data, params, out, quick, student, cap)
+            r = run_one(name, onnx, data, params, out, quick, student,
+                        vgg_cap if student == "vgg16" and vgg_cap else cap)
             r["note"] = note
+            if name in TEACHER_FACTS:
+                r["teacher_facts"] = TEACHER_FACTS[name]
             rows.append(r)
             print(format_row(r), flush=True)
     result = {"date": time.strftime("%Y-%m-%d"), "quick": quick, "rows": rows,
@@ -222,8 +237,10 @@ if __name__ == "__main__":
     ap.add_argument("--iterations", type=int, default=None,
                     help="the iteration cap (distill --iterations; default: distill's 20,000); "
                          "recorded in each row as cap_given")
+    ap.add_argument("--vgg-iterations", type=int, default=None,
+                    help="the VGG-16 student's cap (default: --iterations)")
     a = ap.parse_args()
     if a.sweep:
         sweep(a.output or "bench_distill_sweep")
     else:
-        main(a.quick, a.output, a.only, tuple(a.student), a.iterations)
+        main(a.quick, a.output, a.only, tuple(a.student), a.iterations, a.vgg_iterations)
