@@ -68,13 +68,16 @@ def tables(report, command="tscaffe reproduce mnist -o runs/mnist", figure=None)
 
 
 def distill_line(distill):
+    held = distill.get("heldout_samples", 0)
+    ran = distill.get("iterations_run", distill["iterations"])
     return ("The client's teacher (`advertorch_lenet5_clean.onnx`, trained in PyTorch) "
-            f"teaching a LeNet student on all {distill['train_samples']:,} MNIST training "
-            "images with no labels (`tscaffe distill --no-labels` with its defaults, as "
-            f"`bench/bench_distill.py` runs it: {distill['iterations']} iterations, "
-            f"T={distill['temperature']:g}, lr {distill['base_lr']:g}): top-1 agreement "
-            f"{fmt(distill['agreement'])} on the 10,000 test images, accuracy "
-            f"{fmt(distill['accuracy'])}, {distill['train_seconds']:.0f} s of training.")
+            f"teaching a LeNet student on {distill['train_samples']:,} MNIST training images "
+            f"({held:,} more held out for the stop) with no labels (`tscaffe distill "
+            f"--no-labels` as `bench/bench_distill.py` runs it: at most "
+            f"{distill['iterations']:,} iterations, {ran:,} run, T={distill['temperature']:g}, "
+            f"lr {distill['base_lr']:g} probed): top-1 agreement {fmt(distill['agreement'])} on "
+            f"the 10,000 test images, accuracy {fmt(distill['accuracy'])}, "
+            f"{distill['train_seconds']:.0f} s of training.")
 
 
 def sweep_table(sweep):
@@ -89,27 +92,36 @@ def sweep_table(sweep):
     return "\n".join(lines)
 
 
+TARGETS = {"mnist": 0.995, "fashion": 0.98}
+
+
 def teachers_table(bench):
-    """bench_distill.py's rows: every teacher from the defaults, no labels."""
-    first = bench["rows"][0]
-    budget = (f"at most {first.get('iterations', '?'):,} iterations, stopping on a held-out "
-              "plateau" if "iterations_run" in first else
-              f"{first.get('iterations', '?'):,} iterations")
-    lines = [f"Measured {bench['date']} (`python bench/bench_distill.py`, {bench['machine']}; "
-             f"no labels, {budget}, defaults only):", "",
-             "| teacher | what it is | chosen logit scale | chosen T | rollbacks | iterations "
-             "| top-1 agreement | KL | accuracy | train s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    """bench_distill.py's rows: every teacher (and student) from the defaults, no labels;
+    a cap given with --iterations / --vgg-iterations is shown as such."""
+    lines = [f"Measured {bench['date']} ({bench.get('command', '`python bench/bench_distill.py`')}"
+             f", {bench['machine']}; no labels, defaults only unless the cap column says "
+             f"otherwise):", "",
+             "| teacher | student | what it is | cap | iterations run | scored weights of | lr "
+             "(probed) | rollbacks | top-1 agreement | target | KL | accuracy | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in bench["rows"]:
+        name = r["teacher"].split("/")[0]
+        student = r.get("student", "lenet")
         if "error" in r:
-            lines.append(f"| {r['teacher']} | {r.get('note', '')} | - | - | - | - | error: "
-                         f"{r['error']} | - | - | - |")
+            lines.append(f"| {name} | {student} | {r.get('note', '')} | - | - | - | - | - | "
+                         f"error: {r['error']} | - | - | - | - |")
             continue
+        target = TARGETS["mnist" if name.startswith("mnist") else "fashion"]
+        met = "met" if r["agreement"] >= target and not r["rollbacks"] else "**missed**"
+        cap = (f"{r['cap_given']:,} (set)" if r.get("cap_given") else
+               f"{r.get('iterations', 20000):,}")
+        budget = r.get("budget") or {}
         ran = r.get("iterations_run") or r.get("iterations")
-        lines.append(f"| {r['teacher']} | {r.get('note', '')} | {r['logit_scale']:.4g} | "
-                     f"{r['temperature']:g} | {r['rollbacks']} | {ran:,} | "
-                     f"{fmt(r['agreement'])} | {fmt(r['kl'])} | {fmt(r['accuracy'])} | "
-                     f"{r['train_seconds']:.0f} |")
+        scored = budget.get("restored_iteration") or ran
+        lines.append(f"| {name} | {student} | {r.get('note', '')} | {cap} | {ran:,} | "
+                     f"{scored:,} | {r['base_lr']:g} | {r['rollbacks']} | "
+                     f"{fmt(r['agreement'])} | ≥ {target:g}: {met} | {fmt(r['kl'])} | "
+                     f"{fmt(r['accuracy'])} | {r['train_seconds']:.0f} |")
     return "\n".join(lines)
 
 
