@@ -178,10 +178,7 @@ class FastConvolution:
             op = self._op("colgemm", m, c, h, w)
             for g in range(G):
                 op(w=w2[g * og:(g + 1) * og], col=col[g * kg:(g + 1) * kg], y=yt[g * og:(g + 1) * og])
-            y = t.data.reshape(m, o, p)
-            ym = yt.reshape(o, p, m).transpose(2, 0, 1) if L._batch_inner() else yt.reshape(o, m, p).transpose(1, 0, 2)
-            bias = L.blobs[1].data.reshape(1, o, 1) if L.bias_term else 0
-            parallel.over_batch(lambda lo, hi: xp.add(ym[lo:hi], bias, out=y[lo:hi]), m, y.size)
+            L._columns_to_top(yt, t.data.reshape(m, o, p))
 
     def forward(self, bottom, top):
         L = self.layer
@@ -244,17 +241,9 @@ class FastConvolution:
         for i, (b, t) in enumerate(zip(bottom, top)):
             m, c, h, w = L._dims(b)
             kg = c // G * L.kernel[0] * L.kernel[1]
-            col = L.ws.get(f"col{i}", (c // G * G * L.kernel[0] * L.kernel[1], m * p), xp.float32)
+            col = L.ws.get(f"col{i}", (c * L.kernel[0] * L.kernel[1], m * p), xp.float32)
             dy = t.diff.reshape(m, o, p)
-            dy2 = L.ws.get("fast_dy2", (o, m * p), xp.float32)
-            if L._batch_inner():
-                d3 = dy2.reshape(o, p, m)
-                parallel.over_batch(lambda lo, hi: d3[lo:hi].__setitem__(Ellipsis, dy[:, lo:hi].transpose(1, 2, 0)),
-                                    o, dy.size)
-            else:
-                d3 = dy2.reshape(o, m, p)
-                parallel.over_batch(lambda lo, hi: d3[:, lo:hi].__setitem__(Ellipsis, dy[lo:hi].transpose(1, 0, 2)),
-                                    m, dy.size)
+            dy2 = L._dy_matrix(dy)
             dwt = L.ws.get("fast_gemm_dwt", (kg, og), xp.float32)
             op = self._op("gemm", m, c, h, w)
             wd = L.blobs[0].diff.reshape(o, kg)

@@ -273,12 +273,32 @@ class ConvolutionLayer(Layer):
             # per group (MobileNet's depthwise layers have up to 1,024).
             xp.matmul(w2.reshape(self.group, og, kg), col.reshape(self.group, kg, -1),
                       out=yt.reshape(self.group, og, -1))
-            if self._batch_inner():
-                ym = yt.reshape(o, p, m).transpose(2, 0, 1)
-            else:
-                ym = yt.reshape(o, m, p).transpose(1, 0, 2)
-            bias = self.blobs[1].data.reshape(1, o, 1).astype(y.dtype, copy=False) if self.bias_term else 0
-            over_batch(lambda lo, hi: xp.add(ym[lo:hi], bias, out=y[lo:hi]), m, y.size)
+            self._columns_to_top(yt, y)
+
+    def _columns_to_top(self, yt, y):
+        """The GEMM's output ``yt`` (O, N), in the columns' order, into the top ``y`` (M, O, P),
+        plus the bias: one pass."""
+        m, o, p = y.shape
+        if self._batch_inner():
+            ym = yt.reshape(o, p, m).transpose(2, 0, 1)
+        else:
+            ym = yt.reshape(o, m, p).transpose(1, 0, 2)
+        bias = self.blobs[1].data.reshape(1, o, 1).astype(y.dtype, copy=False) if self.bias_term else 0
+        over_batch(lambda lo, hi: xp.add(ym[lo:hi], bias, out=y[lo:hi]), m, y.size)
+
+    def _dy_matrix(self, dy, name="dy2"):
+        """dY (M, O, P) as an (O, N) matrix in the columns' order (workspace ``name``)."""
+        m, o, p = dy.shape
+        dy2 = self.ws.get(name, (o, m * p), dy.dtype)
+        if self._batch_inner():
+            dy2o = dy2.reshape(o, p, m)
+            over_batch(lambda lo, hi: dy2o[lo:hi].__setitem__(Ellipsis, dy[:, lo:hi].transpose(1, 2, 0)),
+                       o, dy.size)
+        else:
+            dy2m = dy2.reshape(o, m, p)
+            over_batch(lambda lo, hi: dy2m[:, lo:hi].__setitem__(Ellipsis, dy[lo:hi].transpose(1, 0, 2)),
+                       m, dy.size)
+        return dy2
 
     def _backward_caffe(self, top, propagate_down, bottom):
         wblob = self.blobs[0]
@@ -305,15 +325,7 @@ class ConvolutionLayer(Layer):
             # cifar conv1, O=32 K=75, where the matrix form is 15 % faster).
             as_matrix = bi or p <= kg or (og >= 32 and kg >= 64)
             if as_matrix:
-                dy2 = self.ws.get("dy2", (o, m * p), dt)
-                if bi:
-                    dy2o = dy2.reshape(o, p, m)
-                    over_batch(lambda lo, hi: dy2o[lo:hi].__setitem__(Ellipsis, dy[:, lo:hi].transpose(1, 2, 0)),
-                               o, dy.size)
-                else:
-                    dy2m = dy2.reshape(o, m, p)
-                    over_batch(lambda lo, hi: dy2m[:, lo:hi].__setitem__(Ellipsis, dy[lo:hi].transpose(1, 0, 2)),
-                               m, dy.size)
+                dy2 = self._dy_matrix(dy)
                 if self.bias_term:
                     # Bias gradient as a GEMV with a ones vector (as Caffe), both kept.
                     ones, new = self.ws.fresh("ones", (m * p,), dt)
