@@ -43,7 +43,7 @@ from _common import run_child_json
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 THREAD_VARS = ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-ITERS = {"lenet": 60, "cifar10_quick": 30}
+ITERS = {"lenet": 120, "cifar10_quick": 60}
 TARGET_BUSY = 1.0
 TARGET_QUIET = 1.05
 

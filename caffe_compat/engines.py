@@ -26,6 +26,15 @@ from .errors import CaffeError
 CAFFE, FAST = "CAFFE", "FAST"
 _NAMES = {0: "DEFAULT", 1: "CAFFE", 2: "CUDNN"}
 _override = None
+_timing_calls = 0  # calls any Pick has timed so far (process-wide)
+
+
+def timing_calls():
+    """How many calls the Picks of this process have timed so far. An iteration during which
+    this number moved ran candidates that are not kept (some slow), so its time does not
+    stand for the iteration at that thread count: caffe_compat.parallel tells the thread
+    tuner so, and the tuner waits until the picks at its count are made."""
+    return _timing_calls
 
 
 def _from_environment():
@@ -86,8 +95,10 @@ class Pick:
         return self.chosen or self.names[self.calls % len(self.names)]
 
     def record(self, name, seconds):
+        global _timing_calls
         if self.chosen is not None:
             return
+        _timing_calls += 1
         if self.calls >= len(self.names):
             self.times[name].append(seconds)
         self.calls += 1

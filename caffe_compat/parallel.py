@@ -23,7 +23,7 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
-from . import blas_threads
+from . import blas_threads, engines
 from .errors import CaffeError
 from .thread_tuner import ThreadTuner, read_wait_ns
 
@@ -129,7 +129,7 @@ class measured:
     reports its time and CPU wait. Does nothing when the count is pinned, or inside another
     measured iteration (the outer one is the iteration)."""
 
-    __slots__ = ("owner", "tuner", "t0", "w0")
+    __slots__ = ("owner", "tuner", "t0", "w0", "e0")
 
     def __init__(self, owner):
         self.owner = owner
@@ -142,6 +142,7 @@ class measured:
         if self.tuner is not None:
             _use(self.tuner.count())
             self.w0 = read_wait_ns()
+            self.e0 = engines.timing_calls()
             self.t0 = time.perf_counter()
         return self
 
@@ -152,7 +153,7 @@ class measured:
         seconds = time.perf_counter() - self.t0
         w1 = read_wait_ns()
         share = 0.0 if self.w0 is None or w1 is None or seconds <= 0 else (w1 - self.w0) / 1e9 / seconds
-        self.tuner.record(seconds, share)
+        self.tuner.record(seconds, share, settled=engines.timing_calls() == self.e0)
         return False
 
 

@@ -30,8 +30,16 @@ this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it
    a machine that is merely noisy does not pay for trials over and over; a change of count
    resets it. Every ``recheck`` iterations a trial runs anyway.
 
-The logic takes plain numbers (``record(seconds, wait_share)``), so it is tested with
-synthetic timings; caffe_compat.parallel feeds it real ones.
+4. **Waiting for the kernels.** The fast engine (caffe_compat.engines) times its candidate
+   kernels on the real calls, per shape and thread count: while it does, an iteration runs
+   slow candidates too, and its time says nothing about the count. Such an iteration is
+   reported as not ``settled`` and is not counted, neither in the warm-up nor in a trial
+   turn nor in the steady window: the same count runs again until its kernels are chosen
+   (a few iterations), so every count is judged on the kernels it will keep. After
+   ``max_unsettled`` such iterations in a row, one is counted anyway.
+
+The logic takes plain numbers (``record(seconds, wait_share, settled)``), so it is tested
+with synthetic timings; caffe_compat.parallel feeds it real ones.
 """
 import os
 import statistics
@@ -84,13 +92,15 @@ class ThreadTuner:
     decision, for logs and tests."""
 
     def __init__(self, max_threads, warmup=1, trial_rounds=3, window=8, drift=0.25,
-                 wait_rise=0.25, margin=0.03, prune=1.5, min_gap=10, max_gap=320, recheck=1000):
+                 wait_rise=0.25, margin=0.03, prune=1.5, min_gap=10, max_gap=320, recheck=1000,
+                 max_unsettled=40):
         if trial_rounds < 1 or window < 1:
             raise ValueError("trial_rounds and window must be >= 1")
         self.candidates = candidate_counts(max_threads)
         self.warmup, self.trial_rounds, self.window = warmup, trial_rounds, window
         self.drift, self.wait_rise, self.margin, self.prune = drift, wait_rise, margin, prune
         self.min_gap, self.max_gap, self.recheck = min_gap, max_gap, recheck
+        self.max_unsettled, self._unsettled = max_unsettled, 0
         self.gap = min_gap
         self.history = []
         self.chosen = self.candidates[0]  # the warm-up and the first turn: one thread
@@ -129,11 +139,16 @@ class ThreadTuner:
         return self._schedule[0] if self._schedule else self.chosen
 
     # -- feeding -------------------------------------------------------------------------------
-    def record(self, seconds, wait_share=0.0):
+    def record(self, seconds, wait_share=0.0, settled=True):
         """One iteration, run with ``count()`` threads, took ``seconds``; the main thread
-        waited for a CPU ``wait_share`` of that time."""
+        waited for a CPU ``wait_share`` of that time; ``settled`` is False when kernels were
+        still being timed during it (then it is not counted: see the module)."""
         if len(self.candidates) == 1:
             return
+        if not settled and self._unsettled < self.max_unsettled:
+            self._unsettled += 1
+            return
+        self._unsettled = 0
         self._seen += 1
         if self._seen <= self.warmup:
             return

@@ -226,8 +226,8 @@ class Cycling:
     def count(self):
         return (1, 3, 2)[self.i % 3]
 
-    def record(self, seconds, wait_share=0.0):
-        self.records.append((seconds, wait_share))
+    def record(self, seconds, wait_share=0.0, settled=True):
+        self.records.append((seconds, wait_share, settled))
         self.i += 1
 
 
@@ -279,7 +279,7 @@ def test_results_do_not_change_when_the_count_changes_each_iteration(tmp_path, m
         cycling = Cycling()
         monkeypatch.setattr(parallel, "tuner", lambda owner: cycling)
         net, measured = _train_three(tmp_path)
-        assert len(cycling.records) == 3 and all(s > 0 for s, _ in cycling.records)
+        assert len(cycling.records) == 3 and all(s > 0 for s, _, _ in cycling.records)
         assert 3 in sets and 2 in sets  # OpenBLAS was told each count
         for a, b in zip(reference, measured):
             assert np.array_equal(a, b)
@@ -309,5 +309,58 @@ def test_measured_applies_the_count_and_skips_nested_and_failed_iterations(monke
         with parallel.measured("net"):
             pass
         assert len(cycling.records) == 2
+    finally:
+        parallel.set_num_threads(None)
+
+
+def test_iterations_while_kernels_are_timed_are_not_counted():
+    """A machine where two threads are faster, but each count's first 6 iterations also run
+    slow candidate kernels (as the fast engine's Picks do, per thread count): counted, they
+    would make one thread win the start-up trial; not counted, two threads win."""
+    t = ThreadTuner(2)
+    picked = {1: 0, 2: 0}
+    used = []
+    for _ in range(60):
+        n = t.count()
+        used.append(n)
+        settled = picked[n] >= 6
+        picked[n] += 1
+        t.record(QUIET[n] * (1 if settled else 3.0), 0.0, settled=settled)
+    assert t.chosen == 2 and used[-20:] == [2] * 20
+    assert len(t.history) == 1 and set(t.history[0][2]) == {1, 2}
+    # what the trial saw are the settled times only
+    assert t.history[0][2][1] == pytest.approx(1.0) and t.history[0][2][2] == pytest.approx(0.6)
+    # the same count ran again until its kernels were picked: 6 unsettled + warm-up + 1 turn at 1
+    assert used[:8] == [1] * 8 and used[8:14] == [2] * 6
+
+
+def test_counted_anyway_after_max_unsettled_in_a_row():
+    t = ThreadTuner(2, max_unsettled=5)
+    for _ in range(5):
+        t.record(1.0, settled=False)
+    assert t._seen == 0
+    t.record(1.0, settled=False)  # the sixth in a row is counted (the warm-up)
+    assert t._seen == 1
+
+
+def test_measured_reports_whether_a_pick_timed_during_the_iteration(monkeypatch):
+    from caffe_compat import engines
+
+    for name in ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(blas_threads, "set", lambda n: True)
+    try:
+        parallel.set_num_threads(None)
+        cycling = Cycling()
+        monkeypatch.setattr(parallel, "tuner", lambda owner: cycling)
+        pick = engines.Pick(["a", "b"], rounds=2)
+        calls = {"a": lambda: None, "b": lambda: None}
+        settled = []
+        for _ in range(6):
+            with parallel.measured("net"):
+                pick.run(calls)
+            settled.append(cycling.records[-1][2])
+        # 2 candidates x 2 rounds = 4 timed calls, then the pick is made
+        assert settled == [False] * 4 + [True] * 2 and pick.chosen in ("a", "b")
     finally:
         parallel.set_num_threads(None)
