@@ -19,8 +19,10 @@ Layers get ``param_propagate_down`` (one bool per parameter blob, Caffe's flag);
 False the Net restores the parameter's diff after the layer's backward, so a frozen parameter
 never receives a gradient, as in Caffe.
 
-``share_trained_layers_with`` shares parameter *arrays* (Caffe's ShareData): whoever updates
-parameters must write into ``blob.data`` in place.
+Steps 1-3 are caffe_compat.net_param's; loading, saving and sharing parameters are
+caffe_compat.net_weights' (``copy_from``, ``to_proto``, ``save``, ``share_trained_layers_with``,
+which shares parameter *arrays*, Caffe's ShareData: whoever updates parameters must write
+into ``blob.data`` in place).
 """
 import collections
 import logging
@@ -29,11 +31,12 @@ import os
 import numpy as np
 
 from .blob import Blob
-from .errors import CaffeError, FormatError, LayerSetupError, NetError, fmt_shape
-from .io import read_net_binary, save_caffemodel
+from .errors import CaffeError, LayerSetupError, NetError, fmt_shape
 from .layer_types.base import create_layer
 from .proto_text import ostream_g, print_text
 from .net_extras import NetExtras
+from .net_param import _phase_value, filter_net, insert_splits, read_net_text
+from .net_weights import NetWeights
 from .parallel import measured
 from .proto import caffe_pb2
 from .upgrade import net_needs_upgrade, upgrade_net
@@ -57,17 +60,10 @@ SRC_NEEDS_BACKWARD = "net.cpp:200"
 SRC_NO_BACKWARD = "net.cpp:202"
 SRC_OUTPUT = "net.cpp:244"
 SRC_DONE = "net.cpp:257"
-SRC_RULE_PHASE = "net.cpp:296"
-SRC_RULE_MIN_LEVEL = "net.cpp:305"  # est.
-SRC_RULE_MAX_LEVEL = "net.cpp:314"  # est.
-SRC_RULE_STAGE = "net.cpp:330"  # est.
-SRC_RULE_NOT_STAGE = "net.cpp:346"  # est.
 SRC_IN_PLACE = "net.cpp:369"
 SRC_TOP = "net.cpp:382"
 SRC_BOTTOM = "net.cpp:408"
 SRC_SHARING = "net.cpp:476"  # est.
-SRC_IGNORING = "net.cpp:746"  # est. (net.cpp:744 in rc releases)
-SRC_COPYING = "net.cpp:753"  # est.; a DLOG in Caffe: debug level here
 # Layers whose Caffe LayerSetUp creates an inner layer through the registry (one more
 # "Creating layer" line from layer_factory.hpp).
 _INNER_LAYER_TYPES = ("SoftmaxWithLoss", "SigmoidCrossEntropyLoss", "InfogainLoss")
@@ -87,159 +83,8 @@ def debug_string(message):
     return print_text(message, utf8=False)
 
 
-# ----------------------------------------------------------------------------------- reading
-def read_net_text(path):
-    """A NetParameter from a prototxt file, upgraded from legacy formats (as Caffe's
-    ReadNetParamsFromTextFileOrDie): protobuf's own text parser, whose errors become
-    ``file:line:column: message``. The text side (``prototxt.read_net``, what the tscaffe
-    commands use) explains errors further (the layer, the valid enum values); caffe_compat
-    does not import it, so dependencies point one way (solver -> prototxt -> caffe_compat)."""
-    from google.protobuf import text_format
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise NetError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise NetError(f"{path}: not a text prototxt (binary data: a .caffemodel is weights, "
-                       "given to Net(model_file, weights_file, phase))") from None
-    except OSError as e:
-        raise NetError(f"{path}: cannot read: {e.strerror}") from None
-    param = caffe_pb2.NetParameter()
-    try:
-        text_format.Parse(text, param)
-    except text_format.ParseError as e:
-        message = str(e)
-        line, col = e.GetLine(), e.GetColumn()
-        prefix = f"{line}:{col} : "
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-        raise FormatError(f"{path}:{line}:{col}: {message}") from None
-    upgrade_net(param, path)
-    return param
-
-
-def _phase_value(phase):
-    if isinstance(phase, str):
-        try:
-            return caffe_pb2.Phase.Value(phase.upper())
-        except ValueError:
-            raise NetError(f"unknown phase '{phase}' (TRAIN or TEST)") from None
-    if phase in (TRAIN, TEST):
-        return int(phase)
-    raise NetError(f"unknown phase {phase!r} (caffe_compat.TRAIN or caffe_compat.TEST)")
-
-
-# ------------------------------------------------------------------ net-parameter transforms
-def state_meets_rule(state, rule, layer_name=None):
-    """Caffe's Net::StateMeetsRule (logging, as Caffe, why a rule fails when ``layer_name``
-    is given)."""
-    say = (lambda src, msg, *a: _info(src, msg, *a)) if layer_name is not None else (lambda *a: None)
-    if rule.HasField("phase") and rule.phase != state.phase:
-        say(SRC_RULE_PHASE, "The NetState phase (%d) differed from the phase (%d) specified by "
-            "a rule in layer %s", state.phase, rule.phase, layer_name)
-        return False
-    if rule.HasField("min_level") and state.level < rule.min_level:
-        say(SRC_RULE_MIN_LEVEL, "The NetState level (%d) is above the min_level (%d) specified "
-            "by a rule in layer %s", state.level, rule.min_level, layer_name)
-        return False
-    if rule.HasField("max_level") and state.level > rule.max_level:
-        say(SRC_RULE_MAX_LEVEL, "The NetState level (%d) is above the max_level (%d) specified "
-            "by a rule in layer %s", state.level, rule.max_level, layer_name)
-        return False
-    stages = set(state.stage)
-    for s in rule.stage:
-        if s not in stages:
-            say(SRC_RULE_STAGE, "The NetState did not contain stage '%s' specified by a rule in "
-                "layer %s", s, layer_name)
-            return False
-    for s in rule.not_stage:
-        if s in stages:
-            say(SRC_RULE_NOT_STAGE, "The NetState contained a not_stage '%s' specified by a rule "
-                "in layer %s", s, layer_name)
-            return False
-    return True
-
-
-def filter_net(param):
-    """Caffe's Net::FilterNet: keep the layers whose include/exclude rules admit the state."""
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(param)
-    del out.layer[:]
-    for lp in param.layer:
-        if len(lp.include) and len(lp.exclude):
-            raise NetError(f"Layer '{lp.name}': specify either include rules or exclude rules; not both.")
-        included = not len(lp.include)
-        if included and any(state_meets_rule(param.state, r, lp.name) for r in lp.exclude):
-            included = False
-        if not included and any(state_meets_rule(param.state, r, lp.name) for r in lp.include):
-            included = True
-        if included:
-            out.layer.add().CopyFrom(lp)
-    return out
-
-
-def split_layer_name(layer_name, blob_name, top_idx):
-    return f"{blob_name}_{layer_name}_{top_idx}_split"
-
-
-def split_blob_name(layer_name, blob_name, top_idx, split_idx):
-    return f"{blob_name}_{layer_name}_{top_idx}_split_{split_idx}"
-
-
-def insert_splits(param):
-    """Caffe's InsertSplits: one Split layer per top that is used more than once."""
-    last_top = {}  # blob name -> (layer index, top index) of its latest producer
-    source_of_bottom = {}  # (layer, bottom) -> (layer, top)
-    uses = collections.Counter()  # (layer, top) -> number of consumers (a loss use counts)
-    loss_weight_of = {}
-    for i, lp in enumerate(param.layer):
-        for j, name in enumerate(lp.bottom):
-            if name not in last_top:
-                raise NetError(f"Unknown bottom blob '{name}' (layer '{lp.name}', bottom index {j})")
-            source_of_bottom[(i, j)] = last_top[name]
-            uses[last_top[name]] += 1
-        for j, name in enumerate(lp.top):
-            last_top[name] = (i, j)
-        for j in range(min(len(lp.loss_weight), len(lp.top))):
-            key = last_top[lp.top[j]]
-            loss_weight_of[key] = lp.loss_weight[j]
-            if lp.loss_weight[j]:
-                uses[key] += 1
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(param)
-    del out.layer[:]
-    next_split = collections.Counter()
-    for i, src in enumerate(param.layer):
-        lp = out.layer.add()
-        lp.CopyFrom(src)
-        for j in range(len(lp.bottom)):
-            key = source_of_bottom[(i, j)]
-            if uses[key] > 1:
-                producer = param.layer[key[0]].name
-                lp.bottom[j] = split_blob_name(producer, lp.bottom[j], key[1], next_split[key])
-                next_split[key] += 1
-        for j, name in enumerate(lp.top):
-            key = (i, j)
-            if uses[key] <= 1:
-                continue
-            weight = loss_weight_of.get(key, 0.0)
-            split = out.layer.add(name=split_layer_name(lp.name, name, j), type="Split")
-            split.bottom.append(name)
-            for k in range(uses[key]):
-                split.top.append(split_blob_name(lp.name, name, j, k))
-                if weight:
-                    split.loss_weight.append(weight if k == 0 else 0.0)
-            if weight:
-                # The loss use takes split top 0; the producer no longer carries the weight.
-                lp.ClearField("loss_weight")
-                next_split[key] += 1
-    return out
-
-
 # ---------------------------------------------------------------------------------- the Net
-class Net(NetExtras):
+class Net(NetWeights, NetExtras):
     """A Caffe net. ``Net(model, phase)``, ``Net(model, weights, phase)``,
     ``Net(model, phase, weights=..., level=0, stages=None)``; ``model`` is a prototxt path or a
     NetParameter (whose ``state`` gives the phase when none is passed)."""
@@ -759,76 +604,6 @@ class Net(NetExtras):
         for blob in self.learnable_params:
             blob.diff[...] = 0
 
-    # -- weights --------------------------------------------------------------------------
-    def copy_from(self, source):
-        """Net::CopyTrainedLayersFrom: parameters by layer name from a caffemodel path or a
-        NetParameter; layers absent from the source keep their values."""
-        param = source if isinstance(source, caffe_pb2.NetParameter) else read_net_binary(os.fspath(source))
-        where = "" if isinstance(source, caffe_pb2.NetParameter) else f" from '{os.fspath(source)}'"
-        if net_needs_upgrade(param):
-            param = caffe_pb2.NetParameter.FromString(param.SerializeToString())
-            upgrade_net(param, param.name or "<weights>")
-        for src in param.layer:
-            if src.name not in self._layer_index:
-                _info(SRC_IGNORING, "Ignoring source layer %s", src.name)
-                continue
-            log.debug("Copying source layer %s", src.name, extra={"caffe_src": SRC_COPYING})
-            target = self.layers[self._layer_index[src.name]].blobs
-            if len(target) != len(src.blobs):
-                raise LayerSetupError(f"Incompatible number of blobs for layer '{src.name}'{where}: "
-                                      f"the file has {len(src.blobs)}, the net has {len(target)}")
-            for k, (blob, proto) in enumerate(zip(target, src.blobs)):
-                source_shape = _proto_shape(proto)
-                if not _shape_equals(blob.shape, proto):
-                    raise LayerSetupError(
-                        f"Cannot copy param {k} weights from layer '{src.name}'{where}; shape mismatch. "
-                        f"Source param shape is {fmt_shape(source_shape)}; target param shape is "
-                        f"{fmt_shape(blob.shape)}. To learn this layer's parameters from scratch "
-                        "rather than copying from a saved net, rename the layer."
-                    )
-                values = proto.double_data if len(proto.double_data) else proto.data
-                if len(values) != blob.count:
-                    raise FormatError(f"layer '{src.name}' param {k}{where}: {len(values)} values "
-                                      f"for a blob of shape {fmt_shape(blob.shape)}")
-                blob.data[...] = np.asarray(values, dtype=blob.data.dtype).reshape(blob.shape)
-
-    copy_trained_layers_from = copy_from
-
-    def to_proto(self, write_diff=False):
-        """Net::ToProto: the net name and every layer (its parameter and blobs)."""
-        out = caffe_pb2.NetParameter(name=self.name)
-        for layer in self.layers:
-            lp = out.layer.add()
-            lp.CopyFrom(layer.layer_param)
-            del lp.blobs[:]
-            for blob in layer.blobs:
-                bp = lp.blobs.add()
-                bp.shape.dim.extend(blob.shape)
-                bp.data.extend(np.asarray(blob.data, dtype=np.float32).ravel())
-                if write_diff:
-                    bp.diff.extend(np.asarray(blob.diff, dtype=np.float32).ravel())
-        return out
-
-    def save(self, path):
-        """Write a current-format caffemodel (one entry per layer), atomically."""
-        save_caffemodel(os.fspath(path), self.to_proto())
-
-    def share_trained_layers_with(self, other):
-        """Net::ShareTrainedLayersWith: use ``other``'s parameter data arrays by layer name."""
-        for src_name, src_layer in zip(other._layer_names, other.layers):
-            if src_name not in self._layer_index:
-                continue
-            target = self.layers[self._layer_index[src_name]].blobs
-            if len(target) != len(src_layer.blobs):
-                raise LayerSetupError(f"Incompatible number of blobs for layer '{src_name}': "
-                                      f"{len(src_layer.blobs)} vs {len(target)}")
-            for k, (mine, theirs) in enumerate(zip(target, src_layer.blobs)):
-                if mine.shape != theirs.shape:
-                    raise LayerSetupError(f"Cannot share param {k} of layer '{src_name}': source "
-                                          f"shape {fmt_shape(theirs.shape)}, target shape {fmt_shape(mine.shape)}")
-                mine.data = theirs.data
-
-    share_with = share_trained_layers_with
 
     def __repr__(self):
         return f"<Net '{self.name}' phase={caffe_pb2.Phase.Name(self.phase)} layers={len(self.layers)}>"
@@ -854,22 +629,6 @@ def _mismatch(given, names, what, net_name):
 def _fmt_float(x):
     """A float as C++ ``ostream << float`` prints it (6 significant digits)."""
     return ostream_g(np.float32(x))
-
-
-def _proto_shape(proto):
-    if proto.HasField("num") or proto.HasField("channels") or proto.HasField("height") or proto.HasField("width"):
-        return (proto.num, proto.channels, proto.height, proto.width)
-    return tuple(proto.shape.dim)
-
-
-def _shape_equals(shape, proto):
-    """Blob::ShapeEquals: legacy 4-D dims compare against the shape padded with leading 1s."""
-    if proto.HasField("num") or proto.HasField("channels") or proto.HasField("height") or proto.HasField("width"):
-        if len(shape) > 4:
-            return False
-        legacy = (1,) * (4 - len(shape)) + tuple(shape)
-        return legacy == (proto.num, proto.channels, proto.height, proto.width)
-    return tuple(shape) == tuple(proto.shape.dim)
 
 
 __all__ = ["Net", "TRAIN", "TEST", "CaffeError"]

@@ -12,11 +12,11 @@ from conftest import need
 
 def test_one_table_of_param_str_keys(tmp_path):
     from caffe_compat.errors import CaffeError
-    from prototxt import render, teacher_param
+    from prototxt import net_builder, teacher_param
     from prototxt.render import render_config
     from solver.teacher import layer as teacher_layer
 
-    assert render.ONNX_KEYS == set(teacher_param.ALL_KEYS)
+    assert net_builder.ONNX_KEYS == set(teacher_param.ALL_KEYS)
     for key in teacher_param.ALL_KEYS:   # the layer's documentation is the table
         assert key in teacher_layer.__doc__
     cfg = {"nets": {"ts": {
