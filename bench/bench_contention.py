@@ -23,7 +23,11 @@ chose, and the minor page faults per iteration. Medians over rounds are compared
   as fast as one thread under load);
 - quiet ratio = quiet default ms / quiet pinned-N ms (target <= 1.05: quiet speed kept);
 - fair share = busy default ms / (quiet 1-thread ms x (competitors + 1) / CPUs) (what a
-  process gets when the CPUs are shared evenly; < 1 is better than an even share).
+  process gets when the CPUs are shared evenly; < 1 is better than an even share);
+- the same two ratios of the per-iteration **medians** ("steady": the iterations after the
+  start-up, where a long run spends its time; the start-up's thread trials and the fast
+  engine's kernel timing at each count fall in the mean, not in the median), and the
+  start-up's cost: (mean - median) x iterations, in seconds, for the default.
 
 On a machine that other work also loads, "quiet" means "without our competitors": say so
 when reporting.
@@ -43,7 +47,7 @@ from _common import run_child_json
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 THREAD_VARS = ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-ITERS = {"lenet": 120, "cifar10_quick": 60}
+ITERS = {"lenet": 300, "cifar10_quick": 150}
 TARGET_BUSY = 1.0
 TARGET_QUIET = 1.05
 
@@ -137,18 +141,28 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
                                   f"threads {r['final_threads']}"
                                   + (f", decisions {r['decisions']}" if r["decisions"] else ""), flush=True)
             med = {k: statistics.median(r["ms"] for r in v) for k, v in runs.items()}
+            steady = {k: statistics.median(r["median_ms"] for r in v) for k, v in runs.items()}
             busy = med[("busy", "default")] / med[("busy", "1 thread")]
             quiet = med[("quiet", "default")] / med[("quiet", f"pinned {cpus}")]
+            busy_steady = steady[("busy", "default")] / steady[("busy", "1 thread")]
+            quiet_steady = steady[("quiet", "default")] / steady[("quiet", f"pinned {cpus}")]
+            startup = {c: statistics.median((r["ms"] - r["median_ms"]) * n_iter / 1000 for r in runs[(c, "default")])
+                       for c in ("quiet", "busy")}
             fair = med[("busy", "default")] / (med[("quiet", "1 thread")] * (competitors + 1) / cpus)
             res = {"net": name, "cpus": cpus, "competitors": competitors, "rounds": rounds,
                    "iters": n_iter, "ms": {f"{c}/{m}": v for (c, m), v in med.items()},
                    "busy_ratio": busy, "quiet_ratio": quiet, "fair_share_ratio": fair,
+                   "steady_ms": {f"{c}/{m}": v for (c, m), v in steady.items()},
+                   "busy_ratio_steady": busy_steady, "quiet_ratio_steady": quiet_steady,
+                   "startup_seconds": startup,
                    "faults_per_iter": statistics.median(r["faults_per_iter"] for v in runs.values() for r in v),
                    "blas": runs[("quiet", "default")][0]["blas"], "runs": {f"{c}/{m}": v for (c, m), v in runs.items()}}
             results.append(res)
             print(f"{name}: busy default / busy 1 thread = {busy:.2f} (target <= {TARGET_BUSY}); "
                   f"quiet default / quiet pinned {cpus} = {quiet:.2f} (target <= {TARGET_QUIET}); "
-                  f"busy default / fair share = {fair:.2f}", flush=True)
+                  f"busy default / fair share = {fair:.2f}; steady (medians): busy {busy_steady:.2f}, "
+                  f"quiet {quiet_steady:.2f}; the default's start-up cost quiet "
+                  f"{startup['quiet']:.2f} s, busy {startup['busy']:.2f} s", flush=True)
             rows.append(_common.row(f"{name} busy ({competitors} competitors): default vs 1 thread",
                                     med[("busy", "default")], med[("busy", "1 thread")], "ms", target=TARGET_BUSY))
             rows.append(_common.row(f"{name} quiet: default vs pinned {cpus}", med[("quiet", "default")],
@@ -163,15 +177,18 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
 
 def markdown_table(results):
     lines = ["| net | quiet: default / 1 thr / pinned N ms | busy: default / 1 thr / pinned N ms | "
-             "busy default / 1 thr | quiet default / pinned N | busy default / fair share |",
-             "|---|---|---|---|---|---|"]
+             "busy default / 1 thr | quiet default / pinned N | busy default / fair share | "
+             "steady (medians): busy / quiet ratio | default's start-up s (quiet / busy) |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
         ms = r["ms"]
         cells = []
         for cond in ("quiet", "busy"):
             cells.append(" / ".join(f"{v:.1f}" for k, v in ms.items() if k.startswith(cond + "/")))
         lines.append(f"| {r['net']} | {cells[0]} | {cells[1]} | {r['busy_ratio']:.2f} | "
-                     f"{r['quiet_ratio']:.2f} | {r['fair_share_ratio']:.2f} |")
+                     f"{r['quiet_ratio']:.2f} | {r['fair_share_ratio']:.2f} | "
+                     f"{r['busy_ratio_steady']:.2f} / {r['quiet_ratio_steady']:.2f} | "
+                     f"{r['startup_seconds']['quiet']:.1f} / {r['startup_seconds']['busy']:.1f} |")
     return "\n".join(lines)
 
 
