@@ -205,3 +205,92 @@ def test_progress_note_says_where_the_run_ends_without_improvement():
     assert "ends at 2500" in solver.notes[-1] and "at most 20000" in solver.notes[-1]
     solver.test_pass(1500, 0.99)
     assert "ends at 3500" in solver.notes[-1]
+
+
+class DecaySolver(ScriptedSolver):
+    """A ScriptedSolver with a rate and a momentum history, as PlateauStop's decay reads."""
+
+    def __init__(self, max_iter, base_lr=0.01):
+        super().__init__(max_iter)
+        self.base_lr = base_lr
+        self.history = [np.ones(3), np.ones(2)]
+
+
+def plain_plateau_decay(curve, patience, decays, interval=500):
+    """A plain reading of the rule: walk the passes, remember the best and where counting
+    starts; at ``patience`` passes without a better one, decay (the best comes back) while
+    decays are left, else stop. Returns (decay iterations with the restored one, stop)."""
+    best_it, best, start, made = None, -1.0, 0, []
+    for k, value in enumerate(curve, start=1):
+        it = interval * k
+        if value > best:
+            best_it, best = it, value
+            continue
+        waited = len([j for j in range(1, k + 1) if interval * j > max(best_it, start)])
+        if waited >= patience:
+            if len(made) < decays:
+                made.append((it, best_it))
+                start = it
+            else:
+                return made, it
+    return made, None
+
+
+CURVES = [
+    [0.90, 0.92, 0.91, 0.92, 0.93, 0.93, 0.92, 0.92, 0.94, 0.93, 0.93, 0.93, 0.93],
+    [0.90, 0.89, 0.88, 0.91, 0.90, 0.90, 0.90, 0.905, 0.90, 0.90, 0.90, 0.90],
+    [0.90, 0.91, 0.92, 0.93, 0.94, 0.95],
+    [0.95, 0.94, 0.93, 0.92, 0.91, 0.90, 0.89, 0.88, 0.87, 0.86],
+]
+
+
+@pytest.mark.parametrize("curve", CURVES)
+@pytest.mark.parametrize("patience, decays", [(2, 2), (3, 1), (1, 3), (2, 0)])
+def test_plateau_decays_match_a_plain_reading(curve, patience, decays):
+    solver = DecaySolver(max_iter=100000)
+    rule = PlateauStop(solver, patience, decays=decays, factor=0.1)
+    seen = []
+    for k, value in enumerate(curve, start=1):
+        if solver.requested_early_exit:
+            break
+        before = len(rule.decays)
+        solver.test_pass(500 * k, value)
+        if len(rule.decays) > before:   # this pass decayed: the best pass's weights are back
+            seen.append((500 * k, rule.decays[-1][1]))
+            assert solver.weights() == [float(rule.decays[-1][1])]
+            assert all(not h.any() for h in solver.history)
+            for h in solver.history:
+                h[...] = 1
+    made, stop = plain_plateau_decay(curve, patience, decays)
+    assert seen == made and rule.stopped_at == stop
+    assert solver.base_lr == pytest.approx(0.01 * 0.1 ** len(made))
+    assert [d[2:] for d in rule.decays] == [
+        (pytest.approx(0.01 * 0.1 ** i), pytest.approx(0.01 * 0.1 ** (i + 1)))
+        for i in range(len(made))]
+
+
+def test_a_decay_restores_the_best_pass_then_counts_patience_again():
+    """Passes 0.90 @500, 0.92 @1000, then 0.91, 0.915 with patience 2: the lr decays at
+    2000 (1000's weights back, lr 0.01 -> 0.001), no stop; 0.918, 0.919 after it: a second
+    plateau, no decay left -> stops at 3000; finish() puts 1000's weights back."""
+    solver = DecaySolver(max_iter=100000)
+    rule = PlateauStop(solver, 2, decays=1)
+    for it, value in ((500, 0.90), (1000, 0.92), (1500, 0.91), (2000, 0.915)):
+        solver.test_pass(it, value)
+    assert rule.decays == [(2000, 1000, 0.01, pytest.approx(0.001))]
+    assert not solver.requested_early_exit and solver.weights() == [1000.0]
+    assert "ends at 3000" in solver.notes[-1]
+    solver.test_pass(2500, 0.918)
+    assert not solver.requested_early_exit
+    solver.test_pass(3000, 0.919)
+    assert rule.stopped_at == 3000
+    assert rule.finish(solver) == 1000 and solver.weights() == [1000.0]
+    assert rule.as_dict()["lr_decays"] == [{"iteration": 2000, "restored": 1000,
+                                            "lr_before": 0.01, "lr_after": pytest.approx(0.001)}]
+
+
+def test_lr_decays_option():
+    assert DistillOptions(["t.onnx"]).resolved().lr_decays == 2
+    assert DistillOptions(["t.onnx"], lr_decays=0).resolved().lr_decays == 0
+    with pytest.raises(CaffeError, match="--lr-decays must be >= 0"):
+        DistillOptions(["t.onnx"], lr_decays=-1).resolved()

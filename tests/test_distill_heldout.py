@@ -131,3 +131,31 @@ def test_patience_zero_trains_on_everything_and_keeps_the_last_weights(tmp_path)
     assert rep["iterations_run"] == 40 and rep["budget"]["restored_iteration"] is None
     ts = read_net(rep["files"]["ts_prototxt"])
     assert not any(list(r.stage) or list(r.not_stage) for l in ts.layer for r in l.include)
+
+
+def test_a_heldout_plateau_decays_the_rate_and_the_log_shows_it(tmp_path):
+    """A rate so small (1e-6) that the held-out agreement cannot move: with patience 1 the
+    pass at 16 ties the best one (8), so the lr decays there (8's weights back, base_lr
+    1e-6 -> 1e-7); the pass at 24 ties again with no decay left, so the run stops at 24
+    and the student scored is 8's. The logged rates follow the warm-up + inv policy of
+    Caffe's formula, times 0.1 from iteration 16 on."""
+    rep, _ = _run(tmp_path, patience=1, lr_decays=1, base_lr=1e-6)
+    log = open(rep["files"]["log"]).read()
+    budget = rep["budget"]
+    assert [p[0] for p in budget["passes"]] == [8, 16, 24]
+    assert budget["lr_decays"] == [{"iteration": 16, "restored": 8,    # float32 rates
+                                    "lr_before": pytest.approx(1e-6, rel=1e-6),
+                                    "lr_after": pytest.approx(1e-7, rel=1e-6)}]
+    assert budget["stopped_at"] == 24 and rep["iterations_run"] == 24
+    assert budget["restored_iteration"] == 8
+    assert "lr decay 1 of 1 at iteration 16: weights of iteration 8 restored" in log
+    assert rep["final_base_lr"] == pytest.approx(1e-7, rel=1e-6)
+    import re
+
+    rates = {int(m.group(1)): float(m.group(2))
+             for m in re.finditer(r"Iteration (\d+), lr = ([0-9.e+-]+)", log)}
+    assert set(rates) >= {0, 14, 16, 22}
+    for it, lr in rates.items():
+        base = 1e-6 if it < 16 else 1e-7
+        want = base * (1 + 1e-4 * it) ** -0.75 * min(1.0, (it + 1) / 4)
+        assert lr == pytest.approx(want, rel=1e-4), it

@@ -64,6 +64,12 @@ def add_arguments(p):
                         f"the student saved and scored is the best pass's. The test split "
                         f"is only scored once, at the end. 0: train on every training image "
                         f"up to --iterations and keep the last weights")
+    p.add_argument("--lr-decays", type=int, default=None,
+                   help=f"plateaus of the held-out agreement met by a smaller rate before "
+                        f"the run stops (default {d['lr_decays']}): at each, the best pass's "
+                        f"weights come back and base_lr is divided by 10 (Caffe's multistep, "
+                        f"the steps placed by the plateau); the log says where. 0: stop at "
+                        f"the first plateau")
     p.add_argument("--heldout", type=int, default=None,
                    help="training images held out for --patience (seeded by --seed, never "
                         "trained on; the teacher labels them). Default: 1/12 of the training "
@@ -138,7 +144,8 @@ def run(args):
         student_prototxt=args.student_prototxt, subset=subset, seed=args.seed,
         logit_scale=args.logit_scale, teacher_output=args.teacher_output, echo=print,
         student_opts=student_options(args), solver_opts=solver_options(args),
-        patience=args.patience, warmup=args.warmup, heldout=args.heldout)
+        patience=args.patience, warmup=args.warmup, heldout=args.heldout,
+        lr_decays=args.lr_decays)
     files = report["files"]
     print(f"log: {files['log']}")
     print(f"student: {files['caffemodel']}  {files['onnx']}")

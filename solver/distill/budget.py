@@ -7,15 +7,25 @@ trained on); after every test pass it reads the pass's ``agreement_top1`` and
 
 - when the pass beats every earlier one, copies the net's weights (every layer's blobs,
   BatchNorm statistics included) as the best snapshot;
-- when the best value has not been beaten for ``patience`` consecutive passes, asks the
-  solver's loop to stop (``requested_early_exit``) at that iteration; the solver's
-  ``max_iter`` stays the cap.
+- when the best value has not been beaten for ``patience`` consecutive passes and fewer
+  than ``decays`` lr decays have been made, decays the rate instead of stopping: the best
+  pass's weights are put back, the momentum history is zeroed (it holds steps of the old
+  rate from other weights), ``base_lr`` is multiplied by ``factor`` and training goes on;
+  the count of passes without improvement starts again from there. This is Caffe's
+  ``multistep`` idea (the rate divided by 10 at chosen iterations) with the steps placed by
+  the held-out plateau instead of by hand: the lr that made the progress so far has stopped
+  making any, and the first plateau is not the end of learning at a smaller rate (issue 23:
+  the Fashion-MNIST BatchNorm teacher's student stalled at 0.9376 at a constant-ish 0.01);
+- when the best value has not been beaten for ``patience`` consecutive passes after the
+  last decay, asks the solver's loop to stop (``requested_early_exit``) at that iteration;
+  the solver's ``max_iter`` stays the cap.
 
 ``finish(solver)`` (after ``solve``) counts the pass at the cap too and puts the best
 pass's weights back when a later one was worse, so the saved and scored student is the
 best held-out pass's. ``patience`` 0 neither stops nor restores: the run goes to the cap
 and its last weights are kept. A rollback of the divergence guard (an iteration earlier
-than the last pass seen) forgets the passes after it (and their snapshot).
+than the last pass seen) forgets the passes after it (and their snapshot); decays made
+stay made (the guard keeps the lowered rate).
 
 The test split is not read here: the report scores it once, after training
 (training.final_test).
@@ -31,9 +41,12 @@ def net_blobs(net):
 
 
 class PlateauStop:
-    def __init__(self, solver, patience, key=KEY):
+    def __init__(self, solver, patience, key=KEY, decays=0, factor=0.1):
         self.patience = int(patience)
         self.key = key
+        self.max_decays = int(decays)
+        self.factor = float(factor)
+        self.decays = []          # (iteration, restored iteration, old lr, new lr) per decay
         self.passes = []          # (iteration, agreement) of each test pass seen
         self.best = None          # (iteration, agreement)
         self.stopped_at = None
@@ -63,7 +76,12 @@ class PlateauStop:
             self._weights = (it, [b.data.copy() for b in net_blobs(solver.net)])
             self._note(solver)
             return
-        since = sum(1 for p in self.passes if p[0] > self.best[0])
+        since = sum(1 for p in self.passes if p[0] > self._since_iteration())
+        if since >= self.patience and it < solver.param.max_iter and \
+                len(self.decays) < self.max_decays:
+            self._decay(solver, it, since, value)
+            self._note(solver)
+            return
         self._note(solver)
         if since >= self.patience and it < solver.param.max_iter:
             self.stopped_at = it
@@ -73,12 +91,37 @@ class PlateauStop:
                       f"stopping at iteration {it} of at most {solver.param.max_iter}")
             solver.requested_early_exit = True
 
+    def _since_iteration(self):
+        """Passes after this iteration count towards the plateau: the best pass's, or the
+        last decay's when that came later."""
+        last = self.decays[-1][0] if self.decays else 0
+        return max(self.best[0] if self.best else 0, last)
+
+    def _decay(self, solver, it, since, value):
+        """Put the best pass's weights back, zero the momentum, base_lr x factor."""
+        best_it, saved = self._weights or (it, None)
+        for blob, data in zip(net_blobs(solver.net), saved or ()):
+            blob.data[...] = data
+        for h in getattr(solver, "history", ()):
+            h[...] = 0
+        old = solver.base_lr
+        solver.base_lr = old * self.factor
+        self.decays.append((it, best_it, old, solver.base_lr))
+        glog.info(glog.DISTILL_SETUP,
+                  f"Held-out agreement has not improved for {since} test passes (best "
+                  f"{self.best[1]:.4f} at iteration {best_it}, now {value:.4f}): lr decay "
+                  f"{len(self.decays)} of {self.max_decays} at iteration {it}: weights of "
+                  f"iteration {best_it} restored, momentum zeroed, base_lr {old:g} -> "
+                  f"{solver.base_lr:g}")
+
     def latest_stop(self, solver):
         """The iteration where the run stops if no later pass beats the best one (the
-        cap at the latest)."""
+        cap at the latest): patience passes after the best (or the last decay), plus
+        patience passes for every decay left."""
         interval = solver.param.test_interval or solver.param.max_iter
-        best_it = self.best[0] if self.best else 0
-        return min(best_it + self.patience * interval, solver.param.max_iter)
+        left = self.max_decays - len(self.decays)
+        return min(self._since_iteration() + (1 + left) * self.patience * interval,
+                   solver.param.max_iter)
 
     def _note(self, solver):
         """The progress bar says where the run ends if nothing improves (not the cap)."""
@@ -113,4 +156,6 @@ class PlateauStop:
                 "best_iteration": self.best[0] if self.best else None,
                 "best_agreement": self.best[1] if self.best else None,
                 "restored_iteration": self.restored,
+                "lr_decays": [{"iteration": it, "restored": r, "lr_before": a, "lr_after": b}
+                              for it, r, a, b in self.decays],
                 "passes": [[it, round(v, 6)] for it, v in self.passes]}

@@ -53,7 +53,7 @@ def run(options):
                        f"the test split ({dataset.num_test:,} images)")
     trained = train(solver_path, log_path, mode="a", recover=opts.recover,
                     bn_passes=opts.bn_passes, patience=opts.patience, report_test=report_test,
-                    lr_probe=opts.probe())
+                    lr_probe=opts.probe(), lr_decays=opts.lr_decays)
     caffemodel, onnx_path = opts.path("_student.caffemodel"), opts.path("_student.onnx")
     with logging_to(log_path):
         save_student(trained.solver, student_path, caffemodel, onnx_path)

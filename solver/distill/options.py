@@ -21,6 +21,7 @@ from caffe_compat.errors import CaffeError
 DEFAULTS = {
     "iterations": 20000,      # the cap: the run stops earlier on a held-out plateau
     "patience": 4,            # test passes without a better agreement before it stops
+    "lr_decays": 2,           # plateaus met by base_lr x LR_DECAY_FACTOR before the stop
     "heldout": "auto",        # training images held out for the stop (1/12, at most 5,000)
     "test_interval": 500,     # at most (a fifth of the cap when that is smaller)
     "warmup": 500,            # at most (a tenth of the cap when that is smaller)
@@ -30,6 +31,7 @@ DEFAULTS = {
     "batch_size": 64,
     "soft_weight": 1.0,
 }
+LR_DECAY_FACTOR = 0.1                 # Caffe's usual step gamma
 PROBE_RATES = (1, 0.5, 0.25, 0.125)   # x base_lr, tried largest first
 PROBE_ITERATIONS = 100                # per trial (at most; the cap when smaller)
 STUDENTS = ("lenet", "cifar10_quick", "cifar10_full", "cifar10_mini", "nin", "vgg16", "alexnet")
@@ -107,6 +109,7 @@ class DistillOptions:
     warmup: int = None
     heldout: int = None
     lr_probe: bool = None
+    lr_decays: int = None
 
     def resolved(self):
         """A checked copy with the defaults filled in (a clear error for a bad value)."""
@@ -137,6 +140,10 @@ class DistillOptions:
         values["patience"] = DEFAULTS["patience"] if self.patience is None else int(self.patience)
         if values["patience"] < 0:
             raise CaffeError(f"--patience must be >= 0, got {self.patience}")
+        values["lr_decays"] = (DEFAULTS["lr_decays"] if self.lr_decays is None
+                               else int(self.lr_decays))
+        if values["lr_decays"] < 0:
+            raise CaffeError(f"--lr-decays must be >= 0, got {self.lr_decays}")
         # The rate is probed unless the user gave one (lr_probe.probe_lr): base_lr and
         # its halvings, each for PROBE_ITERATIONS (at most the cap).
         values["lr_probe"] = (self.base_lr is None if self.lr_probe is None

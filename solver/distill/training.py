@@ -12,6 +12,7 @@ from solver.recovery import DivergenceGuard
 
 from .budget import PlateauStop
 from .lr_probe import probe_lr
+from .options import LR_DECAY_FACTOR
 
 
 @contextlib.contextmanager
@@ -64,14 +65,15 @@ def final_test(solver, net_path, passes, what="the test split", weights_of=None)
 
 
 def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=0,
-          report_test=None, lr_probe=None):
+          report_test=None, lr_probe=None, lr_decays=0):
     """Run ``solver_path`` with the numpy solver, its log in ``log_path`` (``mode`` "a":
     after lines already there). ``recover``: a DivergenceGuard rolls a diverging run back
     and lowers the rate instead of stopping. ``bn_passes``: re-estimate the BatchNorm
     statistics over that many training batches before the final test
     (``recalibrate_batchnorm``). ``patience``: stop when the held-out agreement has not
     improved for that many test passes (budget.PlateauStop; 0: run to max_iter), and
-    keep the best pass's weights. ``report_test`` = (net path, passes, what): the scores
+    keep the best pass's weights; ``lr_decays``: the first that many plateaus put the best
+    weights back and divide the rate by 10 instead of stopping. ``report_test`` = (net path, passes, what): the scores
     come from ``final_test`` on that net (the test split) instead of the solver's test net,
     whose passes then only decide the stop (the held-out slice). ``lr_probe`` =
     (candidate rates, iterations, the run's warm-up): base_lr is chosen by
@@ -90,7 +92,7 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
         guard = None
         if recover:
             guard = DivergenceGuard(solver)
-        plateau = PlateauStop(solver, patience)
+        plateau = PlateauStop(solver, patience, decays=lr_decays, factor=LR_DECAY_FACTOR)
         glog.info(glog.CAFFE_STARTING, "Starting Optimization")
         solver.solve()
         secs = time.time() - start
