@@ -45,8 +45,13 @@ def run(options):
     if dataset.num_classes is None:   # data without labels: the teacher says how many
         dataset = dataclasses.replace(dataset, num_classes=teacher.plan.profile.classes)
     student_opts = student_defaults(opts.student, dataset.sample_shape, opts.student_opts)
+    shifted = None
+    if opts.shift:
+        with logging_to(log_path):
+            shifted = prepare_shifts(opts, dataset, teacher.plan.params)
     ts_path, student_path, solver_path = write_nets(opts, dataset, teacher.plan.params,
-                                                    teacher.temperature, student_opts, split)
+                                                    teacher.temperature, student_opts, split,
+                                                    shifted)
     report_test = None
     if split is not None:
         report_test = (ts_path, dataset.num_test // test_batch(dataset.num_test),
@@ -68,6 +73,34 @@ def run(options):
                                  trained.lr_probe[-1]["lr"])
     write_report(opts, report)
     return report
+
+
+def prepare_shifts(opts, dataset, teacher_params):
+    """The padded fit records and the teacher's logits of every shifted copy (shift.py);
+    returns (padded LMDB, crop size) for the TRAIN data layer, or None where the images are
+    not square (Caffe's crop_size is)."""
+    import time
+
+    from solver.teacher import cached_teacher
+
+    from .shift import fill_teacher_cache, padded_lmdb
+
+    _, h, w = dataset.sample_shape
+    if h != w:
+        glog.info(glog.DISTILL_SETUP, f"No shifted copies: the images are {h} x {w}, and "
+                                      f"Caffe's crop_size crops squares")
+        return None
+    start = time.time()
+    padded = padded_lmdb(dataset.train_lmdb, opts.out, opts.shift)
+    teacher = cached_teacher(teacher_params, dataset.sample_shape, announce=False)
+    seen, runs = fill_teacher_cache(teacher, dataset.train_lmdb, opts.shift, dataset.transform)
+    glog.info(glog.DISTILL_SETUP,
+              f"Shifted copies: the student trains on its {dataset.num_train:,} images moved "
+              f"by up to {opts.shift} pixel(s) ({(2 * opts.shift + 1) ** 2} positions, a random "
+              f"crop of {h} x {w} from the records padded by {opts.shift}); the teacher labelled "
+              f"{runs:,} of the {seen:,} copies now ({time.time() - start:.0f} s), the others "
+              f"were in its logit cache")
+    return padded, h
 
 
 def distill(teachers, student="lenet", data=None, out="distill_out", **options):

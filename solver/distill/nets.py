@@ -17,22 +17,29 @@ HELDOUT_STAGE = "heldout"
 
 
 def net_configs(spec, student, teacher_cfg, loss="kd", temperature=4.0, soft_weight=1.0,
-                labels=True, batch_size=64, tag="_s", student_opts=None, heldout=None):
+                labels=True, batch_size=64, tag="_s", student_opts=None, heldout=None,
+                shifted=None):
     """Configs of the student net (standalone) and the teacher-student net.
 
     ``heldout`` (a heldout.Split): the TRAIN data layer reads its fit records, and the
     teacher-student net gets a second TEST data layer reading the held-out slice, included
     only with the stage ``heldout`` (the solver's test_state); the test split's layer has
-    ``not_stage: heldout``, so the net in plain TEST phase still reads the test split."""
+    ``not_stage: heldout``, so the net in plain TEST phase still reads the test split.
+
+    ``shifted`` = (padded LMDB, crop size): the teacher-student net's TRAIN layer reads the
+    padded copy of its records and crops them randomly back to their size (shift.py)."""
     batch = test_batch(spec.num_test)
     tf = spec.transform
     train_lmdb = heldout.fit_lmdb if heldout else spec.train_lmdb
 
-    def data(train_tops, split=False):
+    def data(train_tops, split=False, shifts=False):
         test = {"name": "data", "phase": "TEST", "source": os.path.abspath(spec.test_lmdb),
                 "batch_size": batch, "backend": "LMDB", "transform": tf}
-        layers = [{"name": "data", "phase": "TRAIN", "source": os.path.abspath(train_lmdb),
-                   "batch_size": batch_size, "backend": "LMDB", "transform": tf,
+        source, train_tf = train_lmdb, tf
+        if shifts and shifted:
+            source, train_tf = shifted[0], dict(tf, crop_size=int(shifted[1]))
+        layers = [{"name": "data", "phase": "TRAIN", "source": os.path.abspath(source),
+                   "batch_size": batch_size, "backend": "LMDB", "transform": train_tf,
                    "tops": train_tops}, test]
         if split:
             del test["phase"]
@@ -51,7 +58,8 @@ def net_configs(spec, student, teacher_cfg, loss="kd", temperature=4.0, soft_wei
     # be a net output (and Caffe prints every value of an output blob on each display).
     hard = labels and soft_weight < 1.0
     ts = {"name": f"{student}_ts",
-          "data": data(["data", "label"] if hard else ["data"], split=heldout is not None),
+          "data": data(["data", "label"] if hard else ["data"], split=heldout is not None,
+                       shifts=True),
           "student": dict(member), "teacher": teacher_cfg,
           "fidelity": {"name": "fidelity"}}
     if loss == "kd":
@@ -88,7 +96,8 @@ def render_files(configs, out):
     return sorted(files)
 
 
-def write_nets(opts, dataset, teacher_params, temperature, student_opts, heldout=None):
+def write_nets(opts, dataset, teacher_params, temperature, student_opts, heldout=None,
+               shifted=None):
     """Render the teacher-student net, the student alone and the solver into ``opts.out``
     (the user's student spliced in when given); returns (ts, student, solver) paths.
     With ``heldout`` (a heldout.Split) the solver's one test net is the held-out slice
@@ -98,7 +107,8 @@ def write_nets(opts, dataset, teacher_params, temperature, student_opts, heldout
     tag = "" if opts.student in ("vgg16", "alexnet") else "_s"
     student_net, ts_net, batch = net_configs(
         dataset, opts.student, teacher_params, opts.loss, temperature or 1.0, opts.soft_weight,
-        opts.labels, opts.batch_size, tag=tag, student_opts=student_opts, heldout=heldout)
+        opts.labels, opts.batch_size, tag=tag, student_opts=student_opts, heldout=heldout,
+        shifted=shifted)
     name = opts.name
     ts_path, student_path = opts.path("_ts.prototxt"), opts.path("_student.prototxt")
     test_iter = dataset.num_test // batch

@@ -21,6 +21,7 @@ from caffe_compat.errors import CaffeError
 DEFAULTS = {
     "iterations": 20000,      # the cap: the run stops earlier on a held-out plateau
     "patience": 4,            # test passes without a better agreement before it stops
+    "shift": 0,               # pixels the training images move by (shift.py; 0: none)
     "lr_decays": 2,           # plateaus met by base_lr x LR_DECAY_FACTOR before the stop
     "heldout": "auto",        # training images held out for the stop (1/12, at most 5,000)
     "test_interval": 500,     # at most (a fifth of the cap when that is smaller)
@@ -110,6 +111,7 @@ class DistillOptions:
     heldout: int = None
     lr_probe: bool = None
     lr_decays: int = None
+    shift: int = None
 
     def resolved(self):
         """A checked copy with the defaults filled in (a clear error for a bad value)."""
@@ -140,6 +142,9 @@ class DistillOptions:
         values["patience"] = DEFAULTS["patience"] if self.patience is None else int(self.patience)
         if values["patience"] < 0:
             raise CaffeError(f"--patience must be >= 0, got {self.patience}")
+        values["shift"] = DEFAULTS["shift"] if self.shift is None else int(self.shift)
+        if values["shift"] < 0:
+            raise CaffeError(f"--shift must be >= 0, got {self.shift}")
         values["lr_decays"] = (DEFAULTS["lr_decays"] if self.lr_decays is None
                                else int(self.lr_decays))
         if values["lr_decays"] < 0:
