@@ -28,9 +28,10 @@ The clients' contracts of issue 23, each ported with --teacher-params alone (no 
 
 Each teaches a student (LeNet; ``--student vgg16`` for the VGG-16 student at its default
 width) on all 60,000 training images of its dataset with no labels, from the defaults only
-(the budget: up to 20,000 iterations, or ``--iterations``, stopping when the agreement on
-5,000 held-out training images has not improved for 4 passes of 500, keeping the best
-pass's weights; the rate probed at start-up; temperature and logit scale chosen from the
+(the budget: up to 20,000 iterations, or ``--iterations``; when the agreement on 5,000
+held-out training images has not improved for 4 passes of 500, the best pass's weights come
+back and the rate is divided by 10, twice, and the third such plateau stops the run, keeping
+the best pass's weights; the rate probed at start-up; temperature and logit scale chosen from the
 teacher's logits); the student is scored once on the 10,000 test images: top-1 agreement
 with the teacher, KL, accuracy, seconds. Targets: >= 0.995 agreement on every MNIST teacher, >= 0.98 on every
 Fashion-MNIST teacher, no rollbacks.

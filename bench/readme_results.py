@@ -102,13 +102,14 @@ def teachers_table(bench):
              f", {bench['machine']}; no labels, defaults only unless the cap column says "
              f"otherwise):", "",
              "| teacher | student | what it is | cap | iterations run | scored weights of | lr "
-             "(probed) | rollbacks | top-1 agreement | target | KL | accuracy | train s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "(probed) | lr decays at | rollbacks | top-1 agreement | target | KL | accuracy "
+             "| train s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in bench["rows"]:
         name = r["teacher"].split("/")[0]
         student = r.get("student", "lenet")
         if "error" in r:
-            lines.append(f"| {name} | {student} | {r.get('note', '')} | - | - | - | - | - | "
+            lines.append(f"| {name} | {student} | {r.get('note', '')} | - | - | - | - | - | - | "
                          f"error: {r['error']} | - | - | - | - |")
             continue
         target = TARGETS["mnist" if name.startswith("mnist") else "fashion"]
@@ -118,8 +119,11 @@ def teachers_table(bench):
         budget = r.get("budget") or {}
         ran = r.get("iterations_run") or r.get("iterations")
         scored = budget.get("restored_iteration") or ran
+        decays = budget.get("lr_decays")
+        decayed = ("-" if decays is None else ", ".join(f"{d['iteration']:,}" for d in decays)
+                   or "none")
         lines.append(f"| {name} | {student} | {r.get('note', '')} | {cap} | {ran:,} | "
-                     f"{scored:,} | {r['base_lr']:g} | {r['rollbacks']} | "
+                     f"{scored:,} | {r['base_lr']:g} | {decayed} | {r['rollbacks']} | "
                      f"{fmt(r['agreement'])} | ≥ {target:g}: {met} | {fmt(r['kl'])} | "
                      f"{fmt(r['accuracy'])} | {r['train_seconds']:.0f} |")
     return "\n".join(lines)

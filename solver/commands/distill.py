@@ -70,6 +70,12 @@ def add_arguments(p):
                         f"weights come back and base_lr is divided by 10 (Caffe's multistep, "
                         f"the steps placed by the plateau); the log says where. 0: stop at "
                         f"the first plateau")
+    p.add_argument("--shift", type=int, default=None,
+                   help=f"train on the images moved by up to this many pixels (default "
+                        f"{d['shift']}): Caffe's random crop from the training records padded "
+                        f"with zeros, the teacher's logits of every shifted copy computed once "
+                        f"into its logit cache before training; the held-out and test images "
+                        f"are not moved. 0: the images as they are")
     p.add_argument("--heldout", type=int, default=None,
                    help="training images held out for --patience (seeded by --seed, never "
                         "trained on; the teacher labels them). Default: 1/12 of the training "
@@ -145,7 +151,7 @@ def run(args):
         logit_scale=args.logit_scale, teacher_output=args.teacher_output, echo=print,
         student_opts=student_options(args), solver_opts=solver_options(args),
         patience=args.patience, warmup=args.warmup, heldout=args.heldout,
-        lr_decays=args.lr_decays)
+        lr_decays=args.lr_decays, shift=args.shift)
     files = report["files"]
     print(f"log: {files['log']}")
     print(f"student: {files['caffemodel']}  {files['onnx']}")
