@@ -25,11 +25,13 @@ this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it
    when already at the most, nor while the main thread still waits ``wait_rise`` of its
    time for a CPU: there is no idle core to gain). Such a trial runs only the other counts:
    the window's times stand for the current one.
-   Below the most threads and not waiting ``wait_rise`` for a CPU, a trial also runs when
-   the gap below allows (``probe``): a count chosen during a passing disturbance (a
-   competitor that came and went before the window saw the time move back) is not kept
-   until the next recheck; where fewer threads really are best, each such trial confirms
-   them and the gap doubles, so the probes thin out (at most ``max_gap`` apart).
+   Below the most threads and not waiting ``wait_rise`` for a CPU, a trial also runs
+   ``probe`` gaps after the last one (0: never): a count chosen during a passing
+   disturbance (a competitor that came and went before the window saw the time move back)
+   is not kept until the next recheck. The run-queue wait is not a sure sign of a busy
+   machine (two competitors on two cores measured 0.00-0.24 of one thread's time), so a
+   probe may run on a busy machine too: each one that keeps the count doubles the gap, so
+   they thin out (50, 100, 200, ... iterations apart with the defaults).
 3. **Backing off.** A trial that chooses the count it already had doubles the number of
    iterations before the next one may start (from ``min_gap``, at most ``max_gap``), so
    a machine that is merely noisy does not pay for trials over and over; a change of count
@@ -98,7 +100,7 @@ class ThreadTuner:
 
     def __init__(self, max_threads, warmup=1, trial_rounds=3, window=8, drift=0.25,
                  wait_rise=0.25, margin=0.03, prune=1.5, min_gap=10, max_gap=320, recheck=1000,
-                 max_unsettled=40, probe=True):
+                 max_unsettled=40, probe=5):
         if trial_rounds < 1 or window < 1:
             raise ValueError("trial_rounds and window must be >= 1")
         self.candidates = candidate_counts(max_threads)
@@ -196,7 +198,8 @@ class ThreadTuner:
                               f"share {ref_wait:.2f} -> {wait_now:.2f}", recent)
         elif faster and self.chosen < self.candidates[-1] and wait_now < self.wait_rise:
             self._start_trial(f"faster: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms", recent)
-        elif self.probe and self.chosen < self.candidates[-1] and wait_now < self.wait_rise:
+        elif self.probe and self.chosen < self.candidates[-1] and wait_now < self.wait_rise \
+                and self._since_trial >= self.probe * self.gap:
             self._start_trial(f"probe: below the most threads, CPU wait share {wait_now:.2f}", recent)
 
     def _prune(self):
