@@ -50,3 +50,15 @@ def layer_error(layer_name, message, **shapes):
     for key, shape in shapes.items():
         parts.append(f"{key} shape: {fmt_shape(shape)}")
     return LayerSetupError("; ".join(parts))
+
+
+def text_parse_error(path, err):
+    """A FormatError ``path:line:col: message`` from protobuf's text_format.ParseError
+    (whose own message starts with ``line:col : ``, dropped here so the position is said
+    once)."""
+    message = str(err)
+    line, col = err.GetLine(), err.GetColumn()
+    prefix = f"{line}:{col} : "
+    if message.startswith(prefix):
+        message = message[len(prefix):]
+    return FormatError(f"{path}:{line}:{col}: {message}")

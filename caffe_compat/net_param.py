@@ -6,7 +6,7 @@ through an automatic Split layer ``<blob>_<layer>_<top_idx>_split`` with tops
 import collections
 import logging
 
-from .errors import FormatError, NetError
+from .errors import NetError, text_parse_error
 from .proto import caffe_pb2
 from .upgrade import upgrade_net
 
@@ -48,12 +48,7 @@ def read_net_text(path):
     try:
         text_format.Parse(text, param)
     except text_format.ParseError as e:
-        message = str(e)
-        line, col = e.GetLine(), e.GetColumn()
-        prefix = f"{line}:{col} : "
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-        raise FormatError(f"{path}:{line}:{col}: {message}") from None
+        raise text_parse_error(path, e) from None
     upgrade_net(param, path)
     return param
 

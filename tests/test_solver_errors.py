@@ -70,6 +70,23 @@ def test_prototxt_syntax_error_has_a_location(tmp_path):
     expect(tmp_path, BASE + "max_iter 10 }\n", r"solver\.prototxt:\d+:\d+")
 
 
+@pytest.mark.parametrize("reader", ["pycaffe", "tscaffe"])
+def test_solver_syntax_error_says_its_position_once(tmp_path, reader):
+    """file:line:col, then protobuf's message without its own 'line:col : ' prefix, from
+    caffe_compat's own reader (pycaffe's SGDSolver before prototxt is imported) and from
+    the solver package's."""
+    from caffe_compat.errors import CaffeError
+    from caffe_compat.solvers import reading
+    from solver import get_solver
+
+    path = write_solver(tmp_path, BASE + "momentum: fast\n")
+    with pytest.raises(CaffeError) as info:
+        (reading._solver_text if reader == "pycaffe" else get_solver)(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}:5:11: "), text
+    assert "5:11" not in text[len(path) + 6:], text
+
+
 def test_cli_refuses_weights_and_snapshot_together(tmp_path, capsys):
     from solver.cli import main
 

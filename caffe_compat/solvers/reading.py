@@ -6,7 +6,7 @@ import os
 
 from google.protobuf import text_format
 
-from ..errors import FormatError, SolverError
+from ..errors import SolverError, text_parse_error
 from ..proto import caffe_pb2
 from ..upgrade import upgrade_solver
 
@@ -31,7 +31,7 @@ def _solver_text(path):
     try:
         text_format.Parse(text, param)
     except text_format.ParseError as e:
-        raise FormatError(f"{path}:{e.GetLine()}:{e.GetColumn()}: {e}") from None
+        raise text_parse_error(path, e) from None
     upgrade_solver(param, path)
     return param
 
