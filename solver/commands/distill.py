@@ -76,6 +76,13 @@ def add_arguments(p):
                         f"with zeros, the teacher's logits of every shifted copy computed once "
                         f"into its logit cache before training; the held-out and test images "
                         f"are not moved. 0: the images as they are")
+    p.add_argument("--mix", type=int, default=None,
+                   help=f"also train on this many mixes per training image (default "
+                        f"{d['mix']}): round(lam a + (1 - lam) b) of the image a and a random "
+                        f"partner b, lam uniform in [0, 1] (mixup's inputs), each labelled by "
+                        f"the teacher once into its logit cache before training; the held-out "
+                        f"and test images are not mixed. Needs no label loss (--no-labels or "
+                        f"--soft-weight 1). 0: the images as they are")
     p.add_argument("--heldout", type=int, default=None,
                    help="training images held out for --patience (seeded by --seed, never "
                         "trained on; the teacher labels them). Default: 1/12 of the training "
@@ -151,7 +158,8 @@ def run(args):
         logit_scale=args.logit_scale, teacher_output=args.teacher_output, echo=print,
         student_opts=student_options(args), solver_opts=solver_options(args),
         patience=args.patience, warmup=args.warmup, heldout=args.heldout,
-        lr_decays=args.lr_decays, shift=args.shift)
+        lr_decays=args.lr_decays, shift=args.shift,
+        mix=args.mix)
     files = report["files"]
     print(f"log: {files['log']}")
     print(f"student: {files['caffemodel']}  {files['onnx']}")

@@ -45,6 +45,12 @@ def run(options):
     if dataset.num_classes is None:   # data without labels: the teacher says how many
         dataset = dataclasses.replace(dataset, num_classes=teacher.plan.profile.classes)
     student_opts = student_defaults(opts.student, dataset.sample_shape, opts.student_opts)
+    if opts.mix:
+        with logging_to(log_path):
+            mixed, records = prepare_mix(opts, dataset, teacher.plan.params)
+        dataset = dataclasses.replace(dataset, train_lmdb=mixed, num_train=records)
+        if split is not None:
+            split = dataclasses.replace(split, fit_lmdb=mixed, num_fit=records)
     shifted = None
     if opts.shift:
         with logging_to(log_path):
@@ -73,6 +79,29 @@ def run(options):
                                  trained.lr_probe[-1]["lr"])
     write_report(opts, report)
     return report
+
+
+def prepare_mix(opts, dataset, teacher_params):
+    """The fit records with ``opts.mix`` teacher-labelled mixes of each (mix.py), the
+    teacher's logits of every one computed now; returns (LMDB, records)."""
+    import time
+
+    from solver.teacher import cached_teacher
+
+    from .mix import mixed_lmdb
+    from .shift import fill_teacher_cache
+
+    start = time.time()
+    db, records = mixed_lmdb(dataset.train_lmdb, opts.out, opts.mix, opts.seed)
+    teacher = cached_teacher(teacher_params, dataset.sample_shape, announce=False)
+    seen, runs = fill_teacher_cache(teacher, db, 0, dataset.transform)
+    glog.info(glog.DISTILL_SETUP,
+              f"Mixes: the student trains on its {dataset.num_train:,} images and "
+              f"{opts.mix} mix(es) of each with a random partner ({records:,} records, "
+              f"round(lam a + (1 - lam) b), lam uniform); the teacher labelled {runs:,} of "
+              f"the {seen:,} records now ({time.time() - start:.0f} s), the others were in "
+              f"its logit cache")
+    return db, records
 
 
 def prepare_shifts(opts, dataset, teacher_params):

@@ -26,6 +26,7 @@ DEFAULTS = {
     "iterations": 20000,      # the cap: the run stops earlier on a held-out plateau
     "patience": 4,            # test passes without a better agreement before it stops
     "shift": 0,               # pixels the training images move by (shift.py; 0: none)
+    "mix": 0,                 # teacher-labelled mixes per training image (mix.py; 0: none)
     "lr_decays": 2,           # plateaus met by base_lr x LR_DECAY_FACTOR before the stop
     "heldout": "auto",        # training images held out for the stop (1/12, at most 5,000)
     "test_interval": 500,     # at most (a fifth of the cap when that is smaller)
@@ -116,6 +117,7 @@ class DistillOptions:
     lr_probe: bool = None
     lr_decays: int = None
     shift: int = None
+    mix: int = None
 
     def resolved(self):
         """A checked copy with the defaults filled in (a clear error for a bad value)."""
@@ -149,6 +151,13 @@ class DistillOptions:
         values["shift"] = DEFAULTS["shift"] if self.shift is None else int(self.shift)
         if values["shift"] < 0:
             raise CaffeError(f"--shift must be >= 0, got {self.shift}")
+        values["mix"] = DEFAULTS["mix"] if self.mix is None else int(self.mix)
+        if values["mix"] < 0:
+            raise CaffeError(f"--mix must be >= 0, got {self.mix}")
+        if values["mix"] and values["labels"] and values["soft_weight"] < 1.0:
+            raise CaffeError(f"--mix {values['mix']}: a mix of two images has no label to "
+                             f"train on; use it with --no-labels or --soft-weight 1 (got "
+                             f"{values['soft_weight']:g})")
         values["lr_decays"] = (DEFAULTS["lr_decays"] if self.lr_decays is None
                                else int(self.lr_decays))
         if values["lr_decays"] < 0:

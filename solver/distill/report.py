@@ -23,6 +23,7 @@ def make_report(opts, dataset, teacher, student_opts, trained, files):
                       for it, why, a, b in trained.rollbacks],
         "final_base_lr": solver.param.base_lr,
         "batch_size": opts.batch_size, "train_samples": dataset.num_train,
+        "shift": opts.shift, "mix": opts.mix,
         "test_samples": dataset.num_test, "num_classes": dataset.num_classes,
         "train_seconds": round(trained.seconds, 1),
         "agreement": scores.get("agreement_top1"), "agreement_top5": scores.get("agreement_top5"),

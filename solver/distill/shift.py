@@ -103,7 +103,7 @@ def fill_teacher_cache(teacher, fit_lmdb, shift, transform, chunk=1000):
 
     cache = teacher.cache
     if cache is None:
-        raise CaffeError("--shift needs the teacher's logit cache (it is off)")
+        raise CaffeError("--shift and --mix need the teacher's logit cache (it is off)")
     seen = runs = 0
     records = []
 

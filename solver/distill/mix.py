@@ -1,0 +1,127 @@
+"""Teacher-labelled mixes: a transfer set beyond the training images (``--mix K``).
+
+The teacher answers any input, so the student can also be asked about the images between
+two training images: ``round(lam * a + (1 - lam) * b)`` with ``lam ~ Beta(alpha, alpha)``
+(mixup's inputs, Zhang et al. 2018, used here without labels: the teacher labels each mix,
+as Stanton et al. 2021 did to raise a student's agreement). ``mixed_lmdb(source, folder,
+copies, seed)`` writes the fit records and ``copies`` mixes of each, every mix pairing a
+record with a partner drawn at random among the fit records, all in one seeded shuffled key
+order (Caffe's data layer reads an LMDB in key order, so the mixes are spread over each
+pass). The teacher's logits of every record are computed once, before training, into its
+logit cache (shift.fill_teacher_cache). The held-out slice and the test split are not
+mixed: the student is judged on real images.
+
+A mix carries the label of its larger part (a ``Datum`` holds one label); labels never
+train a student on mixes (``--mix`` refuses a hard-label loss). A ``mixed.json`` marker
+(source path, size, modification time, copies, seed, alpha) lets a second run reuse them.
+"""
+import json
+import os
+import shutil
+
+import numpy as np
+
+from caffe_compat.errors import CaffeError
+
+ALPHA = 1.0   # Beta(1, 1): lam uniform in [0, 1]
+
+
+def mixed_folder(workdir, source, copies, seed):
+    import hashlib
+
+    digest = hashlib.sha256(os.path.abspath(source).encode()).hexdigest()[:8]
+    return os.path.join(workdir, "data", f"mix{copies}-seed{seed}-{digest}")
+
+
+def mix_images(images, partners, lam):
+    """uint8 ``images`` (N, C, H, W) mixed with ``images[partners]``: each image n becomes
+    round(lam[n] * images[n] + (1 - lam[n]) * images[partners[n]]), rounded half to even,
+    computed in float64."""
+    a = images.astype(np.float64)
+    w = np.asarray(lam, dtype=np.float64).reshape(-1, 1, 1, 1)
+    return np.rint(w * a + (1.0 - w) * a[partners]).astype(np.uint8)
+
+
+def mix_plan(n, copies, seed, alpha=ALPHA):
+    """(partners (copies, n) int, lam (copies, n) float64, order): copy c of record i pairs
+    it with partners[c, i] (never itself when n > 1) by lam[c, i]; ``order`` is a permutation
+    of the n * (copies + 1) records, 0..n-1 the originals, then copy c's at (c + 1) n + i."""
+    rng = np.random.default_rng(seed)
+    partners = np.empty((copies, n), dtype=np.int64)
+    lam = np.empty((copies, n), dtype=np.float64)
+    for c in range(copies):
+        p = rng.integers(0, n - 1, size=n) if n > 1 else np.zeros(n, dtype=np.int64)
+        if n > 1:
+            p += p >= np.arange(n)   # skip the record itself
+        partners[c] = p
+        lam[c] = rng.beta(alpha, alpha, size=n)
+    return partners, lam, rng.permutation(n * (copies + 1))
+
+
+def _read_fit(source):
+    from caffe_compat.data.lmdb_source import LMDBSource, datum_to_array, parse_datum
+
+    datums, images = [], []
+    for key, value in LMDBSource(source).items():
+        datum = parse_datum(value, key)
+        image = datum_to_array(datum, key)[0]
+        if image.dtype != np.uint8:
+            raise CaffeError(f"{source}: --mix mixes uint8 images, record {key!r} holds "
+                             f"{image.dtype}")
+        datums.append(datum)
+        images.append(image)
+    if not images:
+        raise CaffeError(f"{source}: no records to mix")
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise CaffeError(f"{source}: --mix needs images of one size, found {sorted(shapes)}")
+    return datums, np.stack(images)
+
+
+def mixed_lmdb(source, workdir, copies, seed, alpha=ALPHA):
+    """(path, records) of ``source``'s records with ``copies`` mixes of each (see the
+    module), made once."""
+    from caffe_compat.data.convert import LMDBWriter
+    from caffe_compat.data.lmdb_source import forget_env
+
+    copies = int(copies)
+    if copies < 1:
+        raise CaffeError(f"--mix must be >= 1 to mix, got {copies}")
+    folder = mixed_folder(workdir, source, copies, seed)
+    db, marker = os.path.join(folder, "train_lmdb"), os.path.join(folder, "mixed.json")
+    st = os.stat(os.path.join(source, "data.mdb"))
+    record = {"source": os.path.abspath(source), "size": st.st_size,
+              "mtime_ns": st.st_mtime_ns, "copies": copies, "seed": int(seed),
+              "alpha": float(alpha)}
+    if os.path.exists(marker):
+        with open(marker) as f:
+            saved = json.load(f)
+        if {k: v for k, v in saved.items() if k != "records"} == record:
+            return db, saved["records"]
+        os.remove(marker)
+    forget_env(db)
+    shutil.rmtree(db, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    datums, images = _read_fit(source)
+    n = len(images)
+    partners, lam, order = mix_plan(n, copies, seed, alpha)
+    mixes = [mix_images(images, partners[c], lam[c]) for c in range(copies)]
+    width = len(str(len(order)))
+    with LMDBWriter(db) as out:
+        for rank, j in enumerate(order):
+            c, i = divmod(int(j), n)
+            if c == 0:
+                value = datums[i].SerializeToString()
+            else:
+                datum = type(datums[i])()
+                datum.CopyFrom(datums[i] if lam[c - 1, i] >= 0.5 else
+                               datums[partners[c - 1, i]])
+                datum.data = mixes[c - 1][i].tobytes()
+                datum.encoded = False
+                del datum.float_data[:]
+                value = datum.SerializeToString()
+            out.put(f"{rank:0{width}d}", value)
+    record["records"] = len(order)
+    with open(marker, "w") as f:
+        json.dump(record, f)
+    return db, len(order)
