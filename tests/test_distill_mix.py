@@ -115,3 +115,21 @@ def test_a_run_with_mixes_never_runs_the_teacher_while_training(tmp_path, monkey
     assert rep2["train_samples"] == 1152
     assert "the teacher labelled 0 of the 1,152 records now" in open(rep2["files"]["log"]).read()
     assert calls == []
+
+
+def test_a_broken_or_stale_marker_remakes_the_copy(tmp_path):
+    """A marker cut short (not JSON) or made with other settings is not trusted: the copy is
+    made again and the marker rewritten."""
+    x, y = _images(8)
+    src = str(tmp_path / "train_lmdb")
+    write_datum_lmdb(x, y, src)
+    db, count = mixed_lmdb(src, str(tmp_path / "out"), 1, seed=3)
+    marker = tmp_path / "out" / "data"
+    (path,) = list(marker.glob("*/mixed.json"))
+    path.write_text('{"source": ')
+    assert mixed_lmdb(src, str(tmp_path / "out"), 1, seed=3) == (db, 16)
+    assert '"records": 16' in path.read_text()
+    saved = path.read_text().replace('"alpha": 1.0', '"alpha": 0.5')
+    path.write_text(saved)
+    assert mixed_lmdb(src, str(tmp_path / "out"), 1, seed=3) == (db, 16)
+    assert '"alpha": 1.0' in path.read_text()

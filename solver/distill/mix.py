@@ -15,13 +15,13 @@ A mix carries the label of its larger part (a ``Datum`` holds one label); labels
 train a student on mixes (``--mix`` refuses a hard-label loss). A ``mixed.json`` marker
 (source path, size, modification time, copies, seed, alpha) lets a second run reuse them.
 """
-import json
 import os
-import shutil
 
 import numpy as np
 
 from caffe_compat.errors import CaffeError
+
+from .records import reusable, source_record, uint8_records, write_marker
 
 ALPHA = 1.0   # Beta(1, 1): lam uniform in [0, 1]
 
@@ -59,15 +59,8 @@ def mix_plan(n, copies, seed, alpha=ALPHA):
 
 
 def _read_fit(source):
-    from caffe_compat.data.lmdb_source import LMDBSource, datum_to_array, parse_datum
-
     datums, images = [], []
-    for key, value in LMDBSource(source).items():
-        datum = parse_datum(value, key)
-        image = datum_to_array(datum, key)[0]
-        if image.dtype != np.uint8:
-            raise CaffeError(f"{source}: --mix mixes uint8 images, record {key!r} holds "
-                             f"{image.dtype}")
+    for _, datum, image in uint8_records(source, "--mix", "mixes"):
         datums.append(datum)
         images.append(image)
     if not images:
@@ -82,26 +75,16 @@ def mixed_lmdb(source, workdir, copies, seed, alpha=ALPHA):
     """(path, records) of ``source``'s records with ``copies`` mixes of each (see the
     module), made once."""
     from caffe_compat.data.convert import LMDBWriter
-    from caffe_compat.data.lmdb_source import forget_env
 
     copies = int(copies)
     if copies < 1:
         raise CaffeError(f"--mix must be >= 1 to mix, got {copies}")
     folder = mixed_folder(workdir, source, copies, seed)
     db, marker = os.path.join(folder, "train_lmdb"), os.path.join(folder, "mixed.json")
-    st = os.stat(os.path.join(source, "data.mdb"))
-    record = {"source": os.path.abspath(source), "size": st.st_size,
-              "mtime_ns": st.st_mtime_ns, "copies": copies, "seed": int(seed),
-              "alpha": float(alpha)}
-    if os.path.exists(marker):
-        with open(marker) as f:
-            saved = json.load(f)
-        if {k: v for k, v in saved.items() if k != "records"} == record:
-            return db, saved["records"]
-        os.remove(marker)
-    forget_env(db)
-    shutil.rmtree(db, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
+    record = source_record(source, copies=copies, seed=int(seed), alpha=float(alpha))
+    saved = reusable(db, marker, record)
+    if saved is not None:
+        return db, saved["records"]
     datums, images = _read_fit(source)
     n = len(images)
     partners, lam, order = mix_plan(n, copies, seed, alpha)
@@ -122,6 +105,5 @@ def mixed_lmdb(source, workdir, copies, seed, alpha=ALPHA):
                 value = datum.SerializeToString()
             out.put(f"{rank:0{width}d}", value)
     record["records"] = len(order)
-    with open(marker, "w") as f:
-        json.dump(record, f)
+    write_marker(marker, record)
     return db, len(order)

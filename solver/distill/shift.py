@@ -14,13 +14,13 @@ Only shifts: a left-right flip is not a valid question for every dataset (digits
 A ``padded.json`` marker (source path, size, modification time, shift) lets a second run
 reuse the copy.
 """
-import json
 import os
-import shutil
 
 import numpy as np
 
 from caffe_compat.errors import CaffeError
+
+from .records import reusable, source_record, uint8_records, write_marker
 
 
 def padded_folder(workdir, source, shift):
@@ -39,40 +39,24 @@ def padded_lmdb(source, workdir, shift):
     """The path of ``source``'s records padded by ``shift`` zero pixels per side (made once;
     keys and labels kept)."""
     from caffe_compat.data.convert import LMDBWriter
-    from caffe_compat.data.lmdb_source import LMDBSource, forget_env, parse_datum
-    from caffe_compat.data.lmdb_source import datum_to_array
 
     shift = int(shift)
     if shift < 1:
         raise CaffeError(f"--shift must be >= 1 to pad, got {shift}")
     folder = padded_folder(workdir, source, shift)
     db, marker = os.path.join(folder, "train_lmdb"), os.path.join(folder, "padded.json")
-    st = os.stat(os.path.join(source, "data.mdb"))
-    record = {"source": os.path.abspath(source), "size": st.st_size,
-              "mtime_ns": st.st_mtime_ns, "shift": shift}
-    if os.path.exists(marker):
-        with open(marker) as f:
-            if json.load(f) == record:
-                return db
-        os.remove(marker)
-    forget_env(db)
-    shutil.rmtree(db, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
+    record = source_record(source, shift=shift)
+    if reusable(db, marker, record) is not None:
+        return db
     with LMDBWriter(db) as out:
-        for key, value in LMDBSource(source).items():
-            datum = parse_datum(value, key)
-            image = datum_to_array(datum, key)[0]
-            if image.dtype != np.uint8:
-                raise CaffeError(f"{source}: --shift pads uint8 images, record {key!r} holds "
-                                 f"{image.dtype}")
+        for key, datum, image in uint8_records(source, "--shift", "pads"):
             big = pad_images(image[None], shift)[0]
             datum.channels, datum.height, datum.width = big.shape
             datum.data = big.tobytes()
             datum.encoded = False
             del datum.float_data[:]
             out.put(key, datum.SerializeToString())
-    with open(marker, "w") as f:
-        json.dump(record, f)
+    write_marker(marker, record)
     return db
 
 
