@@ -126,20 +126,21 @@ def build_teachers(out, quick=False, only=None):
     return teachers
 
 
-def run_one(name, onnx, data, params, out, quick=False, student="lenet", cap=None):
+def run_one(name, onnx, data, params, out, quick=False, student="lenet", cap=None, seed=1):
     from caffe_compat.errors import CaffeError
     from solver.distill import distill
 
     start = time.time()
     label = name if student == "lenet" else f"{name}/{student}"
+    folder = label.replace("/", "_") + ("" if seed == 1 else f"_seed{seed}")
     try:
-        report = distill([onnx], student, data, os.path.join(out, label.replace("/", "_")),
+        report = distill([onnx], student, data, os.path.join(out, folder),
                          labels=False, teacher_params=params,
                          iterations=100 if quick else cap,
-                         subset=(6400, 1000) if quick else None, name="bench")
+                         subset=(6400, 1000) if quick else None, name="bench", seed=seed)
     except CaffeError as e:
         return {"teacher": label, "student": student, "error": str(e)}
-    return {"teacher": label, "student": student, "agreement": report["agreement"],
+    return {"teacher": label, "student": student, "seed": seed, "agreement": report["agreement"],
             "kl": report["kl"], "iterations_run": report.get("iterations_run"),
             "budget": report.get("budget"), "warmup": report.get("warmup"),
             "accuracy": report["accuracy"], "train_seconds": report["train_seconds"],
@@ -152,7 +153,8 @@ def run_one(name, onnx, data, params, out, quick=False, student="lenet", cap=Non
             "profile": report["teacher_profile"], "choices": report["choices"]}
 
 
-def main(quick=False, out=None, only=None, students=("lenet",), cap=None, vgg_cap=None):
+def main(quick=False, out=None, only=None, students=("lenet",), cap=None, vgg_cap=None,
+         seeds=(1,)):
     client, mnist, _ = shared_paths()
     if not (os.path.exists(client) and os.path.isdir(mnist)):
         print(f"bench_distill: needs {client} and {mnist}")
@@ -164,13 +166,14 @@ def main(quick=False, out=None, only=None, students=("lenet",), cap=None, vgg_ca
         for name, (onnx, data, params, note) in teachers.items():
             if only and name not in only:
                 continue
-            r = run_one(name, onnx, data, params, out, quick, student,
-                        vgg_cap if student == "vgg16" and vgg_cap else cap)
-            r["note"] = note
-            if name in TEACHER_FACTS:
-                r["teacher_facts"] = TEACHER_FACTS[name]
-            rows.append(r)
-            print(format_row(r), flush=True)
+            for seed in seeds:
+                r = run_one(name, onnx, data, params, out, quick, student,
+                            vgg_cap if student == "vgg16" and vgg_cap else cap, seed)
+                r["note"] = note
+                if name in TEACHER_FACTS:
+                    r["teacher_facts"] = TEACHER_FACTS[name]
+                rows.append(r)
+                print(format_row(r), flush=True)
     result = {"date": time.strftime("%Y-%m-%d"), "quick": quick, "rows": rows,
               "machine": f"{os.cpu_count()} CPUs"}
     with open(os.path.join(out, "bench_distill.json"), "w") as f:
@@ -182,7 +185,7 @@ def main(quick=False, out=None, only=None, students=("lenet",), cap=None, vgg_ca
 def format_row(r):
     if "error" in r:
         return f"{r['teacher']}: ERROR {r['error']}"
-    return (f"{r['teacher']}: agreement {r['agreement']:.4f}, KL {r['kl']:.4f}, accuracy "
+    return (f"{r['teacher']} (seed {r.get('seed', 1)}): agreement {r['agreement']:.4f}, KL {r['kl']:.4f}, accuracy "
             f"{r['accuracy']:.4f}, T={r['temperature']:g}, logit scale {r['logit_scale']:.4g}, "
             f"{r['rollbacks']} rollback(s), {r.get('iterations_run')} iterations, "
             f"train {r['train_seconds']:.0f} s")
@@ -240,8 +243,13 @@ if __name__ == "__main__":
                          "recorded in each row as cap_given")
     ap.add_argument("--vgg-iterations", type=int, default=None,
                     help="the VGG-16 student's cap (default: --iterations)")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[1],
+                    help="distill --seed values to run each row with (default 1): the held-out "
+                         "slice and the solver's random_seed; readme_results.py shows each "
+                         "row's median and every seed's agreement")
     a = ap.parse_args()
     if a.sweep:
         sweep(a.output or "bench_distill_sweep")
     else:
-        main(a.quick, a.output, a.only, tuple(a.student), a.iterations, a.vgg_iterations)
+        main(a.quick, a.output, a.only, tuple(a.student), a.iterations, a.vgg_iterations,
+             tuple(a.seeds))
