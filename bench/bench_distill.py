@@ -1,6 +1,6 @@
 """Port any client teacher: `tscaffe distill --no-labels` with its defaults, teacher by teacher.
 
-    python bench/bench_distill.py [-o DIR] [--only NAME ...] [--quick]
+    python bench/bench_distill.py [-o DIR] [--only NAME ...] [--seeds 1 2 3] [--quick]
     python bench/bench_distill.py --sweep      # the older fixed-T experiment (lr, iterations)
 
 Teachers (built under DIR/teachers by editing the shared client teacher's graph, see

@@ -95,22 +95,44 @@ def sweep_table(sweep):
 TARGETS = {"mnist": 0.995, "fashion": 0.98}
 
 
+def seed_groups(rows):
+    """bench_distill's rows grouped by (teacher, student), in first-seen order; each group
+    is (the run of the median agreement, [(seed, agreement), ...] sorted by seed). With an
+    even count the lower middle run stands for the group."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["teacher"], r.get("student", "lenet")), []).append(r)
+    out = []
+    for runs in groups.values():
+        ok = [r for r in runs if "error" not in r]
+        if not ok:
+            out.append((runs[0], []))
+            continue
+        ranked = sorted(ok, key=lambda r: r["agreement"])
+        middle = dict(ranked[(len(ranked) - 1) // 2])
+        middle["rollbacks"] = max(r["rollbacks"] for r in ok)   # any seed's counts
+        out.append((middle, sorted((r.get("seed", 1), r["agreement"]) for r in ok)))
+    return out
+
+
 def teachers_table(bench):
     """bench_distill.py's rows: every teacher (and student) from the defaults, no labels;
-    a cap given with --iterations / --vgg-iterations is shown as such."""
+    a cap given with --iterations / --vgg-iterations is shown as such. A row run with
+    several seeds shows the median run, and every seed's agreement."""
     lines = [f"Measured {bench['date']} ({bench.get('command', '`python bench/bench_distill.py`')}"
              f", {bench['machine']}; no labels, defaults only unless the cap column says "
-             f"otherwise):", "",
+             f"otherwise; a row run with several `--seeds` shows the run of the median "
+             f"agreement):", "",
              "| teacher | student | what it is | cap | iterations run | scored weights of | lr "
-             "(probed) | lr decays at | rollbacks | top-1 agreement | target | KL | accuracy "
-             "| train s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in bench["rows"]:
+             "(probed) | lr decays at | rollbacks | top-1 agreement | by seed | target | KL "
+             "| accuracy | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r, seeds in seed_groups(bench["rows"]):
         name = r["teacher"].split("/")[0]
         student = r.get("student", "lenet")
         if "error" in r:
             lines.append(f"| {name} | {student} | {r.get('note', '')} | - | - | - | - | - | - | "
-                         f"error: {r['error']} | - | - | - | - |")
+                         f"error: {r['error']} | - | - | - | - | - |")
             continue
         target = TARGETS["mnist" if name.startswith("mnist") else "fashion"]
         met = "met" if r["agreement"] >= target and not r["rollbacks"] else "**missed**"
@@ -122,10 +144,11 @@ def teachers_table(bench):
         decays = budget.get("lr_decays")
         decayed = ("-" if decays is None else ", ".join(f"{d['iteration']:,}" for d in decays)
                    or "none")
+        by_seed = ", ".join(f"{seed}: {fmt(a)}" for seed, a in seeds)
         lines.append(f"| {name} | {student} | {r.get('note', '')} | {cap} | {ran:,} | "
                      f"{scored:,} | {r['base_lr']:g} | {decayed} | {r['rollbacks']} | "
-                     f"{fmt(r['agreement'])} | ≥ {target:g}: {met} | {fmt(r['kl'])} | "
-                     f"{fmt(r['accuracy'])} | {r['train_seconds']:.0f} |")
+                     f"{fmt(r['agreement'])} | {by_seed} | ≥ {target:g}: {met} | "
+                     f"{fmt(r['kl'])} | {fmt(r['accuracy'])} | {r['train_seconds']:.0f} |")
     return "\n".join(lines)
 
 

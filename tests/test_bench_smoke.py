@@ -99,3 +99,29 @@ def test_bench_nets_counts_the_data_gradient_with_force_backward(tmp_path):
     shapes = bench_nets.gemm_shapes(Net(path, TRAIN))
     # conv1: 64 filters of 3x3x3, stride 2 on 227x227 -> 113x113
     assert shapes[:3] == [(64, 27, 113 * 113), (64, 113 * 113, 27), (27, 64, 113 * 113)]
+
+
+def test_distill_table_shows_each_rows_median_seed():
+    """readme_results' teachers table: a row run with seeds 1-3 shows the run of the median
+    agreement and every seed's; a rollback in any seed's run makes the row missed."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import readme_results
+
+    def run(seed, agreement, rollbacks=0, teacher="mnist_x1"):
+        return {"teacher": teacher, "student": "lenet", "seed": seed, "agreement": agreement,
+                "kl": agreement / 100, "accuracy": 0.99, "rollbacks": rollbacks,
+                "iterations_run": 1000 * seed, "base_lr": 0.01, "train_seconds": 10.0,
+                "budget": {}, "note": "n"}
+
+    rows = [run(2, 0.9963), run(1, 0.9948), run(3, 0.9955), run(1, 0.9960, teacher="mnist_x30"),
+            run(2, 0.9970, rollbacks=1, teacher="mnist_x30")]
+    groups = readme_results.seed_groups(rows)
+    assert [(g["teacher"], g["seed"], seeds) for g, seeds in groups] == [
+        ("mnist_x1", 3, [(1, 0.9948), (2, 0.9963), (3, 0.9955)]),
+        ("mnist_x30", 1, [(1, 0.9960), (2, 0.9970)])]
+    table = readme_results.teachers_table({"date": "d", "machine": "m", "rows": rows})
+    x1 = next(line for line in table.splitlines() if line.startswith("| mnist_x1 "))
+    assert "| 0.9955 | 1: 0.9948, 2: 0.9963, 3: 0.9955 | ≥ 0.995: met |" in x1
+    assert "| 3,000 |" in x1                        # the median run's own numbers
+    x30 = next(line for line in table.splitlines() if line.startswith("| mnist_x30 "))
+    assert "**missed**" in x30                      # seed 2's rollback counts
