@@ -13,15 +13,14 @@ the seed, so a second run on the same data reuses the split.
 ``MAX_HELDOUT``; a small set holds out at least ``min(MIN_HELDOUT, n // 5)`` images so that
 one pass still resolves agreement to a fraction of a percent.
 """
-import hashlib
-import json
 import os
-import shutil
 from dataclasses import dataclass
 
 import numpy as np
 
 from caffe_compat.errors import CaffeError
+
+from .records import reusable, source_digest, source_record, write_marker
 
 FRACTION = 12         # one twelfth of the training set ...
 MAX_HELDOUT = 5000    # ... at most this many ...
@@ -55,39 +54,26 @@ class Split:
     indices: np.ndarray   # the held-out records' positions in the source database
 
 
-def _record(train_lmdb, count, seed):
-    st = os.stat(os.path.join(train_lmdb, "data.mdb"))
-    return {"source": os.path.abspath(train_lmdb), "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns, "count": int(count), "seed": int(seed)}
-
-
 def split_folder(workdir, train_lmdb, count, seed):
     """``<workdir>/data/heldout-<source digest>-<count>-seed<seed>``."""
-    digest = hashlib.sha256(os.path.abspath(train_lmdb).encode()).hexdigest()[:8]
-    return os.path.join(workdir, "data", f"heldout-{digest}-{count}-seed{seed}")
+    return os.path.join(workdir, "data",
+                        f"heldout-{source_digest(train_lmdb)}-{count}-seed{seed}")
 
 
 def split_training(train_lmdb, num_train, workdir, count, seed=1):
     """Split ``train_lmdb`` (``num_train`` records) into fit and held-out LMDBs (see the
     module); reused when ``split.json`` matches. Returns a Split."""
     from caffe_compat.data.convert import LMDBWriter
-    from caffe_compat.data.lmdb_source import LMDBSource, forget_env
+    from caffe_compat.data.lmdb_source import LMDBSource
 
     folder = split_folder(workdir, train_lmdb, count, seed)
     fit_db, held_db = os.path.join(folder, "fit_lmdb"), os.path.join(folder, "heldout_lmdb")
     marker = os.path.join(folder, "split.json")
-    record = _record(train_lmdb, count, seed)
+    record = source_record(train_lmdb, count=int(count), seed=int(seed))
     indices = heldout_indices(num_train, count, seed)
     split = Split(fit_db, held_db, num_train - count, count, seed, indices)
-    if os.path.exists(marker):
-        with open(marker) as f:
-            if json.load(f) == record:
-                return split
-        os.remove(marker)
-    for db in (fit_db, held_db):
-        forget_env(db)
-        shutil.rmtree(db, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
+    if reusable(marker, record, fit_db, held_db) is not None:
+        return split
     held = np.zeros(num_train, bool)
     held[indices] = True
     seen = 0
@@ -99,6 +85,5 @@ def split_training(train_lmdb, num_train, workdir, count, seed=1):
             seen += 1
     if seen != num_train:
         raise CaffeError(f"{train_lmdb}: expected {num_train} records, read {seen}")
-    with open(marker, "w") as f:
-        json.dump(record, f)
+    write_marker(marker, record)
     return split

@@ -81,20 +81,28 @@ def run(options):
     return report
 
 
+def label_records(teacher_params, dataset, lmdb, shift=0):
+    """Run the teacher once on every record of ``lmdb`` (each moved by up to ``shift``
+    pixels) not in its logit cache yet, so that training only looks logits up
+    (shift.fill_teacher_cache); returns (records seen, teacher runs)."""
+    from solver.teacher import cached_teacher
+
+    from .shift import fill_teacher_cache
+
+    teacher = cached_teacher(teacher_params, dataset.sample_shape, announce=False)
+    return fill_teacher_cache(teacher, lmdb, shift, dataset.transform)
+
+
 def prepare_mix(opts, dataset, teacher_params):
     """The fit records with ``opts.mix`` teacher-labelled mixes of each (mix.py), the
     teacher's logits of every one computed now; returns (LMDB, records)."""
     import time
 
-    from solver.teacher import cached_teacher
-
     from .mix import mixed_lmdb
-    from .shift import fill_teacher_cache
 
     start = time.time()
     db, records = mixed_lmdb(dataset.train_lmdb, opts.out, opts.mix, opts.seed)
-    teacher = cached_teacher(teacher_params, dataset.sample_shape, announce=False)
-    seen, runs = fill_teacher_cache(teacher, db, 0, dataset.transform)
+    seen, runs = label_records(teacher_params, dataset, db)
     glog.info(glog.DISTILL_SETUP,
               f"Mixes: the student trains on its {dataset.num_train:,} images and "
               f"{opts.mix} mix(es) of each with a random partner ({records:,} records, "
@@ -110,9 +118,7 @@ def prepare_shifts(opts, dataset, teacher_params):
     not square (Caffe's crop_size is)."""
     import time
 
-    from solver.teacher import cached_teacher
-
-    from .shift import fill_teacher_cache, padded_lmdb
+    from .shift import padded_lmdb
 
     _, h, w = dataset.sample_shape
     if h != w:
@@ -121,8 +127,7 @@ def prepare_shifts(opts, dataset, teacher_params):
         return None
     start = time.time()
     padded = padded_lmdb(dataset.train_lmdb, opts.out, opts.shift)
-    teacher = cached_teacher(teacher_params, dataset.sample_shape, announce=False)
-    seen, runs = fill_teacher_cache(teacher, dataset.train_lmdb, opts.shift, dataset.transform)
+    seen, runs = label_records(teacher_params, dataset, dataset.train_lmdb, opts.shift)
     glog.info(glog.DISTILL_SETUP,
               f"Shifted copies: the student trains on its {dataset.num_train:,} images moved "
               f"by up to {opts.shift} pixel(s) ({(2 * opts.shift + 1) ** 2} positions, a random "

@@ -21,16 +21,14 @@ import numpy as np
 
 from caffe_compat.errors import CaffeError
 
-from .records import reusable, source_record, uint8_records, write_marker
+from .records import (reusable, source_digest, source_record, uint8_records, with_image,
+                      write_marker)
 
 ALPHA = 1.0   # Beta(1, 1): lam uniform in [0, 1]
 
 
 def mixed_folder(workdir, source, copies, seed):
-    import hashlib
-
-    digest = hashlib.sha256(os.path.abspath(source).encode()).hexdigest()[:8]
-    return os.path.join(workdir, "data", f"mix{copies}-seed{seed}-{digest}")
+    return os.path.join(workdir, "data", f"mix{copies}-seed{seed}-{source_digest(source)}")
 
 
 def mix_images(images, partners, lam):
@@ -50,10 +48,11 @@ def mix_plan(n, copies, seed, alpha=ALPHA):
     partners = np.empty((copies, n), dtype=np.int64)
     lam = np.empty((copies, n), dtype=np.float64)
     for c in range(copies):
-        p = rng.integers(0, n - 1, size=n) if n > 1 else np.zeros(n, dtype=np.int64)
         if n > 1:
-            p += p >= np.arange(n)   # skip the record itself
-        partners[c] = p
+            p = rng.integers(0, n - 1, size=n)
+            partners[c] = p + (p >= np.arange(n))   # skip the record itself
+        else:
+            partners[c] = 0
         lam[c] = rng.beta(alpha, alpha, size=n)
     return partners, lam, rng.permutation(n * (copies + 1))
 
@@ -82,7 +81,7 @@ def mixed_lmdb(source, workdir, copies, seed, alpha=ALPHA):
     folder = mixed_folder(workdir, source, copies, seed)
     db, marker = os.path.join(folder, "train_lmdb"), os.path.join(folder, "mixed.json")
     record = source_record(source, copies=copies, seed=int(seed), alpha=float(alpha))
-    saved = reusable(db, marker, record)
+    saved = reusable(marker, record, db)
     if saved is not None:
         return db, saved["records"]
     datums, images = _read_fit(source)
@@ -99,10 +98,7 @@ def mixed_lmdb(source, workdir, copies, seed, alpha=ALPHA):
                 datum = type(datums[i])()
                 datum.CopyFrom(datums[i] if lam[c - 1, i] >= 0.5 else
                                datums[partners[c - 1, i]])
-                datum.data = mixes[c - 1][i].tobytes()
-                datum.encoded = False
-                del datum.float_data[:]
-                value = datum.SerializeToString()
+                value = with_image(datum, mixes[c - 1][i]).SerializeToString()
             out.put(f"{rank:0{width}d}", value)
     record["records"] = len(order)
     write_marker(marker, record)

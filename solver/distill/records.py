@@ -1,6 +1,8 @@
-"""What the distill job's copies of the fit records share (shift.py pads them, mix.py mixes
-them): reading uint8 images out of an LMDB, and a ``.json`` marker beside a copy that says
-whether a second run may reuse it."""
+"""What the distill job's copies of its training records share (heldout.py splits them,
+shift.py pads them, mix.py mixes them): the folder named after the source, reading uint8
+images out of an LMDB and putting new ones into a record, and a ``.json`` marker beside a
+copy that says whether a second run may reuse it."""
+import hashlib
 import json
 import os
 import shutil
@@ -8,6 +10,11 @@ import shutil
 import numpy as np
 
 from caffe_compat.errors import CaffeError
+
+
+def source_digest(source):
+    """8 hex digits naming ``source`` (its absolute path) in a copy's folder name."""
+    return hashlib.sha256(os.path.abspath(source).encode()).hexdigest()[:8]
 
 
 def uint8_records(source, flag, verb):
@@ -24,6 +31,16 @@ def uint8_records(source, flag, verb):
         yield key, datum, image
 
 
+def with_image(datum, image):
+    """``datum`` now holding the uint8 ``image`` (C, H, W), raw (not encoded); its label
+    and other fields kept."""
+    datum.channels, datum.height, datum.width = image.shape
+    datum.data = image.tobytes()
+    datum.encoded = False
+    del datum.float_data[:]
+    return datum
+
+
 def source_record(source, **settings):
     """The marker's identity of a copy of ``source``: its path, size and modification time,
     and the ``settings`` it was made with."""
@@ -32,10 +49,10 @@ def source_record(source, **settings):
                  "mtime_ns": st.st_mtime_ns}, **settings)
 
 
-def reusable(db, marker, record):
+def reusable(marker, record, *dbs):
     """The saved marker when it matches ``record`` (its other keys, such as counts, are
-    results, not settings); else None, after removing the stale marker and copy and
-    making the copy's folder."""
+    results, not settings); else None, after removing the stale marker and the copies
+    ``dbs`` and making the marker's folder."""
     from caffe_compat.data.lmdb_source import forget_env
 
     if os.path.exists(marker):
@@ -47,9 +64,10 @@ def reusable(db, marker, record):
         if {k: saved.get(k) for k in record} == record:
             return saved
         os.remove(marker)
-    forget_env(db)
-    shutil.rmtree(db, ignore_errors=True)
-    os.makedirs(os.path.dirname(db), exist_ok=True)
+    for db in dbs:
+        forget_env(db)
+        shutil.rmtree(db, ignore_errors=True)
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
     return None
 
 

@@ -20,14 +20,12 @@ import numpy as np
 
 from caffe_compat.errors import CaffeError
 
-from .records import reusable, source_record, uint8_records, write_marker
+from .records import (reusable, source_digest, source_record, uint8_records, with_image,
+                      write_marker)
 
 
 def padded_folder(workdir, source, shift):
-    import hashlib
-
-    digest = hashlib.sha256(os.path.abspath(source).encode()).hexdigest()[:8]
-    return os.path.join(workdir, "data", f"shift{shift}-{digest}")
+    return os.path.join(workdir, "data", f"shift{shift}-{source_digest(source)}")
 
 
 def pad_images(images, shift):
@@ -46,16 +44,12 @@ def padded_lmdb(source, workdir, shift):
     folder = padded_folder(workdir, source, shift)
     db, marker = os.path.join(folder, "train_lmdb"), os.path.join(folder, "padded.json")
     record = source_record(source, shift=shift)
-    if reusable(db, marker, record) is not None:
+    if reusable(marker, record, db) is not None:
         return db
     with LMDBWriter(db) as out:
         for key, datum, image in uint8_records(source, "--shift", "pads"):
             big = pad_images(image[None], shift)[0]
-            datum.channels, datum.height, datum.width = big.shape
-            datum.data = big.tobytes()
-            datum.encoded = False
-            del datum.float_data[:]
-            out.put(key, datum.SerializeToString())
+            out.put(key, with_image(datum, big).SerializeToString())
     write_marker(marker, record)
     return db
 
