@@ -77,12 +77,23 @@ def resolve(field_value):
     return CAFFE if name == "CAFFE" else FAST
 
 
+# A candidate this many times slower than the best at another thread count is not timed again.
+KEEP = 1.5
+
+
 class Pick:
     """The fastest of a few candidate kernels, found by timing the real calls: each call
     runs the next candidate in turn (all compute the same result) until every one has run
     ``rounds`` times; the first round is a warm-up (sessions made, buffers faulted in) and
     is not counted; then the candidate with the least time is kept. So a run pays nothing
-    extra but the slower candidates' few calls, and a single pass runs the first one."""
+    extra but the slower candidates' few calls, and a single pass runs the first one.
+
+    The same pass at another thread count is a new Pick; ``informed_by(done)`` (a Pick of
+    the same pass already decided at another count) drops the candidates that were more
+    than ``KEEP`` times slower than the best there, before any call is timed: a thread
+    count moves candidates' times by tens of percent, not by 1.5x, and the dropped ones
+    are the slow calls the thread trials would otherwise pay for at every count (at one
+    thread, most). One candidate left is kept without timing."""
 
     def __init__(self, names, rounds=3):
         self.names = list(names)
@@ -90,13 +101,30 @@ class Pick:
         self.times = {n: [] for n in self.names}
         self.calls = 0
         self.chosen = self.names[0] if len(self.names) == 1 else None
+        self.informed = False
+
+    def informed_by(self, done, keep=KEEP):
+        """Narrows this undecided Pick to the candidates ``done`` (decided, same pass, other
+        thread count) found within ``keep`` of its best; the best first. Once only."""
+        if self.chosen is not None or self.informed or done is None or done.chosen is None:
+            return
+        best = {n: min(t) for n, t in done.times.items() if t and n in self.times}
+        if done.chosen not in best:
+            return
+        keep_names = sorted((n for n, t in best.items() if t <= keep * best[done.chosen]),
+                            key=lambda n: best[n])
+        self.informed = True
+        self.names = keep_names
+        self.times = {n: [] for n in keep_names}
+        self.calls = 0
+        self.chosen = keep_names[0] if len(keep_names) == 1 else None
 
     def next(self):
         return self.chosen or self.names[self.calls % len(self.names)]
 
     def record(self, name, seconds):
         global _timing_calls
-        if self.chosen is not None:
+        if self.chosen is not None or name not in self.times:   # decided, or narrowed since
             return
         _timing_calls += 1
         if self.calls >= len(self.names):

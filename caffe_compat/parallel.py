@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import blas_threads, engines
 from .errors import CaffeError
-from .thread_tuner import ThreadTuner, read_wait_ns
+from .thread_tuner import CLOCK_TICKS, ThreadTuner, read_idle_ticks, read_wait_ns
 
 # Below this many elements a pass costs less than handing it to another thread.
 MIN_ELEMENTS = 1 << 17
@@ -60,6 +60,14 @@ def available_cpus():
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _cpu_set():
+    """The numbers of the CPUs this process may run on (None where unknown)."""
+    try:
+        return frozenset(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
 
 
 def _settle():
@@ -129,7 +137,7 @@ class measured:
     reports its time and CPU wait. Does nothing when the count is pinned, or inside another
     measured iteration (the outer one is the iteration)."""
 
-    __slots__ = ("owner", "tuner", "t0", "w0", "e0")
+    __slots__ = ("owner", "tuner", "t0", "w0", "e0", "i0", "cpus")
 
     def __init__(self, owner):
         self.owner = owner
@@ -141,6 +149,8 @@ class measured:
         _inside.depth = getattr(_inside, "depth", 0) + 1
         if self.tuner is not None:
             _use(self.tuner.count())
+            self.cpus = _cpu_set()
+            self.i0 = read_idle_ticks(self.cpus)
             self.w0 = read_wait_ns()
             self.e0 = engines.timing_calls()
             self.t0 = time.perf_counter()
@@ -152,8 +162,10 @@ class measured:
             return False
         seconds = time.perf_counter() - self.t0
         w1 = read_wait_ns()
+        i1 = read_idle_ticks(self.cpus)
         share = 0.0 if self.w0 is None or w1 is None or seconds <= 0 else (w1 - self.w0) / 1e9 / seconds
-        self.tuner.record(seconds, share, settled=engines.timing_calls() == self.e0)
+        idle = None if self.i0 is None or i1 is None else (i1 - self.i0) / CLOCK_TICKS
+        self.tuner.record(seconds, share, settled=engines.timing_calls() == self.e0, idle=idle)
         return False
 
 

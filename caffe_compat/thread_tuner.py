@@ -45,8 +45,22 @@ this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it
    (a few iterations), so every count is judged on the kernels it will keep. After
    ``max_unsettled`` such iterations in a row, one is counted anyway.
 
-The logic takes plain numbers (``record(seconds, wait_share, settled)``), so it is tested
-with synthetic timings; caffe_compat.parallel feeds it real ones.
+5. **Idle CPUs.** More threads can only gain where a CPU is idle. Where the kernel says how
+   long each CPU this process may use was idle (``/proc/stat``'s idle and iowait ticks;
+   parallel.measured reports them per iteration), every step up is checked first:
+
+   - at start-up, the first ``idle_span`` seconds run at one thread. When less than
+     ``idle_min`` of a CPU was idle meanwhile, only one thread is timed (a busy machine
+     pays nothing for the trial). Otherwise the trial starts at the most threads, so that
+     the kernels are timed there first (engines.Pick then times at one thread only the
+     candidates that came close: the slow ones cost most at one thread);
+   - in the steady state, the "faster", probe and recheck trials only try more threads
+     when the window's iterations at the current count left ``idle_min`` of a CPU idle.
+
+   Where the ticks cannot be read (``idle`` None), the rules above are as in 1-3.
+
+The logic takes plain numbers (``record(seconds, wait_share, settled, idle)``), so it is
+tested with synthetic timings; caffe_compat.parallel feeds it real ones.
 """
 import os
 import statistics
@@ -83,6 +97,55 @@ def read_wait_ns(path="/proc/thread-self/schedstat"):
         return None
 
 
+def read_idle_ticks(cpus=None, path="/proc/stat"):
+    """Clock ticks the CPUs numbered in ``cpus`` (None: all of them) have spent idle or
+    waiting for I/O since boot, summed (the 4th and 5th numbers of /proc/stat's ``cpuN``
+    lines), or None where the file is missing or unreadable. Divide by ``CLOCK_TICKS`` for
+    seconds. About 10 us on a 2-CPU machine."""
+    fds = getattr(_fds, "by_path", None)
+    if fds is None:
+        fds = _fds.by_path = {}
+    key = ("stat", path)
+    fd, size = fds.get(key, (None, 4096))
+    try:
+        if fd is None:
+            fd = os.open(path, os.O_RDONLY)
+            fds[key] = (fd, size)
+        text = os.pread(fd, size, 0)
+        while len(text) == size:   # a buffer just as large as needed: no page faults per read
+            size *= 4
+            fds[key] = (fd, size)
+            text = os.pread(fd, size, 0)
+        return parse_idle_ticks(text, cpus)
+    except (OSError, ValueError):
+        return None
+
+
+def parse_idle_ticks(text, cpus=None):
+    """Idle + iowait ticks summed over the ``cpuN`` lines of /proc/stat's text whose N is in
+    ``cpus`` (None: every such line)."""
+    total, found = 0, False
+    for line in text.split(b"\n"):
+        if not line.startswith(b"cpu") or line[3:4] in (b" ", b""):
+            if found and not line.startswith(b"cpu"):
+                break
+            continue
+        fields = line.split()
+        if cpus is not None and int(fields[0][3:]) not in cpus:
+            continue
+        total += int(fields[4]) + int(fields[5])
+        found = True
+    if not found:
+        raise ValueError("/proc/stat: no cpuN line for the CPUs asked for")
+    return total
+
+
+try:
+    CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+except (AttributeError, ValueError, OSError):
+    CLOCK_TICKS = 100
+
+
 def parse_schedstat(text):
     """The run-queue wait (ns) from schedstat's text: 'on-cpu-ns wait-ns timeslices'."""
     fields = text.split()
@@ -100,7 +163,7 @@ class ThreadTuner:
 
     def __init__(self, max_threads, warmup=1, trial_rounds=3, window=8, drift=0.25,
                  wait_rise=0.25, margin=0.03, prune=1.5, min_gap=10, max_gap=320, recheck=1000,
-                 max_unsettled=40, probe=5):
+                 max_unsettled=40, probe=5, idle_min=0.5, idle_span=0.05):
         if trial_rounds < 1 or window < 1:
             raise ValueError("trial_rounds and window must be >= 1")
         self.candidates = candidate_counts(max_threads)
@@ -109,6 +172,10 @@ class ThreadTuner:
         self.min_gap, self.max_gap, self.recheck = min_gap, max_gap, recheck
         self.max_unsettled, self._unsettled = max_unsettled, 0
         self.probe = probe
+        self.idle_min, self.idle_span = idle_min, idle_span
+        self._start_idle = [0.0, 0.0]   # idle CPU-seconds and seconds seen before the start decision
+        self._start_pending = len(self.candidates) > 1
+        self._window_idle = []          # idle CPU-seconds of the steady window's iterations
         self.gap = min_gap
         self.history = []
         self.chosen = self.candidates[0]  # the warm-up and the first turn: one thread
@@ -117,14 +184,16 @@ class ThreadTuner:
         self._start_trial("start")
 
     # -- state -----------------------------------------------------------------------------
-    def _start_trial(self, reason, recent=None):
+    def _start_trial(self, reason, recent=None, fewer_only=False):
         """A new trial; ``recent`` (the steady window's times at the current count) stands in
-        for the current count's turns, so only the other counts are run."""
+        for the current count's turns, so only the other counts are run (``fewer_only``:
+        only those below the current count)."""
         self._reason = reason
         self._trial = {c: [] for c in self.candidates}
         if recent:
             self._trial[self.chosen] = list(recent)
-            others = sorted((c for c in self.candidates if c != self.chosen), key=lambda c: abs(c - self.chosen))
+            others = sorted((c for c in self.candidates if c != self.chosen and
+                             not (fewer_only and c > self.chosen)), key=lambda c: abs(c - self.chosen))
             self._schedule = [c for _ in range(self.trial_rounds) for c in others]
         else:
             # The current count first (it needs no switch; at start-up, one thread), then
@@ -132,7 +201,33 @@ class ThreadTuner:
             order = [self.chosen] + [c for c in reversed(self.candidates) if c != self.chosen]
             self._schedule = [c for _ in range(self.trial_rounds) for c in order]
         self._reference = None
-        self._recent, self._recent_wait = [], []
+        self._recent, self._recent_wait, self._window_idle = [], [], []
+
+    def _decide_start(self, seconds, idle):
+        """The start-up's idle-CPU rule (module, 5), called with each iteration until decided.
+        Returns False where no ticks are read (the iteration then counts as in 1.)."""
+        if idle is None:
+            self._start_pending = False
+            return False
+        self._start_idle[0] += idle
+        self._start_idle[1] += seconds
+        if self._start_idle[1] < self.idle_span:
+            return
+        self._start_pending = False
+        idle_cpus = self._start_idle[0] / self._start_idle[1]
+        if idle_cpus < self.idle_min:
+            self._reason = f"start: {idle_cpus:.2f} CPUs idle at one thread"
+            self._schedule = [self.candidates[0]] * self.trial_rounds
+        else:
+            self.chosen = self.candidates[-1]
+            self._start_trial(f"start: {idle_cpus:.2f} CPUs idle at one thread")
+        return True
+
+    def _idle_now(self):
+        """Idle CPUs over the steady window (None: not measured)."""
+        if not self._window_idle or any(i is None for i in self._window_idle):
+            return None
+        return sum(self._window_idle) / max(sum(self._recent), 1e-12)
 
     @property
     def in_trial(self):
@@ -142,16 +237,21 @@ class ThreadTuner:
         """The thread count the next iteration should run with."""
         if len(self.candidates) == 1:
             return self.candidates[0]
+        if self._start_pending:
+            return self.candidates[0]
         if self._seen < self.warmup:
             return self.chosen
         return self._schedule[0] if self._schedule else self.chosen
 
     # -- feeding -------------------------------------------------------------------------------
-    def record(self, seconds, wait_share=0.0, settled=True):
+    def record(self, seconds, wait_share=0.0, settled=True, idle=None):
         """One iteration, run with ``count()`` threads, took ``seconds``; the main thread
         waited for a CPU ``wait_share`` of that time; ``settled`` is False when kernels were
-        still being timed during it (then it is not counted: see the module)."""
+        still being timed during it (then it is not counted: see the module); ``idle``: the
+        CPU-seconds the process's CPUs were idle meanwhile (None: unknown)."""
         if len(self.candidates) == 1:
+            return
+        if self._start_pending and self._decide_start(seconds, idle):
             return
         if not settled and self._unsettled < self.max_unsettled:
             self._unsettled += 1
@@ -175,9 +275,11 @@ class ThreadTuner:
         self._since_trial += 1
         self._recent.append(seconds)
         self._recent_wait.append(wait_share or 0.0)
+        self._window_idle.append(idle)
         if len(self._recent) > self.window:
             self._recent.pop(0)
             self._recent_wait.pop(0)
+            self._window_idle.pop(0)
         if len(self._recent) < self.window:
             return
         time_now = statistics.median(self._recent)
@@ -191,11 +293,19 @@ class ThreadTuner:
         slower = time_now > ref_time * (1 + self.drift) or wait_now > ref_wait + self.wait_rise
         faster = time_now < ref_time * (1 - self.drift)
         recent = list(self._recent)
+        idle = self._idle_now()
+        no_idle = idle is not None and idle < self.idle_min   # more threads cannot gain
         if self._since_trial >= self.recheck:
-            self._start_trial(f"{self.recheck} iterations since the last trial", recent)
+            if no_idle and self.chosen == self.candidates[0]:
+                self._since_trial = 0   # nothing to try: fewer threads do not exist, more cannot gain
+                return
+            self._start_trial(f"{self.recheck} iterations since the last trial", recent,
+                              fewer_only=no_idle)
         elif slower and self.chosen > self.candidates[0]:
             self._start_trial(f"slower: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms, CPU wait "
-                              f"share {ref_wait:.2f} -> {wait_now:.2f}", recent)
+                              f"share {ref_wait:.2f} -> {wait_now:.2f}", recent, fewer_only=no_idle)
+        elif no_idle:
+            return
         elif faster and self.chosen < self.candidates[-1] and wait_now < self.wait_rise:
             self._start_trial(f"faster: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms", recent)
         elif self.probe and self.chosen < self.candidates[-1] and wait_now < self.wait_rise \

@@ -61,6 +61,46 @@ def test_two_iterations_accumulate_parameter_gradients_once_each(monkeypatch):
     assert_close(layer.blobs[1].diff, 2 * db, "db after two backward passes")
 
 
+def test_a_new_thread_count_times_only_the_candidates_that_came_close(monkeypatch):
+    """The picks made at two threads inform those at one (engines.Pick.informed_by): only
+    the candidates within KEEP of the best there are timed again, and the results still
+    match the loops."""
+    import caffe_compat.parallel as parallel
+    monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
+    x = uniform((8, 16, 24, 24), 1)
+    wt = uniform((16, 16, 3, 3), 2, -0.5, 0.5)
+    b = uniform((16,), 3)
+    try:
+        parallel.set_num_threads(2)
+        layer, bottom, top, _ = run_layer(conv_text(16, (3, 3), (1, 1), (1, 1), 1, 1, True), [x],
+                                          params=[wt, b])
+        for _ in range(16):
+            layer.forward(bottom, top)
+            layer.backward(top, [True], bottom)
+        (key2,) = [k for k in layer.fast.choices if k[2] == 2]
+        at2 = layer.fast.choices[key2]
+        assert at2 and all(p.chosen for p in at2.values())
+        parallel.set_num_threads(1)
+        rng = np.random.default_rng(5)
+        dy = rng.uniform(-1, 1, top[0].shape).astype(np.float32)
+        for _ in range(16):
+            layer.forward(bottom, top)
+            top[0].diff[...] = dy
+            layer.backward(top, [True], bottom)
+        at1 = layer.fast.choices[key2[:2] + (1,)]
+        assert set(at1) == set(at2)
+        for what, pick in at1.items():
+            done = at2[what]
+            best = min(done.times[done.chosen])
+            close = {n for n, t in done.times.items() if t and min(t) <= engines.KEEP * best}
+            assert pick.informed and set(pick.names) == close and pick.chosen in close
+        y, dx, _, _ = conv_reference(f64(x), f64(wt), f64(b), f64(dy), (1, 1), (1, 1), (1, 1), 1)
+        assert_close(top[0].data, y, "forward after the count changed")
+        assert_close(bottom[0].diff, dx, "data gradient after the count changed")
+    finally:
+        parallel.set_num_threads(None)
+
+
 @pytest.mark.parametrize("engine_field,forced,dtype,takes_fast", [
     ("", None, np.float32, True),
     ("engine: CUDNN", None, np.float32, True),

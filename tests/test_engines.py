@@ -46,6 +46,52 @@ def test_the_warm_up_round_is_not_counted(monkeypatch):
     assert pick.chosen == "ort"
 
 
+def decided(times, rounds=3):
+    """A Pick decided on the given {name: [seconds of the timed rounds]}."""
+    pick = engines.Pick(list(times), rounds=rounds)
+    for name, ts in times.items():
+        pick.times[name] = list(ts)
+    pick.chosen = min(times, key=lambda n: min(times[n]))
+    return pick
+
+
+def test_a_pick_informed_by_another_thread_count_drops_the_slow_candidates(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(engines.time, "perf_counter", clock)
+    done = decided({"ort": [1.0, 1.1], "gemm": [1.4, 1.45], "mixed": [1.6, 1.7], "caffe": [3.0, 2.9]})
+    pick = engines.Pick(["ort", "gemm", "mixed", "caffe"], rounds=3)
+    pick.informed_by(done)
+    # mixed (1.6) and caffe (2.9) are over 1.5 x 1.0: never called at this count.
+    assert pick.names == ["ort", "gemm"] and pick.chosen is None
+    cost = {"ort": lambda i: 2.0, "gemm": lambda i: 1.0,
+            "mixed": lambda i: pytest.fail("dropped"), "caffe": lambda i: pytest.fail("dropped")}
+    ran = run_calls(pick, cost, clock, 8)
+    assert ran[:6] == ["ort", "gemm"] * 3 and pick.chosen == "gemm"   # timed here, gemm wins
+    assert ran[6:] == ["gemm", "gemm"]
+    # Only once, and not once decided.
+    pick.informed_by(decided({"caffe": [0.1], "ort": [5.0]}))
+    assert pick.chosen == "gemm"
+
+
+def test_one_candidate_left_is_kept_without_timing():
+    done = decided({"depthwise": [1.0], "ort": [2.0]})
+    pick = engines.Pick(["depthwise", "ort"])
+    before = engines.timing_calls()
+    pick.informed_by(done)
+    assert pick.chosen == "depthwise"
+    assert pick.run({"depthwise": lambda: None, "ort": lambda: pytest.fail("dropped")}) == "depthwise"
+    assert engines.timing_calls() == before
+    # An undecided or missing Pick informs nothing; a record for a dropped name is ignored.
+    fresh = engines.Pick(["a", "b"])
+    fresh.informed_by(engines.Pick(["a", "b"]))
+    fresh.informed_by(None)
+    assert fresh.names == ["a", "b"] and not fresh.informed
+    narrowed = engines.Pick(["a", "b", "c"])
+    narrowed.informed_by(decided({"a": [1.0], "b": [1.2], "c": [9.0]}))
+    narrowed.record("c", 0.001)
+    assert narrowed.times == {"a": [], "b": []}
+
+
 def test_a_single_pass_runs_the_first_candidate_and_one_candidate_needs_no_timing():
     pick = engines.Pick(["ort", "caffe"])
     assert pick.run({"ort": lambda: None, "caffe": lambda: pytest.fail("not first")}) == "ort"

@@ -15,22 +15,26 @@ import pytest
 
 import caffe_compat.parallel as parallel
 from caffe_compat import blas_threads
-from caffe_compat.thread_tuner import ThreadTuner, candidate_counts, parse_schedstat, read_wait_ns
+from caffe_compat.thread_tuner import (ThreadTuner, candidate_counts, parse_idle_ticks, parse_schedstat,
+                                       read_idle_ticks, read_wait_ns)
 
 QUIET = {1: 1.0, 2: 0.6}   # two threads faster on an idle machine
 BUSY = {1: 1.5, 2: 4.0}    # two competitors: two threads collapse
 
 
-def drive(tuner, machine, iterations, noise=0.0, seed=0, wait=None):
+def drive(tuner, machine, iterations, noise=0.0, seed=0, wait=None, idle=None):
     """Runs ``iterations`` simulated iterations; ``machine(i)`` gives {count: seconds} at
-    iteration i, ``wait(i, count)`` the wait share. Returns the counts used."""
+    iteration i, ``wait(i, count)`` the wait share, ``idle(i, count)`` the idle CPUs during
+    it (None: not measured). Returns the counts used."""
     rng = np.random.default_rng(seed)
     used = []
     for i in range(iterations):
         n = tuner.count()
         used.append(n)
         seconds = machine(i)[n] * (1 + noise * rng.uniform(-1, 1))
-        tuner.record(seconds, wait(i, n) if wait else 0.0)
+        idle_cpus = idle(i, n) if idle else None
+        tuner.record(seconds, wait(i, n) if wait else 0.0,
+                     idle=None if idle_cpus is None else idle_cpus * seconds)
     return used
 
 
@@ -225,13 +229,14 @@ class Cycling:
     """A stand-in tuner: counts 1, 3, 2, 1, 3, 2, ...; remembers what it was told."""
 
     def __init__(self):
-        self.i, self.records = 0, []
+        self.i, self.records, self.idle = 0, [], []
 
     def count(self):
         return (1, 3, 2)[self.i % 3]
 
-    def record(self, seconds, wait_share=0.0, settled=True):
+    def record(self, seconds, wait_share=0.0, settled=True, idle=None):
         self.records.append((seconds, wait_share, settled))
+        self.idle.append(idle)
         self.i += 1
 
 
@@ -388,3 +393,100 @@ def test_a_passing_disturbance_does_not_keep_fewer_threads():
     t = ThreadTuner(2, probe=0)
     used = drive(t, machine, 400)
     assert used[-200:] == [1] * 200            # the old rule: kept until the recheck
+
+
+# -- idle CPUs (/proc/stat) -------------------------------------------------------------------
+STAT = (b"cpu  500 10 200 9000 40 0 3 7 0 0\n"
+        b"cpu0 100 5 50 4000 10 0 1 3 0 0\n"
+        b"cpu1 200 5 70 3000 20 0 1 2 0 0\n"
+        b"cpu3 200 0 80 2000 10 0 1 2 0 0\n"
+        b"intr 123 0 0 4\nctxt 99\n")
+
+
+def test_idle_ticks_parsing():
+    # idle + iowait of the cpuN lines asked for; the aggregate "cpu" line is not one of them.
+    assert parse_idle_ticks(STAT) == 4010 + 3020 + 2010
+    assert parse_idle_ticks(STAT, {0, 3}) == 4010 + 2010
+    with pytest.raises(ValueError):
+        parse_idle_ticks(STAT, {2})
+    with pytest.raises(ValueError):
+        parse_idle_ticks(b"intr 1 2 3\n")
+
+
+def test_idle_ticks_read_this_machine(tmp_path):
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat on this system")
+    cpus = os.sched_getaffinity(0)
+    a = read_idle_ticks(cpus)
+    assert isinstance(a, int) and a >= 0
+    assert read_idle_ticks(cpus) >= a
+    assert read_idle_ticks(cpus, path=str(tmp_path / "missing")) is None
+
+
+NO_IDLE = lambda i, n: 0.0           # two competitors hold both CPUs
+ONE_IDLE = lambda i, n: 2 - n        # quiet: what this process does not use is idle
+
+
+def test_busy_machine_with_no_idle_cpu_never_tries_more_threads():
+    """The idle ticks settle what the CPU wait share cannot (two competitors measured 0.00 to
+    0.24 of a thread's time waiting): no start-up turn, no probe, no recheck at two threads."""
+    t = ThreadTuner(2)
+    used = drive(t, lambda i: BUSY, 3000, idle=NO_IDLE)
+    assert used.count(2) == 0 and t.chosen == 1
+    assert t.history[0][0].startswith("start: 0.00 CPUs idle")
+    # Without the ticks, the same machine pays a turn at two threads per probe.
+    t = ThreadTuner(2)
+    assert drive(t, lambda i: BUSY, 3000).count(2) > 1
+
+
+def test_quiet_machine_starts_at_the_most_threads():
+    t = ThreadTuner(2)
+    used = drive(t, lambda i: QUIET, 60, idle=ONE_IDLE)
+    # One iteration at one thread measures the idle CPU (1.0 s >= idle_span); then the warm-up
+    # and the trial from two threads down: one turn at one thread (pruned: 1.0 > 1.5 x 0.6).
+    assert used[:4] == [1, 2, 2, 1] and used[4:] == [2] * 56
+    assert t.chosen == 2 and t.history[0][0] == "start: 1.00 CPUs idle at one thread"
+
+
+def test_idle_span_is_measured_before_the_start_decision():
+    t = ThreadTuner(2, idle_span=0.05)
+    fast = {1: 0.01, 2: 0.006}
+    used = drive(t, lambda i: fast, 40, idle=ONE_IDLE)
+    assert used[:5] == [1] * 5 and used[5] == 2   # 5 x 10 ms at one thread, then the trial
+    assert t.chosen == 2
+
+
+def test_competitors_leave_and_come_back_with_idle_ticks():
+    """Busy (no idle CPU) for 400 iterations, quiet for 400, busy again."""
+    def machine(i):
+        return BUSY if i < 400 or i >= 800 else QUIET
+
+    def idle(i, n):
+        return 0.0 if i < 400 or i >= 800 else 2 - n
+    t = ThreadTuner(2)
+    used = drive(t, machine, 1200, idle=idle)
+    assert used[:400].count(2) == 0
+    assert used[500:800] == [2] * 300      # the idle CPU seen: two threads
+    assert used[900:].count(2) <= 3 and t.chosen == 1
+
+
+def test_measured_reports_idle_cpu_seconds(monkeypatch):
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat on this system")
+    for name in ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        parallel.set_num_threads(None)
+        cycling = Cycling()
+        monkeypatch.setattr(parallel, "tuner", lambda owner: cycling)
+        import time
+        with parallel.measured("net"):
+            time.sleep(0.2)   # sleeping: this process's CPUs are mostly idle
+        idle = cycling.idle[-1]
+        seconds = cycling.records[-1][0]
+        cpus = parallel.available_cpus()
+        assert 0.0 <= idle <= cpus * seconds + 0.03
+        if os.getloadavg()[0] < 0.5 * cpus:   # a quiet machine: most of it was idle
+            assert idle > 0.3 * seconds
+    finally:
+        parallel.set_num_threads(None)
