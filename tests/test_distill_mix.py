@@ -30,7 +30,7 @@ def test_mix_images_matches_a_pixel_loop(shape):
     x, _ = _images(6, *shape)
     partners = np.array([3, 0, 5, 1, 2, 4])
     lam = np.array([0.0, 1.0, 0.5, 0.25, 0.9, 0.37])
-    got = mix_images(x, partners, lam)
+    got = mix_images(x, x[partners], lam)
     for i in range(6):
         np.testing.assert_array_equal(got[i], _mix_loop(x[i], x[partners[i]], lam[i]))
     assert (got[0] == x[3]).all() and (got[1] == x[1]).all()
@@ -48,7 +48,10 @@ def test_mix_plan_pairs_each_record_with_another_and_is_seeded():
     assert not np.array_equal(mix_plan(50, 3, seed=5)[2], order)
 
 
-def test_mixed_records_are_the_originals_and_their_mixes(tmp_path):
+@pytest.mark.parametrize("chunk", [256, 5])   # one chunk; chunks cut mid-order
+def test_mixed_records_are_the_originals_and_their_mixes(tmp_path, monkeypatch, chunk):
+    import solver.distill.mix as mix
+    monkeypatch.setattr(mix, "CHUNK", chunk)
     x, y = _images(12)
     src = str(tmp_path / "train_lmdb")
     write_datum_lmdb(x, y, src)

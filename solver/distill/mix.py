@@ -31,13 +31,11 @@ def mixed_folder(workdir, source, copies, seed):
     return os.path.join(workdir, "data", f"mix{copies}-seed{seed}-{source_digest(source)}")
 
 
-def mix_images(images, partners, lam):
-    """uint8 ``images`` (N, C, H, W) mixed with ``images[partners]``: each image n becomes
-    round(lam[n] * images[n] + (1 - lam[n]) * images[partners[n]]), rounded half to even,
-    computed in float64."""
-    a = images.astype(np.float64)
+def mix_images(a, b, lam):
+    """uint8 images ``a`` and ``b`` (N, C, H, W) mixed: image n becomes
+    round(lam[n] * a[n] + (1 - lam[n]) * b[n]), rounded half to even, computed in float64."""
     w = np.asarray(lam, dtype=np.float64).reshape(-1, 1, 1, 1)
-    return np.rint(w * a + (1.0 - w) * a[partners]).astype(np.uint8)
+    return np.rint(w * a.astype(np.float64) + (1.0 - w) * b.astype(np.float64)).astype(np.uint8)
 
 
 def mix_plan(n, copies, seed, alpha=ALPHA):
@@ -57,23 +55,36 @@ def mix_plan(n, copies, seed, alpha=ALPHA):
     return partners, lam, rng.permutation(n * (copies + 1))
 
 
+# Mixes are made this many records at a time (bounded float64 temporaries, whatever the set's size).
+CHUNK = 256
+
+
 def _read_fit(source):
-    datums, images = [], []
-    for _, datum, image in uint8_records(source, "--mix", "mixes"):
-        datums.append(datum)
-        images.append(image)
-    if not images:
+    """(serialized Datums, images (N, C, H, W) uint8) of the fit records: the records stay
+    serialized (a parsed Datum costs several times its bytes), the images one array."""
+    values, images = [], None
+    for n, (_, datum, image) in enumerate(uint8_records(source, "--mix", "mixes")):
+        if images is None:
+            images = [image]
+            shape = image.shape
+        elif image.shape != shape:
+            raise CaffeError(f"{source}: --mix needs images of one size, found {shape} and "
+                             f"{image.shape} (record {n})")
+        else:
+            images.append(image)
+        values.append(datum.SerializeToString())
+    if images is None:
         raise CaffeError(f"{source}: no records to mix")
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise CaffeError(f"{source}: --mix needs images of one size, found {sorted(shapes)}")
-    return datums, np.stack(images)
+    return values, np.stack(images)
 
 
 def mixed_lmdb(source, workdir, copies, seed, alpha=ALPHA):
     """(path, records) of ``source``'s records with ``copies`` mixes of each (see the
-    module), made once."""
+    module), made once. The mixes are computed ``CHUNK`` records of the key order at a time
+    as they are written, so the memory held is the fit images and their serialized records
+    (CIFAR-10: about 300 MB), not the mixes."""
     from caffe_compat.data.convert import LMDBWriter
+    from caffe_compat.proto import caffe_pb2
 
     copies = int(copies)
     if copies < 1:
@@ -84,22 +95,25 @@ def mixed_lmdb(source, workdir, copies, seed, alpha=ALPHA):
     saved = reusable(marker, record, db)
     if saved is not None:
         return db, saved["records"]
-    datums, images = _read_fit(source)
+    values, images = _read_fit(source)
     n = len(images)
     partners, lam, order = mix_plan(n, copies, seed, alpha)
-    mixes = [mix_images(images, partners[c], lam[c]) for c in range(copies)]
     width = len(str(len(order)))
     with LMDBWriter(db) as out:
-        for rank, j in enumerate(order):
-            c, i = divmod(int(j), n)
-            if c == 0:
-                value = datums[i].SerializeToString()
-            else:
-                datum = type(datums[i])()
-                datum.CopyFrom(datums[i] if lam[c - 1, i] >= 0.5 else
-                               datums[partners[c - 1, i]])
-                value = with_image(datum, mixes[c - 1][i]).SerializeToString()
-            out.put(f"{rank:0{width}d}", value)
+        for lo in range(0, len(order), CHUNK):
+            c, i = np.divmod(order[lo:lo + CHUNK], n)
+            mixed = c > 0
+            cm, im = c[mixed] - 1, i[mixed]
+            mixes = iter(mix_images(images[im], images[partners[cm, im]], lam[cm, im]))
+            for rank, (cj, ij) in enumerate(zip(c.tolist(), i.tolist()), lo):
+                if cj == 0:
+                    value = values[ij]
+                else:
+                    datum = caffe_pb2.Datum()
+                    datum.ParseFromString(values[ij] if lam[cj - 1, ij] >= 0.5 else
+                                          values[partners[cj - 1, ij]])
+                    value = with_image(datum, next(mixes)).SerializeToString()
+                out.put(f"{rank:0{width}d}", value)
     record["records"] = len(order)
     write_marker(marker, record)
     return db, len(order)
