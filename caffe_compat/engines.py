@@ -27,6 +27,15 @@ CAFFE, FAST = "CAFFE", "FAST"
 _NAMES = {0: "DEFAULT", 1: "CAFFE", 2: "CUDNN"}
 _override = None
 _timing_calls = 0  # calls any Pick has timed so far (process-wide)
+_exploring = False  # the iteration running is a thread trial's turn at a count not kept (Pick)
+
+
+def set_exploring(flag):
+    """caffe_compat.parallel says whether the iteration about to run is a thread trial's turn
+    at a count other than the current one: a Pick informed meanwhile borrows the decided
+    count's kernel instead of timing candidates (see Pick)."""
+    global _exploring
+    _exploring = bool(flag)
 
 
 def timing_calls():
@@ -93,7 +102,11 @@ class Pick:
     than ``KEEP`` times slower than the best there, before any call is timed: a thread
     count moves candidates' times by tens of percent, not by 1.5x, and the dropped ones
     are the slow calls the thread trials would otherwise pay for at every count (at one
-    thread, most). One candidate left is kept without timing."""
+    thread, most). One candidate left is kept without timing. During a thread trial's turn
+    at a count that is not the current one (``set_exploring``), an informed Pick borrows
+    ``done``'s kernel outright (provisional): the count is judged on the kernels that won
+    elsewhere, at no timing cost; if that count is kept afterwards, the Pick's first call
+    outside a trial turn times the close candidates after all."""
 
     def __init__(self, names, rounds=3):
         self.names = list(names)
@@ -102,6 +115,7 @@ class Pick:
         self.calls = 0
         self.chosen = self.names[0] if len(self.names) == 1 else None
         self.informed = False
+        self.provisional = None   # the candidates to time once a borrowed kernel's count is kept
 
     def informed_by(self, done, keep=KEEP):
         """Narrows this undecided Pick to the candidates ``done`` (decided, same pass, other
@@ -114,12 +128,20 @@ class Pick:
         keep_names = sorted((n for n, t in best.items() if t <= keep * best[done.chosen]),
                             key=lambda n: best[n])
         self.informed = True
+        if _exploring and len(keep_names) > 1:
+            self.provisional = keep_names
+            self.names, self.times, self.calls = [done.chosen], {done.chosen: []}, 0
+            self.chosen = done.chosen
+            return
         self.names = keep_names
         self.times = {n: [] for n in keep_names}
         self.calls = 0
         self.chosen = keep_names[0] if len(keep_names) == 1 else None
 
     def next(self):
+        if self.provisional and not _exploring:   # the borrowed kernel's count is kept: time
+            self.names, self.provisional = self.provisional, None
+            self.times, self.calls, self.chosen = {n: [] for n in self.names}, 0, None
         return self.chosen or self.names[self.calls % len(self.names)]
 
     def record(self, name, seconds):

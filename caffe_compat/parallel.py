@@ -149,6 +149,7 @@ class measured:
         _inside.depth = getattr(_inside, "depth", 0) + 1
         if self.tuner is not None:
             _use(self.tuner.count())
+            engines.set_exploring(self.tuner.exploring())
             self.cpus = _cpu_set()
             self.i0 = read_idle_ticks(self.cpus)
             self.w0 = read_wait_ns()
@@ -158,6 +159,8 @@ class measured:
 
     def __exit__(self, kind, value, tb):
         _inside.depth -= 1
+        if self.tuner is not None:
+            engines.set_exploring(False)
         if self.tuner is None or kind is not None:
             return False
         seconds = time.perf_counter() - self.t0

@@ -52,8 +52,9 @@ this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it
    - at start-up, the first ``idle_span`` seconds run at one thread. When less than
      ``idle_min`` of a CPU was idle meanwhile, only one thread is timed (a busy machine
      pays nothing for the trial). Otherwise the trial starts at the most threads, so that
-     the kernels are timed there first (engines.Pick then times at one thread only the
-     candidates that came close: the slow ones cost most at one thread);
+     the kernels are timed there first; the turns at fewer threads borrow those kernels
+     (``exploring``: engines.Pick), so they are settled at once and a count the trial drops
+     never pays for a kernel timing (at one thread, the slowest);
    - in the steady state, the "faster", probe and recheck trials only try more threads
      when the window's iterations at the current count left ``idle_min`` of a CPU idle.
 
@@ -242,6 +243,11 @@ class ThreadTuner:
         if self._seen < self.warmup:
             return self.chosen
         return self._schedule[0] if self._schedule else self.chosen
+
+    def exploring(self):
+        """True when the next iteration is a trial's turn at a count other than the current
+        one: its kernel picks may borrow a decided count's kernels (engines.Pick)."""
+        return len(self.candidates) > 1 and not self._start_pending and self.count() != self.chosen
 
     # -- feeding -------------------------------------------------------------------------------
     def record(self, seconds, wait_share=0.0, settled=True, idle=None):

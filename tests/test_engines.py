@@ -73,6 +73,37 @@ def test_a_pick_informed_by_another_thread_count_drops_the_slow_candidates(monke
     assert pick.chosen == "gemm"
 
 
+def test_a_trial_turn_borrows_the_decided_kernel_and_times_only_if_the_count_is_kept(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(engines.time, "perf_counter", clock)
+    done = decided({"ort": [1.0], "gemm": [1.2], "caffe": [3.0]})
+    pick = engines.Pick(["ort", "gemm", "caffe"], rounds=3)
+    cost = {"ort": lambda i: 2.0, "gemm": lambda i: 1.0, "caffe": lambda i: pytest.fail("dropped")}
+    try:
+        engines.set_exploring(True)      # a thread trial's turn at another count
+        pick.informed_by(done)
+        before = engines.timing_calls()
+        assert pick.chosen == "ort" and pick.provisional == ["ort", "gemm"]
+        assert run_calls(pick, cost, clock, 3) == ["ort"] * 3
+        assert engines.timing_calls() == before         # nothing timed: the turn is settled
+    finally:
+        engines.set_exploring(False)
+    # The count is kept: the first call outside a trial turn times the close candidates.
+    ran = run_calls(pick, cost, clock, 8)
+    assert ran[:6] == ["ort", "gemm"] * 3 and pick.chosen == "gemm" and ran[6:] == ["gemm"] * 2
+    assert pick.provisional is None
+    # A provisional Pick informs nothing (it timed nothing).
+    borrowed = engines.Pick(["ort", "gemm"])
+    try:
+        engines.set_exploring(True)
+        borrowed.informed_by(done)
+    finally:
+        engines.set_exploring(False)
+    other = engines.Pick(["ort", "gemm"])
+    other.informed_by(borrowed)
+    assert other.names == ["ort", "gemm"] and other.chosen is None
+
+
 def test_one_candidate_left_is_kept_without_timing():
     done = decided({"depthwise": [1.0], "ort": [2.0]})
     pick = engines.Pick(["depthwise", "ort"])

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 
+import caffe_compat.engines as engines
 import caffe_compat.parallel as parallel
 from caffe_compat import blas_threads
 from caffe_compat.thread_tuner import (ThreadTuner, candidate_counts, parse_idle_ticks, parse_schedstat,
@@ -234,6 +235,9 @@ class Cycling:
     def count(self):
         return (1, 3, 2)[self.i % 3]
 
+    def exploring(self):   # a trial's turn at 3 threads
+        return self.count() == 3
+
     def record(self, seconds, wait_share=0.0, settled=True, idle=None):
         self.records.append((seconds, wait_share, settled))
         self.idle.append(idle)
@@ -308,9 +312,10 @@ def test_measured_applies_the_count_and_skips_nested_and_failed_iterations(monke
         monkeypatch.setattr(parallel, "tuner", lambda owner: cycling)
         with parallel.measured("net"):
             assert parallel.num_threads() == 3 and sets[-1] == 3
+            assert engines._exploring    # the Picks are told of the trial turn
             with parallel.measured("net"):  # nested: part of the outer iteration
                 pass
-        assert len(cycling.records) == 1
+        assert len(cycling.records) == 1 and not engines._exploring
         with pytest.raises(RuntimeError):
             with parallel.measured("net"):
                 raise RuntimeError("layer failed")
@@ -446,6 +451,20 @@ def test_quiet_machine_starts_at_the_most_threads():
     # and the trial from two threads down: one turn at one thread (pruned: 1.0 > 1.5 x 0.6).
     assert used[:4] == [1, 2, 2, 1] and used[4:] == [2] * 56
     assert t.chosen == 2 and t.history[0][0] == "start: 1.00 CPUs idle at one thread"
+
+
+def test_exploring_marks_the_trial_turns_at_another_count():
+    t = ThreadTuner(2)
+    seen = []
+    for i in range(6):
+        seen.append((t.count(), t.exploring()))
+        n = t.count()
+        t.record(QUIET[n], idle=ONE_IDLE(i, n) * QUIET[n])
+    # the idle measurement at one thread (the current count then), the warm-up and the first
+    # turn at two (now current), then the turn at one thread: a trial turn at another count.
+    assert seen[:4] == [(1, False), (2, False), (2, False), (1, True)]
+    assert seen[4:] == [(2, False), (2, False)]
+    assert not ThreadTuner(1).exploring()
 
 
 def test_idle_span_is_measured_before_the_start_decision():

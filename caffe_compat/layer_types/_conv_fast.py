@@ -163,7 +163,8 @@ class FastConvolution:
         if pick.chosen is None and not pick.informed:
             for (shape, n, _), other in self.choices.items():
                 done = other.get(key)
-                if (shape, n) == shape_key[:2] and done is not None and done.chosen is not None:
+                if (shape, n) == shape_key[:2] and done is not None and done.chosen is not None \
+                        and not done.provisional:
                     pick.informed_by(done)
                     if pick.chosen is not None:
                         self._release_unpicked()
