@@ -17,7 +17,8 @@ process running ``Net.forward_backward``:
 
 Per process: ms per iteration = wall time of all timed iterations / their number, so the
 trials the default runs are paid for in its figure; also the median, the counts the tuner
-chose, and the minor page faults per iteration. Medians over rounds are compared:
+chose, and the minor page faults per iteration (over the run, and over its second half:
+the steady state, where a per-iteration allocation would show). Medians over rounds are compared:
 
 - busy ratio = busy default ms / busy 1-thread ms (target <= 1.0: the default is at least
   as fast as one thread under load);
@@ -67,17 +68,22 @@ def child(path, iters, warmup):
         net.forward_backward()
     times = []
     faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    half = iters // 2
     start = time.perf_counter()
-    for _ in range(iters):
+    for i in range(iters):
+        if i == half:
+            faults_half = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         net.forward_backward()
         times.append(time.perf_counter() - t0)
     total = time.perf_counter() - start
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
+    end = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    faults = end - faults0
     tuner = parallel.tuner(net)
     print(json.dumps({
         "ms": 1000 * total / iters, "median_ms": 1000 * statistics.median(times),
         "faults_per_iter": faults / iters, "final_threads": parallel.num_threads(),
+        "steady_faults_per_iter": (end - faults_half) / max(iters - half, 1),
         "blas": blas_threads.describe(), "blas_threads": blas_threads.get(),
         "decisions": [[reason, n, {str(k): round(1000 * v, 2) for k, v in med.items()}]
                       for reason, n, med in (tuner.history if tuner else [])]}))
@@ -137,7 +143,8 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
                             r = run_child(path, n_iter, env)
                             runs[(cond, mode)].append(r)
                             print(f"{name:14} {cond:5} {mode:9}: {r['ms']:7.1f} ms/iter (median "
-                                  f"{r['median_ms']:.1f}), {r['faults_per_iter']:.0f} faults/iter, "
+                                  f"{r['median_ms']:.1f}), {r['faults_per_iter']:.0f} faults/iter "
+                                  f"({r['steady_faults_per_iter']:.1f} in the second half), "
                                   f"threads {r['final_threads']}"
                                   + (f", decisions {r['decisions']}" if r["decisions"] else ""), flush=True)
             med = {k: statistics.median(r["ms"] for r in v) for k, v in runs.items()}
@@ -156,6 +163,8 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
                    "busy_ratio_steady": busy_steady, "quiet_ratio_steady": quiet_steady,
                    "startup_seconds": startup,
                    "faults_per_iter": statistics.median(r["faults_per_iter"] for v in runs.values() for r in v),
+                   "steady_faults_per_iter": {f"{c}/{m}": statistics.median(r["steady_faults_per_iter"] for r in v)
+                                              for (c, m), v in runs.items()},
                    "blas": runs[("quiet", "default")][0]["blas"], "runs": {f"{c}/{m}": v for (c, m), v in runs.items()}}
             results.append(res)
             print(f"{name}: busy default / busy 1 thread = {busy:.2f} (target <= {TARGET_BUSY}); "
@@ -178,8 +187,9 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
 def markdown_table(results):
     lines = ["| net | quiet: default / 1 thr / pinned N ms | busy: default / 1 thr / pinned N ms | "
              "busy default / 1 thr | quiet default / pinned N | busy default / fair share | "
-             "steady (medians): busy / quiet ratio | default's start-up s (quiet / busy) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "steady (medians): busy / quiet ratio | default's start-up s (quiet / busy) | "
+             "page faults per iteration, second half (most of any mode) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         ms = r["ms"]
         cells = []
@@ -188,7 +198,8 @@ def markdown_table(results):
         lines.append(f"| {r['net']} | {cells[0]} | {cells[1]} | {r['busy_ratio']:.2f} | "
                      f"{r['quiet_ratio']:.2f} | {r['fair_share_ratio']:.2f} | "
                      f"{r['busy_ratio_steady']:.2f} / {r['quiet_ratio_steady']:.2f} | "
-                     f"{r['startup_seconds']['quiet']:.1f} / {r['startup_seconds']['busy']:.1f} |")
+                     f"{r['startup_seconds']['quiet']:.1f} / {r['startup_seconds']['busy']:.1f} | "
+                     f"{max(r['steady_faults_per_iter'].values()):.1f} |")
     return "\n".join(lines)
 
 
