@@ -136,10 +136,14 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
             path = bench_nets.write_net(name, tmp)
             n_iter = iters or (8 if quick else ITERS.get(name, 30))
             runs = {(c, m): [] for c in ("quiet", "busy") for m in all_modes}
-            for _ in range(rounds):
+            names = list(all_modes)
+            for rnd in range(rounds):
                 for cond in ("quiet", "busy"):
                     with Competitors(competitors if cond == "busy" else 0):
-                        for mode, env in all_modes.items():
+                        # Each round starts with the next mode, so no mode always runs first
+                        # after the competitors start (or stop).
+                        for mode in names[rnd % len(names):] + names[:rnd % len(names)]:
+                            env = all_modes[mode]
                             r = run_child(path, n_iter, env)
                             runs[(cond, mode)].append(r)
                             print(f"{name:14} {cond:5} {mode:9}: {r['ms']:7.1f} ms/iter (median "

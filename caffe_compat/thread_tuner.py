@@ -51,12 +51,18 @@ this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it
 
    - at start-up, the first ``idle_span`` seconds run at one thread. When less than
      ``idle_min`` of a CPU was idle meanwhile, only one thread is timed (a busy machine
-     pays nothing for the trial). Otherwise the trial starts at the most threads, so that
+     pays nothing for the start-up trial; the probes come later). Otherwise the trial starts at the most threads, so that
      the kernels are timed there first; the turns at fewer threads borrow those kernels
      (``exploring``: engines.Pick), so they are settled at once and a count the trial drops
      never pays for a kernel timing (at one thread, the slowest);
-   - in the steady state, the "faster", probe and recheck trials only try more threads
-     when the window's iterations at the current count left ``idle_min`` of a CPU idle.
+   - in the steady state, the "faster" and recheck trials only try more threads when the
+     window's iterations at the current count left ``idle_min`` of a CPU idle (a time that
+     merely fell back from a noisy reference is no reason to try more threads on a full
+     machine). The probes still run, backed off as in 2.: without an idle CPU, more threads
+     can still win by taking a larger share of the CPUs from the competitors (cifar10_quick
+     with two competitors on two CPUs: 174-191 ms at two threads, 197-211 at one), and only
+     a measurement says so; where they lose (LeNet: 49-57 against 26-29 ms) a probe costs one
+     pruned iteration, thinning out.
 
    Where the ticks cannot be read (``idle`` None), the rules above are as in 1-3.
 
@@ -300,19 +306,18 @@ class ThreadTuner:
         faster = time_now < ref_time * (1 - self.drift)
         recent = list(self._recent)
         idle = self._idle_now()
-        no_idle = idle is not None and idle < self.idle_min   # more threads cannot gain
+        no_idle = idle is not None and idle < self.idle_min   # no idle CPU (module, 5.)
         if self._since_trial >= self.recheck:
             if no_idle and self.chosen == self.candidates[0]:
-                self._since_trial = 0   # nothing to try: fewer threads do not exist, more cannot gain
+                self._since_trial = 0   # fewer threads do not exist; the probes try more
                 return
             self._start_trial(f"{self.recheck} iterations since the last trial", recent,
                               fewer_only=no_idle)
         elif slower and self.chosen > self.candidates[0]:
             self._start_trial(f"slower: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms, CPU wait "
                               f"share {ref_wait:.2f} -> {wait_now:.2f}", recent, fewer_only=no_idle)
-        elif no_idle:
-            return
-        elif faster and self.chosen < self.candidates[-1] and wait_now < self.wait_rise:
+        elif faster and self.chosen < self.candidates[-1] and wait_now < self.wait_rise \
+                and not no_idle:
             self._start_trial(f"faster: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms", recent)
         elif self.probe and self.chosen < self.candidates[-1] and wait_now < self.wait_rise \
                 and self._since_trial >= self.probe * self.gap:
