@@ -173,6 +173,13 @@ class progress:
         if self.bar is not None:
             self.bar.set_description_str(text)
 
+    def set_total(self, n):
+        """Where the bar ends, so its ETA counts to ``n`` (an early stop's expected end)."""
+        self.total = n
+        if self.bar is not None:
+            self.bar.total = n
+            self.bar.refresh()
+
     def reset_to(self, n):
         """Move the bar back to ``n`` (a rollback of the divergence guard)."""
         if self.bar is not None:

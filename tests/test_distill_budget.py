@@ -29,12 +29,14 @@ class ScriptedSolver:
             SimpleNamespace(blobs=[SimpleNamespace(data=np.zeros(4)),
                                    SimpleNamespace(data=np.zeros(1))])])
         self.notes = []
+        self.ends = []
 
     def add_callback(self, on_start=None, **_):
         self.callbacks.append(on_start)
 
-    def set_progress_note(self, text):
+    def set_progress_note(self, text, end=None):
         self.notes.append(text)
+        self.ends.append(end)
 
     def weights(self):
         return sorted({float(v) for layer in self.net.layers for b in layer.blobs
@@ -205,6 +207,29 @@ def test_progress_note_says_where_the_run_ends_without_improvement():
     assert "ends at 2500" in solver.notes[-1] and "at most 20000" in solver.notes[-1]
     solver.test_pass(1500, 0.99)
     assert "ends at 3500" in solver.notes[-1]
+    assert solver.ends == [2500, 2500, 3500]   # the bar's ETA counts to there
+
+
+def test_the_progress_bar_counts_to_the_end_it_is_given(monkeypatch):
+    import io
+    import sys
+
+    from caffe_compat import glog
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    with glog.progress(total=20000) as bar:
+        assert bar.bar is not None and bar.bar.total == 20000
+        bar.update(500)
+        bar.set_total(2500)
+        assert bar.bar.total == 2500 and bar.bar.n == 500
+    monkeypatch.setattr(sys, "stdout", io.StringIO())   # no terminal: no bar, no error
+    with glog.progress(total=10) as none:
+        none.set_total(5)
+        assert none.bar is None and none.total == 5
 
 
 class DecaySolver(ScriptedSolver):

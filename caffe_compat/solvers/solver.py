@@ -111,11 +111,14 @@ class Solver:
             if fn is not None:
                 fn()
 
-    def set_progress_note(self, text):
+    def set_progress_note(self, text, end=None):
         """Replace the progress bar's label (an observer's word on where the run will end,
-        e.g. an early stop before ``max_iter``); nothing without a bar."""
+        e.g. an early stop before ``max_iter``) and, given ``end``, let its ETA count to that
+        iteration instead of ``max_iter``; nothing without a bar."""
         if self._bar is not None:
             self._bar.describe(text)
+            if end is not None:
+                self._bar.set_total(int(end))
 
     # -- state ----------------------------------------------------------------------------
     @property

@@ -124,11 +124,13 @@ class PlateauStop:
                    solver.param.max_iter)
 
     def _note(self, solver):
-        """The progress bar says where the run ends if nothing improves (not the cap)."""
+        """The progress bar says where the run ends if nothing improves (not the cap), and
+        its ETA counts to there."""
         note = getattr(solver, "set_progress_note", None)
         if note is not None:
-            note(f"train (ends at {self.latest_stop(solver)} unless held-out agreement "
-                 f"improves; at most {solver.param.max_iter})")
+            end = self.latest_stop(solver)
+            note(f"train (ends at {end} unless held-out agreement improves; at most "
+                 f"{solver.param.max_iter})", end=end)
 
     def finish(self, solver):
         """After ``solve``: count a pass at the final iteration not seen yet, then put the
