@@ -117,6 +117,18 @@ class Pick:
         self.informed = False
         self.provisional = None   # the candidates to time once a borrowed kernel's count is kept
 
+    def inform(self, others):
+        """``informed_by`` the first of ``others`` (Picks of the same pass at other thread
+        counts, None among them allowed) that was decided by timing: an undecided one or
+        one that only borrowed its kernel knows nothing yet. Returns True when this Pick is
+        now decided."""
+        if self.chosen is None and not self.informed:
+            done = next((p for p in others if p is not None and p.chosen is not None
+                         and not p.provisional), None)
+            self.informed_by(done)
+            return self.chosen is not None
+        return False
+
     def informed_by(self, done, keep=KEEP):
         """Narrows this undecided Pick to the candidates ``done`` (decided, same pass, other
         thread count) found within ``keep`` of its best; the best first. Once only."""

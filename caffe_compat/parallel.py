@@ -54,20 +54,18 @@ def _from_environment():
     return min(counts) if counts else None
 
 
-def available_cpus():
-    """CPUs this process may run on (its affinity mask)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def _cpu_set():
-    """The numbers of the CPUs this process may run on (None where unknown)."""
+    """The numbers of the CPUs this process may run on (its affinity mask; None where unknown)."""
     try:
         return frozenset(os.sched_getaffinity(0))
-    except AttributeError:
+    except AttributeError:  # not Linux
         return None
+
+
+def available_cpus():
+    """How many CPUs this process may run on."""
+    cpus = _cpu_set()
+    return len(cpus) if cpus is not None else os.cpu_count() or 1
 
 
 def _settle():

@@ -88,18 +88,29 @@ def candidate_counts(max_threads):
 _fds = threading.local()
 
 
-def read_wait_ns(path="/proc/thread-self/schedstat"):
-    """Nanoseconds the calling thread has waited on a run queue (schedstat's second field),
-    or None where the file is missing or unreadable. The file stays open per thread and is
-    re-read with pread (about 1 us, against 40 us for open + read)."""
+def _pread_kept_open(path, size):
+    """The text of ``path``, from a descriptor kept open per thread and path and re-read with
+    pread (about 1 us, against 40 us for open + read). ``size`` is the first buffer; it grows
+    to fit the file and is remembered, so a read allocates no more than the file needs."""
     fds = getattr(_fds, "by_path", None)
     if fds is None:
         fds = _fds.by_path = {}
-    fd = fds.get(path)
+    fd, size = fds.get(path, (None, size))
+    if fd is None:
+        fd = os.open(path, os.O_RDONLY)
+    text = os.pread(fd, size, 0)
+    while len(text) == size:
+        size *= 4
+        text = os.pread(fd, size, 0)
+    fds[path] = (fd, size)
+    return text
+
+
+def read_wait_ns(path="/proc/thread-self/schedstat"):
+    """Nanoseconds the calling thread has waited on a run queue (schedstat's second field),
+    or None where the file is missing or unreadable."""
     try:
-        if fd is None:
-            fd = fds[path] = os.open(path, os.O_RDONLY)
-        return parse_schedstat(os.pread(fd, 128, 0))
+        return parse_schedstat(_pread_kept_open(path, 128))
     except (OSError, ValueError):
         return None
 
@@ -109,21 +120,8 @@ def read_idle_ticks(cpus=None, path="/proc/stat"):
     waiting for I/O since boot, summed (the 4th and 5th numbers of /proc/stat's ``cpuN``
     lines), or None where the file is missing or unreadable. Divide by ``CLOCK_TICKS`` for
     seconds. About 10 us on a 2-CPU machine."""
-    fds = getattr(_fds, "by_path", None)
-    if fds is None:
-        fds = _fds.by_path = {}
-    key = ("stat", path)
-    fd, size = fds.get(key, (None, 4096))
     try:
-        if fd is None:
-            fd = os.open(path, os.O_RDONLY)
-            fds[key] = (fd, size)
-        text = os.pread(fd, size, 0)
-        while len(text) == size:   # a buffer just as large as needed: no page faults per read
-            size *= 4
-            fds[key] = (fd, size)
-            text = os.pread(fd, size, 0)
-        return parse_idle_ticks(text, cpus)
+        return parse_idle_ticks(_pread_kept_open(path, 4096), cpus)
     except (OSError, ValueError):
         return None
 
@@ -212,14 +210,15 @@ class ThreadTuner:
 
     def _decide_start(self, seconds, idle):
         """The start-up's idle-CPU rule (module, 5), called with each iteration until decided.
-        Returns False where no ticks are read (the iteration then counts as in 1.)."""
+        Returns True when the iteration served the measurement (it is not counted further),
+        False where no ticks are read (the iteration then counts as in 1.)."""
         if idle is None:
             self._start_pending = False
             return False
         self._start_idle[0] += idle
         self._start_idle[1] += seconds
         if self._start_idle[1] < self.idle_span:
-            return
+            return True   # consumed: still measuring at one thread
         self._start_pending = False
         idle_cpus = self._start_idle[0] / self._start_idle[1]
         if idle_cpus < self.idle_min:

@@ -136,3 +136,23 @@ def test_a_broken_or_stale_marker_remakes_the_copy(tmp_path):
     path.write_text(saved)
     assert mixed_lmdb(src, str(tmp_path / "out"), 1, seed=3) == (db, 16)
     assert '"alpha": 1.0' in path.read_text()
+
+
+def test_images_of_two_sizes_or_none_are_refused_clearly(tmp_path):
+    from caffe_compat.data.convert import LMDBWriter
+    from caffe_compat.proto import caffe_pb2
+
+    src = str(tmp_path / "mixed_sizes")
+    with LMDBWriter(src) as out:
+        for i, (h, w) in enumerate([(5, 5), (5, 5), (6, 5)]):
+            d = caffe_pb2.Datum(channels=1, height=h, width=w, label=i)
+            d.data = bytes(h * w)
+            out.put(f"{i:03d}", d.SerializeToString())
+    with pytest.raises(CaffeError, match=r"--mix needs images of one size, found \(1, 5, 5\) "
+                                         r"and \(1, 6, 5\) \(record 2\)"):
+        mixed_lmdb(src, str(tmp_path / "out"), 1, seed=0)
+    empty = str(tmp_path / "empty")
+    with LMDBWriter(empty):
+        pass
+    with pytest.raises(CaffeError, match="holds no records"):   # the reader's own refusal
+        mixed_lmdb(empty, str(tmp_path / "out2"), 1, seed=0)

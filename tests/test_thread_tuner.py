@@ -492,6 +492,15 @@ def test_idle_span_is_measured_before_the_start_decision():
     assert t.chosen == 2
 
 
+def test_the_start_measurement_iterations_are_not_trial_turns():
+    """Iterations shorter than idle_span: the ones that measured the idle CPUs (at one thread)
+    count neither as the warm-up nor as any count's trial turn."""
+    t = ThreadTuner(2, idle_span=0.05)
+    used = drive(t, lambda i: {1: 0.01, 2: 0.04}, 40, idle=NO_IDLE)
+    assert used == [1] * 40
+    assert set(t.history[0][2]) == {1}      # no two-thread median made of one-thread times
+
+
 def test_competitors_leave_and_come_back_with_idle_ticks():
     """Busy (no idle CPU) for 400 iterations, quiet for 400, busy again."""
     def machine(i):

@@ -160,15 +160,8 @@ class FastConvolution:
             if forced is not None:
                 names = [forced] if forced in names else [n for n in ("mixed", "caffe") if n in names][:1] or names[:1]
             pick = choice[key] = engines.Pick(names)
-        if pick.chosen is None and not pick.informed:
-            for (shape, n, _), other in self.choices.items():
-                done = other.get(key)
-                if (shape, n) == shape_key[:2] and done is not None and done.chosen is not None \
-                        and not done.provisional:
-                    pick.informed_by(done)
-                    if pick.chosen is not None:
-                        self._release_unpicked()
-                    break
+        if pick.inform(other.get(key) for k, other in self.choices.items() if k[:2] == shape_key[:2]):
+            self._release_unpicked()
         return pick
 
     def _colgemm_forward(self, bottom, top):

@@ -166,10 +166,7 @@ class PoolingLayer(Layer):
         pick = self._choice.get(key)
         if pick is None:
             pick = self._choice[key] = engines.Pick(["fast", "caffe"])
-        if pick.chosen is None and not pick.informed:
-            done = next((p for (shape, _), p in self._choice.items()
-                         if shape == x.shape and p.chosen is not None and not p.provisional), None)
-            pick.informed_by(done)
+        pick.inform(p for (shape, _), p in self._choice.items() if shape == x.shape)
         self._current_pick = pick
         return pick.next()
 

@@ -62,20 +62,14 @@ CHUNK = 256
 def _read_fit(source):
     """(serialized Datums, images (N, C, H, W) uint8) of the fit records: the records stay
     serialized (a parsed Datum costs several times its bytes), the images one array."""
-    values, images = [], None
+    values, images = [], []
     for n, (_, datum, image) in enumerate(uint8_records(source, "--mix", "mixes")):
-        if images is None:
-            images = [image]
-            shape = image.shape
-        elif image.shape != shape:
-            raise CaffeError(f"{source}: --mix needs images of one size, found {shape} and "
-                             f"{image.shape} (record {n})")
-        else:
-            images.append(image)
+        if images and image.shape != images[0].shape:
+            raise CaffeError(f"{source}: --mix needs images of one size, found "
+                             f"{images[0].shape} and {image.shape} (record {n})")
+        images.append(image)
         values.append(datum.SerializeToString())
-    if images is None:
-        raise CaffeError(f"{source}: no records to mix")
-    return values, np.stack(images)
+    return values, np.stack(images)   # an empty database was refused by its reader
 
 
 def mixed_lmdb(source, workdir, copies, seed, alpha=ALPHA):
