@@ -62,7 +62,10 @@ this, so the count is measured, as cuDNN and FFTW pick an algorithm by timing it
      can still win by taking a larger share of the CPUs from the competitors (cifar10_quick
      with two competitors on two CPUs: 174-191 ms at two threads, 197-211 at one), and only
      a measurement says so; where they lose (LeNet: 49-57 against 26-29 ms) a probe costs one
-     pruned iteration, thinning out.
+     pruned iteration. Such a probe, run with no CPU idle, that keeps the count has measured
+     this load: the probes are held until a window sees a CPU idle again (the load changed)
+     or the recheck comes round, so a run under a lasting load pays one probe per
+     ``recheck`` iterations, not one per back-off gap.
 
    Where the ticks cannot be read (``idle`` None), the rules above are as in 1-3.
 
@@ -181,6 +184,8 @@ class ThreadTuner:
         self._start_idle = [0.0, 0.0]   # idle CPU-seconds and seconds seen before the start decision
         self._start_pending = len(self.candidates) > 1
         self._window_idle = []          # idle CPU-seconds of the steady window's iterations
+        self._probe_no_idle = False     # the running trial is a probe with no CPU idle
+        self._probes_held = False       # such a probe kept the count (module, 5.)
         self.gap = min_gap
         self.history = []
         self.chosen = self.candidates[0]  # the warm-up and the first turn: one thread
@@ -206,6 +211,7 @@ class ThreadTuner:
             order = [self.chosen] + [c for c in reversed(self.candidates) if c != self.chosen]
             self._schedule = [c for _ in range(self.trial_rounds) for c in order]
         self._reference = None
+        self._probe_no_idle = False
         self._recent, self._recent_wait, self._window_idle = [], [], []
 
     def _decide_start(self, seconds, idle):
@@ -306,9 +312,12 @@ class ThreadTuner:
         recent = list(self._recent)
         idle = self._idle_now()
         no_idle = idle is not None and idle < self.idle_min   # no idle CPU (module, 5.)
+        if not no_idle:
+            self._probes_held = False   # a CPU was idle (or unknown): the load has changed
         if self._since_trial >= self.recheck:
             if no_idle and self.chosen == self.candidates[0]:
                 self._since_trial = 0   # fewer threads do not exist; the probes try more
+                self._probes_held = False
                 return
             self._start_trial(f"{self.recheck} iterations since the last trial", recent,
                               fewer_only=no_idle)
@@ -319,8 +328,10 @@ class ThreadTuner:
                 and not no_idle:
             self._start_trial(f"faster: {1e3 * ref_time:.3g} -> {1e3 * time_now:.3g} ms", recent)
         elif self.probe and self.chosen < self.candidates[-1] and wait_now < self.wait_rise \
-                and self._since_trial >= self.probe * self.gap:
+                and self._since_trial >= self.probe * self.gap \
+                and not (no_idle and self._probes_held):
             self._start_trial(f"probe: below the most threads, CPU wait share {wait_now:.2f}", recent)
+            self._probe_no_idle = no_idle
 
     def _prune(self):
         timed = {c: t for c, t in self._trial.items() if t}
@@ -341,8 +352,10 @@ class ThreadTuner:
                 best = c
         if best == self.chosen and self.history:
             self.gap = min(self.gap * 2, self.max_gap)
+            self._probes_held = self._probe_no_idle
         else:
             self.gap = self.min_gap
+            self._probes_held = False
         self.chosen = best
         self._since_trial = 0
         self.history.append((self._reason, best, medians))

@@ -535,3 +535,45 @@ def test_measured_reports_idle_cpu_seconds(monkeypatch):
             assert idle > 0.3 * seconds
     finally:
         parallel.set_num_threads(None)
+
+
+def test_a_lost_probe_with_no_idle_cpu_holds_the_probes_until_the_recheck():
+    """LeNet under two competitors: two threads lose (2.7x) and no CPU is ever idle. The first
+    probe measures that; the next one waits for the recheck (``recheck`` iterations), not for
+    the back-off gap, so a long run pays one pruned turn per recheck."""
+    t = ThreadTuner(2)
+    used = drive(t, lambda i: BUSY, 3000, idle=NO_IDLE)
+    probes = [i for i, n in enumerate(used) if n == 2]
+    assert t.chosen == 1 and 1 <= len(probes) <= 3
+    assert all(b - a >= t.recheck for a, b in zip(probes, probes[1:]))
+    # Without the hold, the back-off gaps alone allow more (the rule before: 10, 20, 40, ...).
+    t = ThreadTuner(2, recheck=10 ** 9)
+    used = drive(t, lambda i: BUSY, 3000, idle=NO_IDLE)
+    assert used.count(2) == 1
+
+
+def test_held_probes_resume_when_a_cpu_is_idle_again():
+    """The hold lasts while the load does: a competitor leaves (a CPU is idle at one thread)
+    and two threads become faster; the tuner goes to two threads without waiting for the
+    recheck."""
+    def machine(i):
+        return BUSY if i < 300 else QUIET
+
+    def idle(i, n):
+        return 0.0 if i < 300 else 2 - n
+
+    t = ThreadTuner(2)
+    used = drive(t, machine, 500, idle=idle)
+    assert used[:300].count(2) == 1
+    assert used[-100:] == [2] * 100 and used.index(2, 300) - 300 < 60
+
+
+def test_a_probe_that_wins_under_load_is_not_held():
+    """A lost probe holds the next ones only while the load lasts; on a full machine where two
+    threads win later (the competitors' work changed, cifar10_quick's case), a recheck finds it."""
+    def machine(i):
+        return BUSY if i < 1200 else {1: 2.0, 2: 1.7}
+
+    t = ThreadTuner(2)
+    used = drive(t, machine, 3000, idle=NO_IDLE)
+    assert used[-200:] == [2] * 200
