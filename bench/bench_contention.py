@@ -25,6 +25,12 @@ the steady state, where a per-iteration allocation would show). Medians over rou
 - quiet ratio = quiet default ms / quiet pinned-N ms (target <= 1.05: quiet speed kept);
 - fair share = busy default ms / (quiet 1-thread ms x (competitors + 1) / CPUs) (what a
   process gets when the CPUs are shared evenly; < 1 is better than an even share);
+- per round, the busy default / 1 thread of that round's two processes (the same
+  competitors: paired), and the CPU time (user + system) per iteration of each mode: the
+  work a process did, whatever share of the CPUs the scheduler gave it (under load the wall
+  time of a one-thread process varies by a third from run to run with where it is placed,
+  so the paired ratios show the spread of the busy ratio and the CPU ratio whether the
+  default did more work);
 - the same two ratios of the per-iteration **medians** ("steady": the iterations after the
   start-up, where a long run spends its time; the start-up's thread trials and the fast
   engine's kernel timing at each count fall in the mean, not in the median), and the
@@ -67,7 +73,8 @@ def child(path, iters, warmup):
     for _ in range(warmup):
         net.forward_backward()
     times = []
-    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    faults0 = usage0.ru_minflt
     half = iters // 2
     start = time.perf_counter()
     for i in range(iters):
@@ -77,11 +84,14 @@ def child(path, iters, warmup):
         net.forward_backward()
         times.append(time.perf_counter() - t0)
     total = time.perf_counter() - start
-    end = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    end = usage1.ru_minflt
     faults = end - faults0
+    cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
     tuner = parallel.tuner(net)
     print(json.dumps({
         "ms": 1000 * total / iters, "median_ms": 1000 * statistics.median(times),
+        "cpu_ms": 1000 * cpu / iters,
         "faults_per_iter": faults / iters, "final_threads": parallel.num_threads(),
         "steady_faults_per_iter": (end - faults_half) / max(iters - half, 1),
         "blas": blas_threads.describe(), "blas_threads": blas_threads.get(),
@@ -160,9 +170,16 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
             startup = {c: statistics.median((r["ms"] - r["median_ms"]) * n_iter / 1000 for r in runs[(c, "default")])
                        for c in ("quiet", "busy")}
             fair = med[("busy", "default")] / (med[("quiet", "1 thread")] * (competitors + 1) / cpus)
+            # Per round: default / 1 thread under the same competitors (paired), and the CPU
+            # time each spent per iteration (the work done, whatever share it was given).
+            paired = [d["ms"] / o["ms"] for d, o in zip(runs[("busy", "default")], runs[("busy", "1 thread")])]
+            cpu = {k: statistics.median(r["cpu_ms"] for r in v) for k, v in runs.items()}
+            busy_cpu = cpu[("busy", "default")] / cpu[("busy", "1 thread")]
             res = {"net": name, "cpus": cpus, "competitors": competitors, "rounds": rounds,
                    "iters": n_iter, "ms": {f"{c}/{m}": v for (c, m), v in med.items()},
                    "busy_ratio": busy, "quiet_ratio": quiet, "fair_share_ratio": fair,
+                   "busy_ratio_per_round": paired, "cpu_ms": {f"{c}/{m}": v for (c, m), v in cpu.items()},
+                   "busy_cpu_ratio": busy_cpu,
                    "steady_ms": {f"{c}/{m}": v for (c, m), v in steady.items()},
                    "busy_ratio_steady": busy_steady, "quiet_ratio_steady": quiet_steady,
                    "startup_seconds": startup,
@@ -173,7 +190,9 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
             results.append(res)
             print(f"{name}: busy default / busy 1 thread = {busy:.2f} (target <= {TARGET_BUSY}); "
                   f"quiet default / quiet pinned {cpus} = {quiet:.2f} (target <= {TARGET_QUIET}); "
-                  f"busy default / fair share = {fair:.2f}; steady (medians): busy {busy_steady:.2f}, "
+                  f"busy default / fair share = {fair:.2f}; per round (paired) busy "
+                  f"{', '.join(f'{p:.2f}' for p in paired)}; CPU time per iteration busy default / "
+                  f"1 thread {busy_cpu:.2f}; steady (medians): busy {busy_steady:.2f}, "
                   f"quiet {quiet_steady:.2f}; the default's start-up cost quiet "
                   f"{startup['quiet']:.2f} s, busy {startup['busy']:.2f} s", flush=True)
             rows.append(_common.row(f"{name} busy ({competitors} competitors): default vs 1 thread",
