@@ -36,6 +36,7 @@ _threads = None
 _pinned = None  # None: not decided yet; False: measured; else the pinned count
 _blas_pinned = False
 _tuners = weakref.WeakKeyDictionary()
+_cpus = None    # the affinity mask's CPUs, read when the count is settled (idle ticks' CPUs)
 _inside = threading.local()
 
 
@@ -70,8 +71,9 @@ def available_cpus():
 
 def _settle():
     """Decides once between pinned (environment) and measured."""
-    global _pinned, _threads, _blas_pinned
+    global _pinned, _threads, _blas_pinned, _cpus
     if _pinned is None:
+        _cpus = _cpu_set()
         pinned = _from_environment()
         _blas_pinned = bool(os.environ.get("TSCAFFE_NUM_THREADS", "").strip())
         _pinned = pinned if pinned is not None else False
@@ -135,7 +137,7 @@ class measured:
     reports its time and CPU wait. Does nothing when the count is pinned, or inside another
     measured iteration (the outer one is the iteration)."""
 
-    __slots__ = ("owner", "tuner", "t0", "w0", "e0", "i0", "cpus")
+    __slots__ = ("owner", "tuner", "t0", "w0", "e0", "i0")
 
     def __init__(self, owner):
         self.owner = owner
@@ -148,8 +150,7 @@ class measured:
         if self.tuner is not None:
             _use(self.tuner.count())
             engines.set_exploring(self.tuner.exploring())
-            self.cpus = _cpu_set()
-            self.i0 = read_idle_ticks(self.cpus)
+            self.i0 = read_idle_ticks(_cpus)
             self.w0 = read_wait_ns()
             self.e0 = engines.timing_calls()
             self.t0 = time.perf_counter()
@@ -163,7 +164,7 @@ class measured:
             return False
         seconds = time.perf_counter() - self.t0
         w1 = read_wait_ns()
-        i1 = read_idle_ticks(self.cpus)
+        i1 = read_idle_ticks(_cpus)
         share = 0.0 if self.w0 is None or w1 is None or seconds <= 0 else (w1 - self.w0) / 1e9 / seconds
         idle = None if self.i0 is None or i1 is None else (i1 - self.i0) / CLOCK_TICKS
         self.tuner.record(seconds, share, settled=engines.timing_calls() == self.e0, idle=idle)
