@@ -10,7 +10,8 @@ says which, at which iteration) before the update.
 
 The solver owns its loop. Observers hook in without driving it: ``add_callback`` (pycaffe's
 on_start / on_gradients_ready, plus ``before_forward``: right before every forward pass of
-the train net, also between ``iter_size`` passes) and ``add_divergence_handler(fn)``:
+the train net, also between ``iter_size`` passes; ``before_test`` / ``after_test``: around
+every ``test``, e.g. to score averaged weights) and ``add_divergence_handler(fn)``:
 ``fn(solver, error)`` is called when a DivergenceError stops ``solve``'s stepping; it
 returns True when it has put the solver into a state to go on from (``capture_state`` /
 ``restore_state``: weights, history, iteration, current step; ``base_lr``: the rate), else
@@ -98,8 +99,10 @@ class Solver:
         self.last_test_scores = {}  # test net id -> (iteration, [(output, mean)])
 
     # -- observers ------------------------------------------------------------------------
-    def add_callback(self, on_start=None, on_gradients_ready=None, before_forward=None):
-        self._callbacks.append((on_start, on_gradients_ready, before_forward))
+    def add_callback(self, on_start=None, on_gradients_ready=None, before_forward=None,
+                     before_test=None, after_test=None):
+        self._callbacks.append((on_start, on_gradients_ready, before_forward, before_test,
+                                after_test))
 
     def add_divergence_handler(self, handler):
         """``handler(solver, error)`` -> True when the solver may go on (see the module)."""
@@ -245,8 +248,13 @@ class Solver:
 
     def test(self, test_net_id=0):
         """Solver::Test: mean of the outputs over ``test_iter`` forward passes, logged
-        (testing.py); None when a signal stopped it."""
-        return run_test(self, test_net_id)
+        (testing.py); None when a signal stopped it. The ``before_test`` / ``after_test``
+        callbacks run around it."""
+        self._call(3)
+        try:
+            return run_test(self, test_net_id)
+        finally:
+            self._call(4)
 
     # -- snapshots ------------------------------------------------------------------------
     def snapshot(self):

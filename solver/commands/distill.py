@@ -70,6 +70,11 @@ def add_arguments(p):
                         f"weights come back and base_lr is divided by 10 (Caffe's multistep, "
                         f"the steps placed by the plateau); the log says where. 0: stop at "
                         f"the first plateau")
+    p.add_argument("--average", type=float, default=None,
+                   help=f"decay of an exponential moving average of the student's weights "
+                        f"(default {d['average']:g}; 0: none): the held-out passes score "
+                        f"the average, and the best pass's average is the student saved "
+                        f"and scored. 0.999 averages over about the last 1,000 iterations")
     p.add_argument("--shift", type=int, default=None,
                    help=f"train on the images moved by up to this many pixels (default "
                         f"{d['shift']}): Caffe's random crop from the training records padded "
@@ -159,7 +164,7 @@ def run(args):
         student_opts=student_options(args), solver_opts=solver_options(args),
         patience=args.patience, warmup=args.warmup, heldout=args.heldout,
         lr_decays=args.lr_decays, shift=args.shift,
-        mix=args.mix)
+        mix=args.mix, average=args.average)
     files = report["files"]
     print(f"log: {files['log']}")
     print(f"student: {files['caffemodel']}  {files['onnx']}")

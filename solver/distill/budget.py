@@ -20,6 +20,10 @@ trained on); after every test pass it reads the pass's ``agreement_top1`` and
   last decay, asks the solver's loop to stop (``requested_early_exit``) at that iteration;
   the solver's ``max_iter`` stays the cap.
 
+With a weight average (``average``: averaging.WeightAverage), the passes score the average,
+so the best snapshot copies the average, a decay puts it back and starts the average again
+from it, and ``finish`` always puts the best average into the net.
+
 ``finish(solver)`` (after ``solve``) counts the pass at the cap too and puts the best
 pass's weights back when a later one was worse, so the saved and scored student is the
 best held-out pass's. ``patience`` 0 neither stops nor restores: the run goes to the cap
@@ -41,8 +45,9 @@ def net_blobs(net):
 
 
 class PlateauStop:
-    def __init__(self, solver, patience, key=KEY, decays=0, factor=0.1):
+    def __init__(self, solver, patience, key=KEY, decays=0, factor=0.1, average=None):
         self.patience = int(patience)
+        self.average = average
         self.key = key
         self.max_decays = int(decays)
         self.factor = float(factor)
@@ -73,7 +78,7 @@ class PlateauStop:
         self.passes.append((it, float(value)))
         if self.best is None or float(value) > self.best[1]:
             self.best = (it, float(value))
-            self._weights = (it, [b.data.copy() for b in net_blobs(solver.net)])
+            self._weights = (it, self._copy(solver))
             self._note(solver)
             return
         since = sum(1 for p in self.passes if p[0] > self._since_iteration())
@@ -100,8 +105,10 @@ class PlateauStop:
     def _decay(self, solver, it, since, value):
         """Put the best pass's weights back, zero the momentum, base_lr x factor."""
         best_it, saved = self._weights or (it, None)
-        for blob, data in zip(net_blobs(solver.net), saved or ()):
-            blob.data[...] = data
+        if saved is not None:
+            self._put(solver, saved)
+        if self.average is not None:
+            self.average.restart()
         for h in getattr(solver, "history", ()):
             h[...] = 0
         old = solver.base_lr
@@ -113,6 +120,19 @@ class PlateauStop:
                   f"{len(self.decays)} of {self.max_decays} at iteration {it}: weights of "
                   f"iteration {best_it} restored, momentum zeroed, base_lr {old:g} -> "
                   f"{solver.base_lr:g}")
+
+    def _blobs(self, solver):
+        return self.average.blobs if self.average is not None else net_blobs(solver.net)
+
+    def _copy(self, solver):
+        """Copies of the weights the pass scored: the net's, or the average's."""
+        if self.average is not None:
+            return self.average.averaged()
+        return [b.data.copy() for b in net_blobs(solver.net)]
+
+    def _put(self, solver, saved):
+        for blob, data in zip(self._blobs(solver), saved):
+            blob.data[...] = data
 
     def latest_stop(self, solver):
         """The iteration where the run stops if no later pass beats the best one (the
@@ -142,13 +162,13 @@ class PlateauStop:
         if self._weights is None or self.best is None:
             return solver.iter
         it, saved = self._weights
-        if it == solver.iter:
+        if it == solver.iter and self.average is None:
             return it
-        for blob, data in zip(net_blobs(solver.net), saved):
-            blob.data[...] = data
+        self._put(solver, saved)
         self.restored = it
         glog.info(glog.DISTILL_SETUP,
-                  f"Restored the weights of iteration {it} (best held-out agreement "
+                  f"Restored the {'averaged ' if self.average is not None else ''}weights "
+                  f"of iteration {it} (best held-out agreement "
                   f"{self.best[1]:.4f}) in place of those of iteration {solver.iter}: the "
                   f"saved and scored student is the best held-out pass's")
         return it

@@ -64,7 +64,7 @@ def run(options):
                        f"the test split ({dataset.num_test:,} images)")
     trained = train(solver_path, log_path, mode="a", recover=opts.recover,
                     bn_passes=opts.bn_passes, patience=opts.patience, report_test=report_test,
-                    lr_probe=opts.probe(), lr_decays=opts.lr_decays)
+                    lr_probe=opts.probe(), lr_decays=opts.lr_decays, average=opts.average)
     caffemodel, onnx_path = opts.path("_student.caffemodel"), opts.path("_student.onnx")
     with logging_to(log_path):
         save_student(trained.solver, student_path, caffemodel, onnx_path)
@@ -74,6 +74,7 @@ def run(options):
     report["data"] = given.description      # the data as given (train_samples: fit)
     report["heldout_samples"] = split.num_heldout if split else 0
     report["lr_probe"] = trained.lr_probe
+    report["average"] = trained.average
     if trained.lr_probe:   # the probed rate (final_base_lr: after any rollback)
         report["base_lr"] = next((t["lr"] for t in trained.lr_probe if t["accepted"]),
                                  trained.lr_probe[-1]["lr"])

@@ -28,6 +28,7 @@ DEFAULTS = {
     "shift": 0,               # pixels the training images move by (shift.py; 0: none)
     "mix": 0,                 # teacher-labelled mixes per training image (mix.py; 0: none)
     "lr_decays": 2,           # plateaus met by base_lr x LR_DECAY_FACTOR before the stop
+    "average": 0.0,           # decay of the weights' moving average (averaging.py; 0: none)
     "heldout": "auto",        # training images held out for the stop (1/12, at most 5,000)
     "test_interval": 500,     # at most (a fifth of the cap when that is smaller)
     "warmup": 500,            # at most (a tenth of the cap when that is smaller)
@@ -118,6 +119,7 @@ class DistillOptions:
     lr_decays: int = None
     shift: int = None
     mix: int = None
+    average: float = None
 
     def resolved(self):
         """A checked copy with the defaults filled in (a clear error for a bad value)."""
@@ -162,6 +164,11 @@ class DistillOptions:
                                else int(self.lr_decays))
         if values["lr_decays"] < 0:
             raise CaffeError(f"--lr-decays must be >= 0, got {self.lr_decays}")
+        values["average"] = (DEFAULTS["average"] if self.average is None
+                             else float(self.average))
+        if not 0.0 <= values["average"] < 1.0:
+            raise CaffeError(f"--average must be in [0, 1) (0: no weight average), got "
+                             f"{self.average}")
         # The rate is probed unless the user gave one (lr_probe.probe_lr): base_lr and
         # its halvings, each for PROBE_ITERATIONS (at most the cap).
         values["lr_probe"] = (self.base_lr is None if self.lr_probe is None

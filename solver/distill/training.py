@@ -10,6 +10,7 @@ from prototxt.io import read_solver
 from solver import log as glog
 from solver.recovery import DivergenceGuard
 
+from .averaging import WeightAverage
 from .budget import PlateauStop
 from .lr_probe import probe_lr
 from .options import LR_DECAY_FACTOR
@@ -65,7 +66,7 @@ def final_test(solver, net_path, passes, what="the test split", weights_of=None)
 
 
 def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=0,
-          report_test=None, lr_probe=None, lr_decays=0):
+          report_test=None, lr_probe=None, lr_decays=0, average=0):
     """Run ``solver_path`` with the numpy solver, its log in ``log_path`` (``mode`` "a":
     after lines already there). ``recover``: a DivergenceGuard rolls a diverging run back
     and lowers the rate instead of stopping. ``bn_passes``: re-estimate the BatchNorm
@@ -77,7 +78,9 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
     come from ``final_test`` on that net (the test split) instead of the solver's test net,
     whose passes then only decide the stop (the held-out slice). ``lr_probe`` =
     (candidate rates, iterations, the run's warm-up): base_lr is chosen by
-    lr_probe.probe_lr first.
+    lr_probe.probe_lr first. ``average``: the decay of an exponential moving average of
+    the weights (averaging.WeightAverage; 0: none), which the test passes score and which
+    is kept in the end.
     Returns a TrainResult: the solver, the final test outputs {name: value}, the training
     seconds, the guard's rollbacks and the plateau stop's record (it unpacks as
     ``solver, scores, seconds``)."""
@@ -92,7 +95,9 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
         guard = None
         if recover:
             guard = DivergenceGuard(solver)
-        plateau = PlateauStop(solver, patience, decays=lr_decays, factor=LR_DECAY_FACTOR)
+        averaged = WeightAverage(solver, average) if average else None
+        plateau = PlateauStop(solver, patience, decays=lr_decays, factor=LR_DECAY_FACTOR,
+                              average=averaged)
         glog.info(glog.CAFFE_STARTING, "Starting Optimization")
         solver.solve()
         secs = time.time() - start
@@ -100,6 +105,10 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
             if solver.last_test_scores.get(0, (None,))[0] != solver.iter:
                 solver.test(0)   # the held-out pass of the final weights, where none ran
             plateau.finish(solver)
+        if averaged is not None and plateau.restored is None:
+            averaged.apply()
+            glog.info(glog.DISTILL_SETUP, f"The weight average (decay {average:g}) of "
+                                          f"iteration {solver.iter} put into the net")
         scores = {}
         recalibrated = 0
         if bn_passes:
@@ -122,7 +131,8 @@ def train(solver_path, log_path, mode="w", recover=False, bn_passes=0, patience=
     return TrainResult(solver, {k: float(v) for k, v in scores.items()}, secs,
                        list(guard.rollbacks) if guard else [], plateau.as_dict(),
                        None if probed is None else
-                       [{"lr": t.lr, "accepted": t.accepted, "why": t.why} for t in probed[1]])
+                       [{"lr": t.lr, "accepted": t.accepted, "why": t.why} for t in probed[1]],
+                       None if averaged is None else averaged.as_dict())
 
 
 @dataclass
@@ -133,6 +143,7 @@ class TrainResult:
     rollbacks: list      # (iteration, reason, old lr, new lr) per rollback of the guard
     budget: dict = None  # PlateauStop.as_dict(): the passes seen, where it stopped
     lr_probe: list = None   # the learning-rate probe's trials (None: the rate was given)
+    average: dict = None    # WeightAverage.as_dict() (None: the weights were not averaged)
 
     def __iter__(self):
         return iter((self.solver, self.scores, self.seconds))
