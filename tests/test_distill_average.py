@@ -261,3 +261,37 @@ def test_average_option_is_checked():
     for bad in (1.0, -0.1, 2):
         with pytest.raises(CaffeError, match="--average must be in"):
             DistillOptions(["t.onnx"], average=bad).resolved()
+
+
+def test_cli_average_saves_the_averaged_student(tmp_path, capsys):
+    """``tscaffe distill --average 0.99`` end to end: the report records the average, the
+    log says the averaged weights were restored, and the saved student is not the last
+    iterate (the solver's own snapshot at the end) but still agrees with the teacher."""
+    import json
+
+    import caffe_compat as caffe
+    from conftest import DATASETS, TEACHERS, need
+    from solver.cli import main
+
+    teacher = need(TEACHERS / "advertorch_lenet5_clean.onnx")
+    data = need(DATASETS / "mnist")
+    out = tmp_path / "run"
+    rc = main(["distill", "--teacher", str(teacher), "--data", str(data), "--no-labels",
+               "--iterations", "300", "--subset", "6400,1000", "--average", "0.99",
+               "-o", str(out)])
+    assert rc == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    values = dict(kv.split("=") for kv in last.split())
+    assert float(values["agreement"]) > 0.97, last
+    report = json.loads((out / "distill_report.json").read_text())
+    assert report["average"]["decay"] == 0.99 and report["average"]["updates_since_restart"] > 0
+    assert "Restored the averaged weights of iteration" in (out / "distill.log").read_text()
+    student = caffe.Net(str(out / "distill_student.prototxt"), caffe.TEST,
+                        weights=str(out / "distill_student.caffemodel"))
+    last_iterate = sorted(out.glob("distill_ts_iter_*.caffemodel"))[-1]
+    raw = caffe.Net(str(out / "distill_student.prototxt"), caffe.TEST,
+                    weights=str(last_iterate))
+    name = next(n for n in student.params if student.params[n])
+    assert not np.allclose(student.params[name][0].data, raw.params[name][0].data)
+    with pytest.raises(SystemExit):
+        main(["distill", "--average", "x"])

@@ -85,7 +85,9 @@ class DistillOptions:
     agreement on ``heldout`` training images held out (None: 1/12 of the training set, at
     most 5,000; heldout.heldout_count), restoring the best pass's weights at the end (0:
     always run to the cap, train on every image, keep the last weights); ``warmup``: iterations of the linear warm-up of
-    the rate (0: Caffe's inv from the start); both derived from the cap when None."""
+    the rate (0: Caffe's inv from the start); both derived from the cap when None.
+    ``average``: the decay of a moving average of the weights that the passes score and
+    that is kept (averaging.WeightAverage; 0: none)."""
     teachers: list
     student: str = "lenet"
     data: str = None
