@@ -125,3 +125,26 @@ def test_distill_table_shows_each_rows_median_seed():
     assert "| 3,000 |" in x1                        # the median run's own numbers
     x30 = next(line for line in table.splitlines() if line.startswith("| mnist_x30 "))
     assert "**missed**" in x30                      # seed 2's rollback counts
+
+
+def test_teacher_margins_bands_by_hand():
+    """bench/teacher_margins.py's table on four hand-made teacher rows (spread 10 each, margins
+    0.1, 0.4, 1.5 and 5: bands 0-0.02, 0.02-0.05, 0.1-0.2 and >= 0.2 of the spread) and a
+    student that flips only the first two."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import numpy as np
+    import teacher_margins
+
+    t = np.array([[10.0, 9.9, 0.0], [10.0, 9.6, 0.0], [0.0, 8.5, 10.0], [5.0, 0.0, 10.0]])
+    labels = np.array([0, 1, 2, 2])
+    s = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    margin, spread = teacher_margins.margins(t)
+    np.testing.assert_allclose(margin, [0.1, 0.4, 1.5, 5.0], atol=1e-12)
+    assert spread == 10.0
+    lines = teacher_margins.table(t, labels, s)
+    assert lines[0].startswith("teacher test accuracy 0.7500")
+    assert lines[1] == "student top-1 agreement 0.5000 (2 images disagree)"
+    rows = [l for l in lines if l.startswith("| ") and "margin" not in l]
+    assert rows == ["| 0 - 0.02 | 0.2500 | 0.0000 | 1 |", "| 0.02 - 0.05 | 0.2500 | 0.0000 | 1 |",
+                    "| 0.05 - 0.1 | 0.0000 | - | 0 |", "| 0.1 - 0.2 | 0.2500 | 1.0000 | 0 |",
+                    "| >= 0.2 | 0.2500 | 1.0000 | 0 |"]
