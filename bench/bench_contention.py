@@ -31,6 +31,13 @@ the steady state, where a per-iteration allocation would show). Medians over rou
   time of a one-thread process varies by a third from run to run with where it is placed,
   so the paired ratios show the spread of the busy ratio and the CPU ratio whether the
   default did more work);
+- **side by side**: in each round the ``default`` and ``1 thread`` processes also run at
+  the same time, each the other's competitor, with ``--competitors`` - 1 of ours (each of the
+  two sees ``--competitors`` CPU-bound competitors); each holds on, iterating untimed, until
+  the other has finished its timed iterations, and the order they start in alternates by
+  round. Both meet the same load at the same moments, so the median of the rounds'
+  default / 1 thread is free of the run-to-run placement that spreads the paired ratios
+  above (target <= 1.0, as the busy ratio);
 - the same two ratios of the per-iteration **medians** ("steady": the iterations after the
   start-up, where a long run spends its time; the start-up's thread trials and the fast
   engine's kernel timing at each count fall in the mean, not in the median), and the
@@ -57,10 +64,15 @@ THREAD_VARS = ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 ITERS = {"lenet": 300, "cifar10_quick": 150}
 TARGET_BUSY = 1.0
 TARGET_QUIET = 1.05
+HOLD_SECONDS = 120
+SIDE_BY_SIDE = ("default", "1 thread")
 
 
-def child(path, iters, warmup):
-    """In a fresh process: JSON of ms per iteration (mean, median), chosen counts, faults."""
+def child(path, iters, warmup, hold=None, hold_count=0):
+    """In a fresh process: JSON of ms per iteration (mean, median), chosen counts, faults.
+    ``hold``: a folder; after the timed iterations the child writes its mark there and goes
+    on iterating (untimed) until ``hold_count`` marks are there (at most HOLD_SECONDS), so
+    that side-by-side processes load each other for all of each one's timed iterations."""
     sys.path.insert(0, REPO)
     from caffe_compat import TRAIN, Net, blas_threads, parallel  # before numpy, as tscaffe
 
@@ -88,6 +100,12 @@ def child(path, iters, warmup):
     end = usage1.ru_minflt
     faults = end - faults0
     cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    if hold:
+        with open(os.path.join(hold, f"done-{os.getpid()}"), "w"):
+            pass
+        until = time.monotonic() + HOLD_SECONDS
+        while len(os.listdir(hold)) < hold_count and time.monotonic() < until:
+            net.forward_backward()
     tuner = parallel.tuner(net)
     print(json.dumps({
         "ms": 1000 * total / iters, "median_ms": 1000 * statistics.median(times),
@@ -99,10 +117,36 @@ def child(path, iters, warmup):
                       for reason, n, med in (tuner.history if tuner else [])]}))
 
 
-def run_child(path, iters, env_extra):
+def child_env(env_extra):
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env.update(env_extra, PYTHONPATH=REPO)
-    return run_child_json([os.path.abspath(__file__), "--child", path, "--iters", str(iters)], env)
+    return env
+
+
+def run_child(path, iters, env_extra):
+    return run_child_json([os.path.abspath(__file__), "--child", path, "--iters", str(iters)],
+                          child_env(env_extra))
+
+
+def run_side_by_side(path, iters, envs, order):
+    """The modes ``order`` (names of ``envs``) as concurrent processes, started in that
+    order; each holds on after its timed iterations until all are done (``child``'s
+    ``hold``). Returns {mode: result}."""
+    with tempfile.TemporaryDirectory() as hold:
+        procs = {}
+        for mode in order:
+            argv = [sys.executable, os.path.abspath(__file__), "--child", path, "--iters",
+                    str(iters), "--hold", hold, "--hold-count", str(len(order))]
+            procs[mode] = subprocess.Popen(argv, env=child_env(envs[mode]),
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True)
+        out = {}
+        for mode, p in procs.items():
+            stdout, stderr = p.communicate(timeout=1800)
+            if p.returncode != 0:
+                raise RuntimeError(stderr[-2000:])
+            out[mode] = json.loads(stdout.strip().splitlines()[-1])
+    return out
 
 
 class Competitors:
@@ -146,6 +190,7 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
             path = bench_nets.write_net(name, tmp)
             n_iter = iters or (8 if quick else ITERS.get(name, 30))
             runs = {(c, m): [] for c in ("quiet", "busy") for m in all_modes}
+            side = {m: [] for m in SIDE_BY_SIDE}
             names = list(all_modes)
             for rnd in range(rounds):
                 for cond in ("quiet", "busy"):
@@ -161,6 +206,20 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
                                   f"({r['steady_faults_per_iter']:.1f} in the second half), "
                                   f"threads {r['final_threads']}"
                                   + (f", decisions {r['decisions']}" if r["decisions"] else ""), flush=True)
+                # Side by side: default and one thread at the same time, each the other's
+                # competitor, with one competitor fewer: both see the same load at the same
+                # moments (the order they start in alternates).
+                order = list(SIDE_BY_SIDE) if rnd % 2 == 0 else list(SIDE_BY_SIDE)[::-1]
+                with Competitors(max(competitors - 1, 0)):
+                    pair = run_side_by_side(path, n_iter, all_modes, order)
+                for mode, r in pair.items():
+                    side[mode].append(r)
+                print(f"{name:14} side by side ({' first, '.join(order)} second): "
+                      + ", ".join(f"{m} {r['ms']:.1f} ms/iter (median {r['median_ms']:.1f}, "
+                                  f"threads {r['final_threads']})" for m, r in pair.items()),
+                      flush=True)
+            side_rounds = [d["ms"] / o["ms"] for d, o in zip(side["default"], side["1 thread"])]
+            side_ratio = statistics.median(side_rounds)
             med = {k: statistics.median(r["ms"] for r in v) for k, v in runs.items()}
             steady = {k: statistics.median(r["median_ms"] for r in v) for k, v in runs.items()}
             busy = med[("busy", "default")] / med[("busy", "1 thread")]
@@ -183,6 +242,11 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
                    "steady_ms": {f"{c}/{m}": v for (c, m), v in steady.items()},
                    "busy_ratio_steady": busy_steady, "quiet_ratio_steady": quiet_steady,
                    "startup_seconds": startup,
+                   "side_by_side_ratio": side_ratio, "side_by_side_per_round": side_rounds,
+                   "side_by_side_ms": {m: statistics.median(r["ms"] for r in v)
+                                       for m, v in side.items()},
+                   "side_by_side_cpu_ms": {m: statistics.median(r["cpu_ms"] for r in v)
+                                           for m, v in side.items()},
                    "faults_per_iter": statistics.median(r["faults_per_iter"] for v in runs.values() for r in v),
                    "steady_faults_per_iter": {f"{c}/{m}": statistics.median(r["steady_faults_per_iter"] for r in v)
                                               for (c, m), v in runs.items()},
@@ -194,9 +258,15 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
                   f"{', '.join(f'{p:.2f}' for p in paired)}; CPU time per iteration busy default / "
                   f"1 thread {busy_cpu:.2f}; steady (medians): busy {busy_steady:.2f}, "
                   f"quiet {quiet_steady:.2f}; the default's start-up cost quiet "
-                  f"{startup['quiet']:.2f} s, busy {startup['busy']:.2f} s", flush=True)
+                  f"{startup['quiet']:.2f} s, busy {startup['busy']:.2f} s; side by side "
+                  f"default / 1 thread {side_ratio:.2f} (median of the rounds: "
+                  f"{', '.join(f'{p:.2f}' for p in side_rounds)})", flush=True)
             rows.append(_common.row(f"{name} busy ({competitors} competitors): default vs 1 thread",
                                     med[("busy", "default")], med[("busy", "1 thread")], "ms", target=TARGET_BUSY))
+            rows.append(_common.row(f"{name} side by side ({competitors} competitors each): "
+                                    f"default vs 1 thread", res["side_by_side_ms"]["default"],
+                                    res["side_by_side_ms"]["1 thread"], "ms", target=TARGET_BUSY,
+                                    ratio=side_ratio))
             rows.append(_common.row(f"{name} quiet: default vs pinned {cpus}", med[("quiet", "default")],
                                     med[("quiet", f"pinned {cpus}")], "ms", target=TARGET_QUIET))
     if out_json:
@@ -211,8 +281,9 @@ def markdown_table(results):
     lines = ["| net | quiet: default / 1 thr / pinned N ms | busy: default / 1 thr / pinned N ms | "
              "busy default / 1 thr | quiet default / pinned N | busy default / fair share | "
              "steady (medians): busy / quiet ratio | default's start-up s (quiet / busy) | "
-             "page faults per iteration, second half (most of any mode) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "page faults per iteration, second half (most of any mode) | "
+             "side by side: default / 1 thr ms, median ratio of the rounds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         ms = r["ms"]
         cells = []
@@ -222,8 +293,16 @@ def markdown_table(results):
                      f"{r['quiet_ratio']:.2f} | {r['fair_share_ratio']:.2f} | "
                      f"{r['busy_ratio_steady']:.2f} / {r['quiet_ratio_steady']:.2f} | "
                      f"{r['startup_seconds']['quiet']:.1f} / {r['startup_seconds']['busy']:.1f} | "
-                     f"{max(r['steady_faults_per_iter'].values()):.1f} |")
+                     f"{max(r['steady_faults_per_iter'].values()):.1f} | "
+                     + side_cell(r) + " |")
     return "\n".join(lines)
+
+
+def side_cell(r):
+    ms = r.get("side_by_side_ms")
+    if not ms:
+        return "-"
+    return (f"{ms['default']:.1f} / {ms['1 thread']:.1f}, {r['side_by_side_ratio']:.2f}")
 
 
 if __name__ == "__main__":
@@ -234,10 +313,12 @@ if __name__ == "__main__":
     ap.add_argument("--iters", type=int)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--competitors", type=int, default=2)
+    ap.add_argument("--hold", help=argparse.SUPPRESS)
+    ap.add_argument("--hold-count", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
     if a.child:
-        child(a.child, a.iters, a.warmup)
+        child(a.child, a.iters, a.warmup, a.hold, a.hold_count)
     else:
         main(a.quick, a.nets, a.rounds, a.iters, a.competitors, a.json)

@@ -148,3 +148,37 @@ def test_teacher_margins_bands_by_hand():
     assert rows == ["| 0 - 0.02 | 0.2500 | 0.0000 | 1 |", "| 0.02 - 0.05 | 0.2500 | 0.0000 | 1 |",
                     "| 0.05 - 0.1 | 0.0000 | - | 0 |", "| 0.1 - 0.2 | 0.2500 | 1.0000 | 0 |",
                     "| >= 0.2 | 0.2500 | 1.0000 | 0 |"]
+
+
+def test_contention_side_by_side_runs_both_modes_at_once(tmp_path):
+    """bench_contention's side-by-side pair: both processes report; and a held child does not
+    finish after its timed iterations until the other's mark is there."""
+    import json
+    import time
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import bench_contention
+    import bench_nets
+
+    path = bench_nets.write_net("lenet", str(tmp_path))
+    one = {"TSCAFFE_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    out = bench_contention.run_side_by_side(path, 3, {"a": one, "b": one}, ["a", "b"])
+    assert sorted(out) == ["a", "b"]
+    for r in out.values():
+        assert r["ms"] > 0 and r["final_threads"] == 1
+
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "bench_contention.py"),
+                             "--child", path, "--iters", "2", "--hold", str(hold),
+                             "--hold-count", "2"], env=bench_contention.child_env(one),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(hold.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(hold.iterdir())) == 1          # its own mark: timed iterations done
+    time.sleep(1.0)
+    assert proc.poll() is None                       # still holding, iterating untimed
+    (hold / "done-other").write_text("")
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and json.loads(stdout.strip().splitlines()[-1])["ms"] > 0
