@@ -35,7 +35,10 @@ the steady state, where a per-iteration allocation would show). Medians over rou
   the same time, each the other's competitor, with ``--competitors`` - 1 of ours (each of the
   two sees ``--competitors`` CPU-bound competitors); each holds on, iterating untimed, until
   the other has finished its timed iterations, and the order they start in alternates by
-  round. Both meet the same load at the same moments, so the median of the rounds'
+  round. With three CPU-bound processes on two CPUs the scheduler leaves one alone on a CPU
+  for seconds at a time (a one-thread LeNet run of 300 iterations took 19 or 34 ms per
+  iteration by its median depending on which), so these runs are ``--side-iters`` long
+  (default 5 x ``--iters``) for the placement to even out. Both meet the same load at the same moments, so the median of the rounds'
   default / 1 thread is free of the run-to-run placement that spreads the paired ratios
   above (target <= 1.0, as the busy ratio);
 - the same two ratios of the per-iteration **medians** ("steady": the iterations after the
@@ -64,7 +67,8 @@ THREAD_VARS = ("TSCAFFE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 ITERS = {"lenet": 300, "cifar10_quick": 150}
 TARGET_BUSY = 1.0
 TARGET_QUIET = 1.05
-HOLD_SECONDS = 120
+HOLD_SECONDS = 300
+SIDE_FACTOR = 5   # side-by-side runs are this many times longer (the placement evens out)
 SIDE_BY_SIDE = ("default", "1 thread")
 
 
@@ -173,7 +177,8 @@ def modes(cpus):
             f"pinned {cpus}": {"TSCAFFE_NUM_THREADS": str(cpus)}}
 
 
-def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_json=None):
+def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_json=None,
+         side_iters=None):
     sys.path.insert(0, HERE)
     sys.path.insert(0, REPO)
     import _common
@@ -211,7 +216,8 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
                 # moments (the order they start in alternates).
                 order = list(SIDE_BY_SIDE) if rnd % 2 == 0 else list(SIDE_BY_SIDE)[::-1]
                 with Competitors(max(competitors - 1, 0)):
-                    pair = run_side_by_side(path, n_iter, all_modes, order)
+                    pair = run_side_by_side(path, side_iters or SIDE_FACTOR * n_iter, all_modes,
+                                            order)
                 for mode, r in pair.items():
                     side[mode].append(r)
                 print(f"{name:14} side by side ({' first, '.join(order)} second): "
@@ -247,6 +253,7 @@ def main(quick=False, nets=None, rounds=None, iters=None, competitors=2, out_jso
                                        for m, v in side.items()},
                    "side_by_side_cpu_ms": {m: statistics.median(r["cpu_ms"] for r in v)
                                            for m, v in side.items()},
+                   "side_by_side_runs": side,
                    "faults_per_iter": statistics.median(r["faults_per_iter"] for v in runs.values() for r in v),
                    "steady_faults_per_iter": {f"{c}/{m}": statistics.median(r["steady_faults_per_iter"] for r in v)
                                               for (c, m), v in runs.items()},
@@ -313,6 +320,9 @@ if __name__ == "__main__":
     ap.add_argument("--iters", type=int)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--competitors", type=int, default=2)
+    ap.add_argument("--side-iters", type=int,
+                    help=f"timed iterations of the side-by-side runs (default {SIDE_FACTOR} x "
+                         f"--iters)")
     ap.add_argument("--hold", help=argparse.SUPPRESS)
     ap.add_argument("--hold-count", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true")
@@ -321,4 +331,4 @@ if __name__ == "__main__":
     if a.child:
         child(a.child, a.iters, a.warmup, a.hold, a.hold_count)
     else:
-        main(a.quick, a.nets, a.rounds, a.iters, a.competitors, a.json)
+        main(a.quick, a.nets, a.rounds, a.iters, a.competitors, a.json, a.side_iters)
