@@ -38,9 +38,11 @@ the steady state, where a per-iteration allocation would show). Medians over rou
   round. With three CPU-bound processes on two CPUs the scheduler leaves one alone on a CPU
   for seconds at a time (a one-thread LeNet run of 300 iterations took 19 or 34 ms per
   iteration by its median depending on which), so these runs are ``--side-iters`` long
-  (default 5 x ``--iters``) for the placement to even out. Both meet the same load at the same moments, so the median of the rounds'
-  default / 1 thread is free of the run-to-run placement that spreads the paired ratios
-  above (target <= 1.0, as the busy ratio);
+  (default 5 x ``--iters``) for the placement to even out. Both meet the same load at the
+  same moments (target <= 1.0, as the busy ratio), but not the same placement:
+  ``bench/contention_aa.py`` runs two identical one-thread processes this way, and on 2
+  vCPUs their ratio spreads 0.85-1.15, so a side-by-side median reads only against that
+  spread;
 - the same two ratios of the per-iteration **medians** ("steady": the iterations after the
   start-up, where a long run spends its time; the start-up's thread trials and the fast
   engine's kernel timing at each count fall in the mean, not in the median), and the
