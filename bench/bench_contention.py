@@ -303,15 +303,9 @@ def markdown_table(results):
                      f"{r['busy_ratio_steady']:.2f} / {r['quiet_ratio_steady']:.2f} | "
                      f"{r['startup_seconds']['quiet']:.1f} / {r['startup_seconds']['busy']:.1f} | "
                      f"{max(r['steady_faults_per_iter'].values()):.1f} | "
-                     + side_cell(r) + " |")
+                     f"{r['side_by_side_ms']['default']:.1f} / "
+                     f"{r['side_by_side_ms']['1 thread']:.1f}, {r['side_by_side_ratio']:.2f} |")
     return "\n".join(lines)
-
-
-def side_cell(r):
-    ms = r.get("side_by_side_ms")
-    if not ms:
-        return "-"
-    return (f"{ms['default']:.1f} / {ms['1 thread']:.1f}, {r['side_by_side_ratio']:.2f}")
 
 
 if __name__ == "__main__":

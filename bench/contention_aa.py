@@ -20,13 +20,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-ONE = {"TSCAFFE_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-MODES = {"A": ONE, "B": dict(ONE), "default": {}}
+import bench_contention as bc  # noqa: E402
+import bench_nets  # noqa: E402
+
+_MODES = bc.modes(1)   # bench_contention's environments of "default" and "1 thread"
+MODES = {"A": _MODES["1 thread"], "B": _MODES["1 thread"], "default": _MODES["default"]}
 
 
 def main(pairs, rounds, iters):
-    import bench_contention as bc
-    import bench_nets
 
     res = {p: [] for p in pairs}
     with tempfile.TemporaryDirectory() as tmp:

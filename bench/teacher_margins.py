@@ -28,18 +28,13 @@ BANDS = (0.02, 0.05, 0.1, 0.2)   # margin / median spread
 
 
 def run_onnx(path, images, scale, batch=1000):
-    """The first output of ``path`` on ``images`` (uint8, N x 28 x 28 or N x 1 x 28 x 28) times ``scale``,
-    NCHW or NHWC as the model's input asks."""
-    import onnxruntime as ort
+    """The logits of ``path`` on ``images`` (uint8, N x 28 x 28 or N x 1 x 28 x 28) times
+    ``scale``, through the teacher's own runner (solver.teacher.model.OnnxModel: the
+    layout the graph asks for, a softmax output read as log-probabilities)."""
+    from solver.teacher.model import OnnxModel
 
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    x = images.reshape(len(images), 1, *images.shape[-2:]).astype(np.float32) * np.float32(scale)
-    if len(inp.shape) == 4 and inp.shape[-1] == 1 and inp.shape[1] != 1:
-        x = x.transpose(0, 2, 3, 1)
-    out = [sess.run(None, {inp.name: np.ascontiguousarray(x[i:i + batch])})[0]
-           for i in range(0, len(x), batch)]
-    return np.concatenate(out).reshape(len(x), -1)
+    x = images.reshape(len(images), 1, *images.shape[-2:]).astype(np.float32)
+    return OnnxModel(path, scale=scale).logits(x, batch_size=batch)
 
 
 def margins(logits):

@@ -36,12 +36,7 @@ class WeightAverage:
         if not 0.0 < float(decay) < 1.0:
             raise ValueError(f"the weight average's decay must be in (0, 1), got {decay}")
         self.decay = float(decay)
-        seen = set()
-        self.blobs = []
-        for b in net_blobs(solver.net):   # a blob shared by two layers counts once
-            if id(b) not in seen:
-                seen.add(id(b))
-                self.blobs.append(b)
+        self.blobs = net_blobs(solver.net)
         self.avg = [np.array(b.data, copy=True) for b in self.blobs]
         self._held = [np.empty_like(a) for a in self.avg]   # the trained weights in a test
         self.updates = 0
@@ -90,7 +85,7 @@ class WeightAverage:
         self._swapped = False
 
     def averaged(self):
-        """Copies of the averaged blobs, in ``net_blobs`` order without repeats."""
+        """Copies of the averaged blobs, in ``net_blobs`` order."""
         return [a.copy() for a in self.avg]
 
     def apply(self):

@@ -40,8 +40,15 @@ KEY = "agreement_top1"
 
 
 def net_blobs(net):
-    """Every layer's blobs of ``net`` in layer order (weights and BatchNorm statistics)."""
-    return [b for layer in net.layers for b in layer.blobs]
+    """Every layer's blobs of ``net`` in layer order (weights and BatchNorm statistics), a
+    blob shared by several layers once."""
+    seen, out = set(), []
+    for layer in net.layers:
+        for b in layer.blobs:
+            if id(b) not in seen:
+                seen.add(id(b))
+                out.append(b)
+    return out
 
 
 class PlateauStop:
@@ -121,9 +128,6 @@ class PlateauStop:
                   f"iteration {best_it} restored, momentum zeroed, base_lr {old:g} -> "
                   f"{solver.base_lr:g}")
 
-    def _blobs(self, solver):
-        return self.average.blobs if self.average is not None else net_blobs(solver.net)
-
     def _copy(self, solver):
         """Copies of the weights the pass scored: the net's, or the average's."""
         if self.average is not None:
@@ -131,7 +135,7 @@ class PlateauStop:
         return [b.data.copy() for b in net_blobs(solver.net)]
 
     def _put(self, solver, saved):
-        for blob, data in zip(self._blobs(solver), saved):
+        for blob, data in zip(net_blobs(solver.net), saved):
             blob.data[...] = data
 
     def latest_stop(self, solver):
