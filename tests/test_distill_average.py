@@ -295,3 +295,41 @@ def test_cli_average_saves_the_averaged_student(tmp_path, capsys):
     assert not np.allclose(student.params[name][0].data, raw.params[name][0].data)
     with pytest.raises(SystemExit):
         main(["distill", "--average", "x"])
+
+
+def test_sighup_during_an_averaged_pass_snapshots_the_trained_weights(tmp_path):
+    """A SIGHUP that arrives while a test pass scores the average (the signal is queued as
+    the solver's handler queues it) snapshots the training state: the caffemodel written at
+    that iteration holds the trained weights that come back after the pass, not the
+    average the pass saw; training then goes on to the end."""
+    import signal
+
+    from caffe_compat.io import load_caffemodel_arrays
+    from caffe_compat.solvers import get_solver
+    from prototxt.io import read_solver
+
+    path = tmp_path / "solver.prototxt"
+    path.write_text(SOLVER + f'snapshot_prefix: "{tmp_path / "run"}"\n')
+    solver = get_solver(read_solver(str(path)))
+
+    def weights():
+        return flat(b.data for layer in solver.net.layers for b in layer.blobs)
+
+    WeightAverage(solver, 0.8)
+    during, after = {}, {}
+
+    def hangup():
+        during[solver.iter] = weights()
+        if solver.iter == 8:
+            solver.signals_received.append(signal.SIGHUP)
+
+    solver.add_callback(before_test=hangup,
+                        after_test=lambda: after.setdefault(solver.iter, weights()))
+    solver.solve()
+    assert solver.iter == 12 and sorted(during) == [4, 8, 12]
+    saved = sorted(p.name for p in tmp_path.glob("run_iter_*.caffemodel"))
+    assert saved == ["run_iter_8.caffemodel"]
+    layers = load_caffemodel_arrays(str(tmp_path / saved[0]))
+    got = flat(a for name in ("ip",) for a in layers[name])
+    np.testing.assert_array_equal(got, after[8])
+    assert not np.allclose(got, during[8])

@@ -90,6 +90,7 @@ class Solver:
         self._iterations_last = 0
         self._timer = time.monotonic()
         self.signals_received = []  # consumed by signals.requested_action
+        self.snapshot_after_test = False
         self.requested_early_exit = False
         self._callbacks = []
         self._divergence_handlers = []
@@ -255,6 +256,9 @@ class Solver:
             return run_test(self, test_net_id)
         finally:
             self._call(4)
+            if self.snapshot_after_test:   # a SIGHUP during the pass (testing.run_test)
+                self.snapshot_after_test = False
+                self.snapshot()
 
     # -- snapshots ------------------------------------------------------------------------
     def snapshot(self):

@@ -22,7 +22,10 @@ def run_test(solver, test_net_id=0):
         request = signals.requested_action(solver)
         while request != signals.NONE:
             if request == signals.SNAPSHOT:
-                solver.snapshot()
+                # Taken once the pass is over (Solver.test), after the after_test
+                # callbacks: a callback may have put other weights into the net for the
+                # pass (a weight average), and a snapshot is the training state.
+                solver.snapshot_after_test = True
             elif request == signals.STOP:
                 solver.requested_early_exit = True
             request = signals.requested_action(solver)
