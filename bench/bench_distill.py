@@ -140,11 +140,16 @@ def run_one(name, onnx, data, params, out, quick=False, student="lenet", cap=Non
                          subset=(6400, 1000) if quick else None, name="bench", seed=seed)
     except CaffeError as e:
         return {"teacher": label, "student": student, "error": str(e)}
+    return row_of(label, student, seed, report, cap, time.time() - start)
+
+
+def row_of(label, student, seed, report, cap, wall_seconds):
+    """The JSON row of one run from its distill report (also ``OUT/bench_report.json``)."""
     return {"teacher": label, "student": student, "seed": seed, "agreement": report["agreement"],
             "kl": report["kl"], "iterations_run": report.get("iterations_run"),
             "budget": report.get("budget"), "warmup": report.get("warmup"),
             "accuracy": report["accuracy"], "train_seconds": report["train_seconds"],
-            "wall_seconds": round(time.time() - start, 1), "temperature": report["temperature"],
+            "wall_seconds": round(wall_seconds, 1), "temperature": report["temperature"],
             "logit_scale": report["logit_scale"], "iterations": report["iterations"],
             "base_lr": report["base_lr"], "rollbacks": len(report["rollbacks"]),
             "cap_given": cap, "lr_probe": report.get("lr_probe"),

@@ -22,7 +22,7 @@ ARCHS = {
     "vgg16_msra": ("arch/vgg16.j2", {"num_classes": 1000, "bn": False, "filler": "msra"}),
 }
 MEMBER_KEYS = {"arch", "tag", "frozen", "fillers", "params", "dropout", "num_classes", "bottom",
-               "blocks", "classifier", "bn", "filler", "width", "stem"}
+               "blocks", "classifier", "bn", "bn_fraction", "filler", "width", "stem"}
 # The param_str keys of the ONNX teacher layer (one table: prototxt.teacher_param).
 ONNX_KEYS = set(teacher_param.ALL_KEYS)
 NET_KEYS = {"name", "data", "model", "student", "teacher", "members_order", "lambda", "ts_loss",

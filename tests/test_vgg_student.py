@@ -128,3 +128,88 @@ def test_batchnorm_recalibration_gives_the_final_weights_statistics():
     mean, var, factor = (b.data for b in net.params["bn"])
     np.testing.assert_allclose(mean / factor, x.mean(axis=(0, 2, 3)), rtol=1e-5)
     np.testing.assert_allclose(var / factor, x.var(axis=(0, 2, 3), ddof=1), rtol=1e-4)
+
+
+def _vgg_student_net(tmp_path, **student):
+    """A 2-block VGG student (width 0.125, BatchNorm) rendered from the templates on an
+    Input of 4 x 1 x 8 x 8, as a TRAIN-phase Net."""
+    from google.protobuf import text_format
+
+    import caffe_compat as caffe
+    from caffe_compat.proto import caffe_pb2
+    from prototxt.render import render_net
+
+    cfg = {"data": [{"name": "data", "phase": "TRAIN", "source": "x", "batch_size": 4}],
+           "student": dict({"arch": "vgg16", "width": 0.125, "bn": True, "blocks": 2,
+                            "classifier": False, "num_classes": 10}, **student)}
+    text = render_net("net", cfg)
+    param = text_format.Parse(text, caffe_pb2.NetParameter())
+    # an Input in the Data layer's place, and no loss (nothing gives a label)
+    layers = [l for l in param.layer if l.type not in ("Data", "SoftmaxWithLoss", "Accuracy")]
+    del param.layer[:]
+    param.layer.add().CopyFrom(text_format.Parse(
+        'name: "data" type: "Input" top: "data" input_param { shape { dim: 4 dim: 1 dim: 8 '
+        'dim: 8 } }', caffe_pb2.LayerParameter()))
+    param.layer.extend(layers)
+    return text, param, caffe.Net(param, caffe.TRAIN)
+
+
+def test_bn_fraction_renders_and_the_statistics_follow_it(tmp_path):
+    """``bn_fraction`` becomes every BatchNorm's moving_average_fraction, and the layer's
+    stored sums after three TRAIN passes are the plain recurrence s <- f s + 1,
+    m <- f m + mean, v <- f v + unbiased var of the batches it saw."""
+    import numpy as np
+
+    _, param, net = _vgg_student_net(tmp_path, bn_fraction=0.9)
+    bns = [l for l in param.layer if l.type == "BatchNorm"]
+    assert len(bns) == 4
+    assert all(l.batch_norm_param.moving_average_fraction == pytest.approx(0.9) for l in bns)
+    rng = np.random.default_rng(3)
+    factor, mean, var = 0.0, 0.0, 0.0
+    for _ in range(3):
+        net.blobs["data"].data[...] = rng.normal(2.0, 1.5, size=(4, 1, 8, 8))
+        net.forward()   # conv1_1 by hand: BatchNorm ran in place over its output
+        w = net.params["conv1_1"][0].data.astype(np.float64)
+        d = net.blobs["data"].data.astype(np.float64)
+        pad = np.pad(d, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        conv = np.zeros((4, w.shape[0], 8, 8))
+        for i in range(3):
+            for j in range(3):
+                conv += np.einsum("nchw,oc->nohw", pad[:, :, i:i + 8, j:j + 8], w[:, :, i, j])
+        factor = 0.9 * factor + 1
+        mean = 0.9 * mean + conv.mean(axis=(0, 2, 3))
+        var = 0.9 * var + conv.var(axis=(0, 2, 3), ddof=1)
+    m, v, s = (b.data.astype(np.float64) for b in net.params["bn1_1"])
+    assert s[0] == pytest.approx(factor, rel=1e-6)
+    np.testing.assert_allclose(m, mean, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(v, var, rtol=1e-3, atol=1e-6)
+
+
+def test_bn_fraction_unset_keeps_caffes_default(tmp_path):
+    text, param, _ = _vgg_student_net(tmp_path)
+    assert "moving_average_fraction" not in text
+    assert all(not l.HasField("batch_norm_param") for l in param.layer if l.type == "BatchNorm")
+
+
+def test_distill_vgg_default_student_uses_bn_fraction_099():
+    from solver.distill.options import student_defaults
+
+    assert student_defaults("vgg16", (1, 28, 28))["bn_fraction"] == 0.99
+    assert student_defaults("vgg16", (1, 28, 28), {"bn_fraction": 0.9})["bn_fraction"] == 0.9
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--student", "lenet", "--bn-fraction", "0.9"],
+     "--bn-fraction applies to the vgg16 student with BatchNorm, not lenet"),
+    (["--student", "vgg16", "--no-bn", "--bn-fraction", "0.9"],
+     "--bn-fraction applies to the vgg16 student with BatchNorm, not --no-bn"),
+    (["--student", "vgg16", "--bn-fraction", "1.5"], "--bn-fraction must be in [0, 1], got 1.5"),
+])
+def test_bn_fraction_flag_is_checked(tmp_path, client, mnist, argv, message):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "solver", "distill", "--teacher", client,
+                           "--data", mnist, "-o", str(tmp_path)] + argv,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr

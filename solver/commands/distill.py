@@ -24,6 +24,10 @@ def add_arguments(p):
                    help="vgg16: BatchNorm + Scale after each convolution (the default)")
     p.add_argument("--no-bn", dest="bn", action="store_false",
                    help="vgg16: plain convolutions, as the 2017 net")
+    p.add_argument("--bn-fraction", type=float, default=None,
+                   help="vgg16 with BatchNorm: the moving_average_fraction of its BatchNorm "
+                        "layers, the weight of the old statistics at each iteration (default "
+                        "0.99: about the last 100 batches; Caffe's default 0.999)")
     p.add_argument("--filler", choices=["msra", "xavier"], default=None,
                    help="vgg16: weight filler (default msra; the 2017 net used xavier)")
     p.add_argument("--lr-policy", choices=["inv", "warmup_inv"], default=None,
@@ -127,7 +131,14 @@ def student_options(args):
                          f"not {args.student}")
     if args.width is not None and not args.width > 0:
         raise CaffeError(f"--width must be positive, got {args.width}")
-    return {"width": args.width, "bn": args.bn, "filler": args.filler}
+    if args.bn_fraction is not None:
+        if args.student != "vgg16" or args.bn is False:
+            raise CaffeError("--bn-fraction applies to the vgg16 student with BatchNorm, not "
+                             + ("--no-bn" if args.student == "vgg16" else args.student))
+        if not 0 <= args.bn_fraction <= 1:
+            raise CaffeError(f"--bn-fraction must be in [0, 1], got {args.bn_fraction}")
+    return {"width": args.width, "bn": args.bn, "filler": args.filler,
+            "bn_fraction": args.bn_fraction}
 
 
 def solver_options(args):
