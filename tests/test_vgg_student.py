@@ -191,6 +191,17 @@ def test_bn_fraction_unset_keeps_caffes_default(tmp_path):
     assert all(not l.HasField("batch_norm_param") for l in param.layer if l.type == "BatchNorm")
 
 
+def test_bn_fraction_is_checked_from_python():
+    from caffe_compat.errors import CaffeError
+    from solver.distill.options import DistillOptions
+
+    with pytest.raises(CaffeError, match=r"student_opts bn_fraction \(--bn-fraction\) must "
+                                         r"be in \[0, 1\], got 1.5"):
+        DistillOptions(["t.onnx"], "vgg16", student_opts={"bn_fraction": 1.5}).resolved()
+    opts = DistillOptions(["t.onnx"], "vgg16", student_opts={"bn_fraction": 0.9}).resolved()
+    assert opts.student_opts["bn_fraction"] == 0.9
+
+
 def test_distill_vgg_default_student_uses_bn_fraction_099():
     from solver.distill.options import student_defaults
 

@@ -146,6 +146,10 @@ class DistillOptions:
             raise CaffeError(f"--logit-scale must be positive, got {self.logit_scale}")
         if self.temperature is not None and not float(self.temperature) > 0:
             raise CaffeError(f"--temperature must be positive, got {self.temperature}")
+        fraction = (self.student_opts or {}).get("bn_fraction")
+        if fraction is not None and not 0 <= float(fraction) <= 1:
+            raise CaffeError(f"student_opts bn_fraction (--bn-fraction) must be in [0, 1], "
+                             f"got {fraction}")
         if self.teacher_output:
             values["teacher_params"] = dict(values["teacher_params"] or {},
                                             output=self.teacher_output)
