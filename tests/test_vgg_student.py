@@ -130,7 +130,7 @@ def test_batchnorm_recalibration_gives_the_final_weights_statistics():
     np.testing.assert_allclose(var / factor, x.var(axis=(0, 2, 3), ddof=1), rtol=1e-4)
 
 
-def _vgg_student_net(tmp_path, **student):
+def _vgg_student_net(**student):
     """A 2-block VGG student (width 0.125, BatchNorm) rendered from the templates on an
     Input of 4 x 1 x 8 x 8, as a TRAIN-phase Net."""
     from google.protobuf import text_format
@@ -154,13 +154,13 @@ def _vgg_student_net(tmp_path, **student):
     return text, param, caffe.Net(param, caffe.TRAIN)
 
 
-def test_bn_fraction_renders_and_the_statistics_follow_it(tmp_path):
+def test_bn_fraction_renders_and_the_statistics_follow_it():
     """``bn_fraction`` becomes every BatchNorm's moving_average_fraction, and the layer's
     stored sums after three TRAIN passes are the plain recurrence s <- f s + 1,
     m <- f m + mean, v <- f v + unbiased var of the batches it saw."""
     import numpy as np
 
-    _, param, net = _vgg_student_net(tmp_path, bn_fraction=0.9)
+    _, param, net = _vgg_student_net(bn_fraction=0.9)
     bns = [l for l in param.layer if l.type == "BatchNorm"]
     assert len(bns) == 4
     assert all(l.batch_norm_param.moving_average_fraction == pytest.approx(0.9) for l in bns)
@@ -185,8 +185,8 @@ def test_bn_fraction_renders_and_the_statistics_follow_it(tmp_path):
     np.testing.assert_allclose(v, var, rtol=1e-3, atol=1e-6)
 
 
-def test_bn_fraction_unset_keeps_caffes_default(tmp_path):
-    text, param, _ = _vgg_student_net(tmp_path)
+def test_bn_fraction_unset_keeps_caffes_default():
+    text, param, _ = _vgg_student_net()
     assert "moving_average_fraction" not in text
     assert all(not l.HasField("batch_norm_param") for l in param.layer if l.type == "BatchNorm")
 

@@ -124,6 +124,7 @@ def add_arguments(p):
 
 def student_options(args):
     from caffe_compat.errors import CaffeError
+    from solver.distill.options import check_bn_fraction
 
     if (args.width is not None or args.bn is not None or args.filler) and \
             args.student not in ("vgg16", "alexnet"):
@@ -135,8 +136,7 @@ def student_options(args):
         if args.student != "vgg16" or args.bn is False:
             raise CaffeError("--bn-fraction applies to the vgg16 student with BatchNorm, not "
                              + ("--no-bn" if args.student == "vgg16" else args.student))
-        if not 0 <= args.bn_fraction <= 1:
-            raise CaffeError(f"--bn-fraction must be in [0, 1], got {args.bn_fraction}")
+        check_bn_fraction(args.bn_fraction, "--bn-fraction")
     return {"width": args.width, "bn": args.bn, "filler": args.filler,
             "bn_fraction": args.bn_fraction}
 

@@ -59,6 +59,13 @@ VGG_2017_RECIPE = {"loss": "2017", "student_opts": {"filler": "xavier", "bn": Fa
 ALEXNET_DEFAULTS = {"student_opts": {"width": 0.25, "dropout": False}, "solver_opts": {}}
 
 
+def check_bn_fraction(value, name):
+    """A BatchNorm moving_average_fraction (``bn_fraction``) outside [0, 1] is refused,
+    named as the caller's user wrote it."""
+    if value is not None and not 0 <= float(value) <= 1:
+        raise CaffeError(f"{name} must be in [0, 1], got {value}")
+
+
 def student_defaults(student, sample_shape, student_opts=None):
     """Template options of ``student`` for data of ``sample_shape``: the deep students'
     defaults, then the user's options over them."""
@@ -146,10 +153,8 @@ class DistillOptions:
             raise CaffeError(f"--logit-scale must be positive, got {self.logit_scale}")
         if self.temperature is not None and not float(self.temperature) > 0:
             raise CaffeError(f"--temperature must be positive, got {self.temperature}")
-        fraction = (self.student_opts or {}).get("bn_fraction")
-        if fraction is not None and not 0 <= float(fraction) <= 1:
-            raise CaffeError(f"student_opts bn_fraction (--bn-fraction) must be in [0, 1], "
-                             f"got {fraction}")
+        check_bn_fraction((self.student_opts or {}).get("bn_fraction"),
+                          "student_opts bn_fraction (--bn-fraction)")
         if self.teacher_output:
             values["teacher_params"] = dict(values["teacher_params"] or {},
                                             output=self.teacher_output)
