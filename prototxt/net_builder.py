@@ -7,6 +7,7 @@ format."""
 from caffe_compat.errors import CaffeError
 
 from . import teacher_param
+from .arch_options import ARCH_OPTIONS, COMMON_KEYS, check_option
 from .pbtext import FieldError, deep_merge, to_text
 
 # arch name -> (template file, default options)
@@ -21,8 +22,8 @@ ARCHS = {
     "vgg16_bn": ("arch/vgg16.j2", {"num_classes": 1000, "bn": True, "filler": "xavier"}),
     "vgg16_msra": ("arch/vgg16.j2", {"num_classes": 1000, "bn": False, "filler": "msra"}),
 }
-MEMBER_KEYS = {"arch", "tag", "frozen", "fillers", "params", "dropout", "num_classes", "bottom",
-               "blocks", "classifier", "bn", "bn_fraction", "filler", "width", "stem"}
+# A member's keys: the common ones and its arch's options (prototxt.arch_options).
+MEMBER_KEYS = set(COMMON_KEYS).union(*ARCH_OPTIONS.values())
 # The param_str keys of the ONNX teacher layer (one table: prototxt.teacher_param).
 ONNX_KEYS = set(teacher_param.ALL_KEYS)
 NET_KEYS = {"name", "data", "model", "student", "teacher", "members_order", "lambda", "ts_loss",
@@ -65,10 +66,16 @@ class Member:
         if arch not in ARCHS:
             raise RenderError(f"{key}.arch: unknown architecture {arch!r} "
                               f"(known: {', '.join(ARCHS)})")
+        for name in cfg:
+            if name in COMMON_KEYS or cfg[name] is None:   # None: the template's default
+                continue
+            problem = check_option(arch, name, cfg[name])
+            if problem:
+                raise RenderError(f"{key}.{name} {problem}")
         self.arch = arch
         self.template, defaults = ARCHS[arch]
         opts = dict(defaults)
-        opts.update({k: v for k, v in cfg.items() if k not in ("arch",)})
+        opts.update({k: v for k, v in cfg.items() if k != "arch" and v is not None})
         self.opts = opts
         self.tag = str(opts.get("tag", "") or "")
         self.frozen = bool(opts.get("frozen", False))

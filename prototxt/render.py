@@ -19,8 +19,9 @@ A standalone net has ``model:`` instead of ``student:``/``teacher:``. A member (
 student or teacher) takes: arch (lenet, cifar10_quick, cifar10_full, cifar10_mini, nin,
 alexnet, vgg16, vgg16_bn, vgg16_msra), tag (inserted into layer names: conv + tag + 1),
 frozen (every param block becomes ``lr_mult: 0``), fillers (false drops weight/bias
-fillers), params (false drops param blocks), dropout, num_classes, bottom, and arch options
-(vgg16: blocks, classifier). A teacher may instead be ``{onnx: PATH, ...}`` (or
+fillers), params (false drops param blocks), num_classes, bottom, and its arch's options
+(prototxt/arch_options.py: e.g. vgg16's width, bn, bn_fraction, filler, blocks, classifier,
+dropout; an option the arch's template does not read is refused, None is the default). A teacher may instead be ``{onnx: PATH, ...}`` (or
 ``{teachers: [...], blend: ...}``): a Python layer ``solver.teacher.ONNXTeacher`` named
 "teacher", bottom the data blob, top "teacher_logits", whose param_str is the mapping as
 JSON (its keys and their meaning: prototxt/teacher_param.py).

@@ -29,7 +29,9 @@ def add_arguments(p):
                         "layers, the weight of the old statistics at each iteration (default "
                         "0.99: about the last 100 batches; Caffe's default 0.999)")
     p.add_argument("--filler", choices=["msra", "xavier"], default=None,
-                   help="vgg16: weight filler (default msra; the 2017 net used xavier)")
+                   help="vgg16: weight filler (default msra; the 2017 net used xavier). Each "
+                        "template option is refused where the student's template does not "
+                        "read it (prototxt/arch_options.py)")
     p.add_argument("--lr-policy", choices=["inv", "warmup_inv"], default=None,
                    help="warmup_inv (default): a linear warm-up over --warmup iterations, "
                         "then Caffe's inv (beyond Caffe); inv: Caffe's LeNet policy alone")
@@ -123,22 +125,14 @@ def add_arguments(p):
 
 
 def student_options(args):
-    from caffe_compat.errors import CaffeError
-    from solver.distill.options import check_bn_fraction
+    """The student's template options from the flags, checked against the student's
+    template (solver.distill.options.check_student_opts) before anything runs."""
+    from solver.distill.options import check_student_opts
 
-    if (args.width is not None or args.bn is not None or args.filler) and \
-            args.student not in ("vgg16", "alexnet"):
-        raise CaffeError(f"--width/--bn/--filler apply to the vgg16 and alexnet students, "
-                         f"not {args.student}")
-    if args.width is not None and not args.width > 0:
-        raise CaffeError(f"--width must be positive, got {args.width}")
-    if args.bn_fraction is not None:
-        if args.student != "vgg16" or args.bn is False:
-            raise CaffeError("--bn-fraction applies to the vgg16 student with BatchNorm, not "
-                             + ("--no-bn" if args.student == "vgg16" else args.student))
-        check_bn_fraction(args.bn_fraction, "--bn-fraction")
-    return {"width": args.width, "bn": args.bn, "filler": args.filler,
+    opts = {"width": args.width, "bn": args.bn, "filler": args.filler,
             "bn_fraction": args.bn_fraction}
+    check_student_opts(args.student, opts, flags=True)
+    return opts
 
 
 def solver_options(args):

@@ -59,11 +59,50 @@ VGG_2017_RECIPE = {"loss": "2017", "student_opts": {"filler": "xavier", "bn": Fa
 ALEXNET_DEFAULTS = {"student_opts": {"width": 0.25, "dropout": False}, "solver_opts": {}}
 
 
-def check_bn_fraction(value, name):
-    """A BatchNorm moving_average_fraction (``bn_fraction``) outside [0, 1] is refused,
-    named as the caller's user wrote it."""
-    if value is not None and not 0 <= float(value) <= 1:
-        raise CaffeError(f"{name} must be in [0, 1], got {value}")
+# The student's options that distill sets itself, and from what.
+DISTILL_SETS = {"arch": "--student", "tag": "distill", "num_classes": "the data (or the teacher)",
+                "bottom": "distill", "frozen": "distill", "fillers": "distill",
+                "params": "distill"}
+# The distill flags that set a student option.
+OPTION_FLAGS = {"width": "--width", "bn": "--bn/--no-bn", "filler": "--filler",
+                "bn_fraction": "--bn-fraction"}
+
+
+def check_student_opts(student, student_opts, flags=False):
+    """Refuse, before anything runs, a student option that ``student``'s template does not
+    read (it would be ignored), one distill sets itself, or a value the option does not
+    take (prototxt.arch_options). Named as the user gave it: the flag (``flags``) or the
+    ``student_opts`` key."""
+    import difflib
+
+    from prototxt.arch_options import check_option, options_of
+
+    if student_opts is None:
+        return
+    if not isinstance(student_opts, dict):
+        raise CaffeError(f"student_opts must be a mapping of template options, got "
+                         f"{type(student_opts).__name__} {student_opts!r}")
+    known = options_of(student)
+    for name, value in student_opts.items():
+        if value is None:   # None: the default
+            continue
+        said = OPTION_FLAGS.get(name, name) if flags else f"student_opts[{name!r}]"
+        if name in DISTILL_SETS:
+            raise CaffeError(f"{said}: the student's {name} is set by {DISTILL_SETS[name]}, "
+                             f"not by student_opts")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            listed = ", ".join(known) or "none"
+            raise CaffeError(f"{said}: the {student} student has no option {name!r}{hint}; "
+                             f"its options: {listed}")
+        problem = check_option(student, name, value)
+        if problem:
+            raise CaffeError(f"{said} {problem}")
+    if student_opts.get("bn_fraction") is not None and student_opts.get("bn") is False:
+        said = "--bn-fraction" if flags else "student_opts['bn_fraction']"
+        raise CaffeError(f"{said} sets BatchNorm's moving_average_fraction, but the student "
+                         f"has no BatchNorm ({'--no-bn' if flags else 'bn False'})")
 
 
 def student_defaults(student, sample_shape, student_opts=None):
@@ -153,8 +192,11 @@ class DistillOptions:
             raise CaffeError(f"--logit-scale must be positive, got {self.logit_scale}")
         if self.temperature is not None and not float(self.temperature) > 0:
             raise CaffeError(f"--temperature must be positive, got {self.temperature}")
-        check_bn_fraction((self.student_opts or {}).get("bn_fraction"),
-                          "student_opts bn_fraction (--bn-fraction)")
+        if self.student_prototxt and any(v is not None
+                                         for v in (self.student_opts or {}).values()):
+            raise CaffeError("student_opts are options of a student template; a student "
+                             "given as a prototxt (--student-prototxt) takes none")
+        check_student_opts(self.student, self.student_opts)
         if self.teacher_output:
             values["teacher_params"] = dict(values["teacher_params"] or {},
                                             output=self.teacher_output)
