@@ -59,7 +59,7 @@ ARCH_OPTIONS = {
     "cifar10_quick": {},
     "cifar10_full": _CIFAR_FULL,
     "cifar10_mini": _CIFAR_FULL,
-    "nin": {"dropout": _bool},
+    "nin": {"dropout": _bool, "global_pool": _bool},
     "alexnet": {"dropout": _bool, "width": _positive, "stem": _one_of(STEMS)},
     "vgg16": _VGG,
     "vgg16_bn": _VGG,

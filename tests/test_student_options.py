@@ -27,6 +27,7 @@ TWO_VALUES = {
     "filler": ("msra", "xavier", {}),
     "classifier": (True, False, {}),
     "stem": ("small", "standard", {}),
+    "global_pool": (False, True, {}),
 }
 BLOCKS = {"cifar10_full": (2, 3), "cifar10_mini": (2, 3), "vgg16": (3, 4), "vgg16_bn": (3, 4),
           "vgg16_msra": (3, 4)}

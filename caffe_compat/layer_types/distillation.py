@@ -25,8 +25,9 @@ the soft term would fade as T grows. ``M`` is the normaliser: the number of samp
 (``"normalization": "batch_size"``, the default), the number of samples whose label is not
 ``ignore_label`` (``"valid"``, the default when ``ignore_label`` is set; needs the label as
 third bottom), every sample position (``"full"``) or 1 (``"none"``). With more than two axes
-each spatial position is a sample, as in SoftmaxWithLoss. The teacher's bottom and the label
-never receive a gradient.
+each spatial position is a sample, as in SoftmaxWithLoss; axes of size 1 there are no
+positions, so a student's (N, C, 1, 1) pairs with a teacher's (N, C). The teacher's bottom
+and the label never receive a gradient.
 
 param_str (JSON) keys: ``temperature`` (default 1), ``ignore_label`` (default none),
 ``normalization`` (see above).
@@ -60,6 +61,12 @@ def parse_param_str(layer, text, allowed):
     return params
 
 
+def _spatial(shape):
+    """The axes after the class axis, without those of size 1: a global pool's (N, C, 1, 1)
+    logits pair with a teacher's (N, C), as SoftmaxWithLoss pairs them with N labels."""
+    return tuple(d for d in shape[2:] if d != 1)
+
+
 class KnowledgeDistillation(Layer):
     """KL(teacher_T || student_T) * T^2; see the module docstring for the exact formula."""
 
@@ -85,9 +92,9 @@ class KnowledgeDistillation(Layer):
 
     def reshape(self, bottom, top):
         s, t = bottom[0].shape, bottom[1].shape
-        if s != t:
-            raise self.error("student and teacher logits must have the same shape",
-                             student=s, teacher=t)
+        if s[:2] != t[:2] or _spatial(s) != _spatial(t):
+            raise self.error("student and teacher logits must have the same shape (up to "
+                             "axes of size 1 after the class axis)", student=s, teacher=t)
         if len(s) < 2:
             raise self.error("logits need a class axis (axis 1)", student=s)
         if len(bottom) == 3:

@@ -15,7 +15,8 @@ For N samples with student logits ``z_s`` and teacher logits ``z_t`` (classes on
   k = min(5, classes) (``"top_k"`` in param_str changes 5)
 - ``kl`` = (1/N) * sum_i KL(softmax(z_t[i]) || softmax(z_s[i]))  (nats, temperature 1)
 
-Tops are optional from the right: one top gives top-1 agreement only. Ties in argmax take
+Logits of shape (N, classes, 1, 1), a global pool's, count as (N, classes). Tops are optional
+from the right: one top gives top-1 agreement only. Ties in argmax take
 the lowest class index, as numpy's argmax does. The layer has no backward: it is a metric,
 printed by the solver as "Test net output" lines, averaged over test iterations.
 """
@@ -37,9 +38,10 @@ class Fidelity(Layer):
             raise self.error(f"top_k must be >= 1, got {self.top_k}")
 
     def reshape(self, bottom, top):
-        if bottom[0].shape != bottom[1].shape or len(bottom[0].shape) != 2:
-            raise self.error("needs student and teacher logits of the same (N, classes) shape",
-                             student=bottom[0].shape, teacher=bottom[1].shape)
+        s, t = bottom[0].shape, bottom[1].shape
+        if len(s) < 2 or s[:2] != t[:2] or any(d != 1 for d in s[2:] + t[2:]):
+            raise self.error("needs student and teacher logits of the same (N, classes) shape "
+                             "(axes of size 1 after it allowed)", student=s, teacher=t)
         for t in top:
             t.reshape(())
 
@@ -47,9 +49,9 @@ class Fidelity(Layer):
         return False
 
     def forward(self, bottom, top):
-        zs, zt = bottom[0].data, bottom[1].data
+        n, c = bottom[0].shape[:2]
+        zs, zt = bottom[0].data.reshape(n, c), bottom[1].data.reshape(n, c)
         xp = get_array_module(zs)
-        n, c = zs.shape
         teacher_class = zt.argmax(axis=1)
         top[0].data[...] = xp.mean(zs.argmax(axis=1) == teacher_class)
         if len(top) > 1:

@@ -8,6 +8,7 @@ from caffe_compat.data import open_dataset
 
 from solver import log as glog
 
+from .fit_check import check_student_fits
 from .heldout import heldout_count, split_training
 from .nets import test_batch, write_nets
 from .options import DistillOptions, student_defaults
@@ -30,6 +31,10 @@ def run(options):
                                heldout_count(dataset.num_train, opts.heldout), opts.seed)
         dataset = dataclasses.replace(dataset, train_lmdb=split.fit_lmdb,
                                       num_train=split.num_fit)
+    student_opts = student_defaults(opts.student, dataset.sample_shape, opts.student_opts)
+    if not opts.student_prototxt:   # before the teacher runs: the student takes the samples
+        check_student_fits(opts.student, dataset.sample_shape, student_opts,
+                           dataset.num_classes)
     log_path = opts.path(".log")
     with logging_to(log_path, "w"):
         if split is not None:
@@ -44,7 +49,6 @@ def run(options):
             opts.echo(line)
     if dataset.num_classes is None:   # data without labels: the teacher says how many
         dataset = dataclasses.replace(dataset, num_classes=teacher.plan.profile.classes)
-    student_opts = student_defaults(opts.student, dataset.sample_shape, opts.student_opts)
     if opts.mix:
         with logging_to(log_path):
             mixed, records = prepare_mix(opts, dataset, teacher.plan.params)

@@ -5,6 +5,7 @@ import os
 from caffe_compat.errors import CaffeError
 from prototxt.render import render_config, write_rendered
 
+from .fit_check import student_tag
 from .splice import splice_student
 
 
@@ -102,9 +103,7 @@ def write_nets(opts, dataset, teacher_params, temperature, student_opts, heldout
     (the user's student spliced in when given); returns (ts, student, solver) paths.
     With ``heldout`` (a heldout.Split) the solver's one test net is the held-out slice
     (test_state stage ``heldout``); else the test split."""
-    # The deep students keep Caffe's own layer names (conv1_1 ... fc8: a model-zoo
-    # caffemodel loads into them by name); the ONNX teacher has no layers to clash with.
-    tag = "" if opts.student in ("vgg16", "alexnet") else "_s"
+    tag = student_tag(opts.student)
     student_net, ts_net, batch = net_configs(
         dataset, opts.student, teacher_params, opts.loss, temperature or 1.0, opts.soft_weight,
         opts.labels, opts.batch_size, tag=tag, student_opts=student_opts, heldout=heldout,

@@ -115,6 +115,8 @@ def student_defaults(student, sample_shape, student_opts=None):
         opts.update(ALEXNET_DEFAULTS["student_opts"])
         if min(sample_shape[1:]) < 64:
             opts["stem"] = "small"   # 11x11/4 would leave nothing for pool5 at 28 or 32
+    elif student == "nin" and tuple(sample_shape[1:]) != (32, 32):
+        opts["global_pool"] = True   # the zoo's 8x8 pool3 fits only a 32x32 input
     opts.update({k: v for k, v in (student_opts or {}).items() if v is not None})
     return opts
 
