@@ -1,4 +1,5 @@
-"""Every distill student takes MNIST's and CIFAR-10's samples; one that cannot is refused
+"""Every distill student takes MNIST's and CIFAR-10's samples; one that cannot, or a user's
+student (--student-prototxt) that cannot or gives the wrong number of classes, is refused
 before the teacher runs (solver.distill.fit_check); the NIN student's global pool; the
 KD loss and the fidelity layer take a global pool's (N, C, 1, 1) logits."""
 import time
@@ -172,3 +173,58 @@ def test_nin_student_distils_on_mnist(tmp_path, client, mnist):
     x = np.random.default_rng(4).uniform(0, 1, (2, 1, 28, 28)).astype(np.float32)
     (logits,) = session.run(None, {session.get_inputs()[0].name: x})
     assert logits.reshape(2, -1).shape == (2, 10) and np.isfinite(logits).all()
+
+
+TINY = '''name: "tiny"
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 28 dim: 28 } } }
+layer { name: "c1" type: "Convolution" bottom: "x" top: "c1"
+  convolution_param { num_output: 4 kernel_size: KERNEL stride: 2 weight_filler { type: "msra" } } }
+layer { name: "fc" type: "InnerProduct" bottom: "c1" top: "fc"
+  inner_product_param { num_output: OUTPUTS weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
+'''
+
+
+def _tiny(tmp_path, kernel=5, outputs=10):
+    path = tmp_path / f"tiny_k{kernel}_o{outputs}.prototxt"
+    path.write_text(TINY.replace("KERNEL", str(kernel)).replace("OUTPUTS", str(outputs)))
+    return str(path)
+
+
+def test_a_users_student_that_fits_passes_the_check(tmp_path):
+    from solver.distill.fit_check import check_user_student_fits
+
+    check_user_student_fits(_tiny(tmp_path), (1, 28, 28), 10)
+    check_user_student_fits(_tiny(tmp_path), (3, 32, 32), None)   # classes not known yet
+
+
+@pytest.mark.parametrize("kernel, outputs, message", [
+    (5, 100, "its logits 'fc' have 100 outputs (shape (1, 100)), but the data has 10 "
+             "classes; set the last layer's num_output to 10"),
+    (31, 10, "cannot take the data's 1x28x28 samples (C x H x W): Layer 'c1' (Convolution)"),
+])
+def test_a_users_student_that_does_not_fit_is_refused_before_the_teacher(tmp_path, client,
+                                                                         mnist, kernel,
+                                                                         outputs, message):
+    """The 2017 repository's student_lenet.prototxt has 100 outputs for MNIST's 10 classes:
+    that used to fail in the KD loss, after the teacher had labelled the data."""
+    from solver.distill import distill
+
+    path = _tiny(tmp_path, kernel, outputs)
+    out = tmp_path / "out"
+    with pytest.raises(CaffeError) as e:
+        distill([client], "lenet", mnist, str(out), labels=False, subset=(256, 100),
+                student_prototxt=path)
+    assert str(e.value).startswith(f"--student-prototxt {path}")
+    assert message in str(e.value)
+    assert not (out / "distill.log").exists()
+
+
+def test_a_missing_users_student_is_refused_before_the_teacher(tmp_path, client, mnist):
+    from solver.distill import distill
+
+    out = tmp_path / "out"
+    with pytest.raises(CaffeError, match="nope.prototxt: file not found"):
+        distill([client], "lenet", mnist, str(out), labels=False, subset=(256, 100),
+                student_prototxt=str(tmp_path / "nope.prototxt"))
+    assert not (out / "distill.log").exists()

@@ -8,7 +8,7 @@ from caffe_compat.data import open_dataset
 
 from solver import log as glog
 
-from .fit_check import check_student_fits
+from .fit_check import check_student_fits, check_user_student_fits
 from .heldout import heldout_count, split_training
 from .nets import test_batch, write_nets
 from .options import DistillOptions, student_defaults
@@ -32,7 +32,11 @@ def run(options):
         dataset = dataclasses.replace(dataset, train_lmdb=split.fit_lmdb,
                                       num_train=split.num_fit)
     student_opts = student_defaults(opts.student, dataset.sample_shape, opts.student_opts)
-    if not opts.student_prototxt:   # before the teacher runs: the student takes the samples
+    # Before the teacher runs: the student takes the samples and gives the data's classes.
+    if opts.student_prototxt:
+        check_user_student_fits(opts.student_prototxt, dataset.sample_shape,
+                                dataset.num_classes)
+    else:
         check_student_fits(opts.student, dataset.sample_shape, student_opts,
                            dataset.num_classes)
     log_path = opts.path(".log")

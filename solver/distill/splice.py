@@ -14,6 +14,24 @@ def _logits_of(param):
     return last.bottom[0] if last.type == "Softmax" else last.top[0]
 
 
+# Layers of a user's student that the teacher-student net does not take from it.
+SKIP = set(DATA_LAYER_TYPES) | {"Input", "Accuracy", "SoftmaxWithLoss"}
+
+
+def student_body(user, path):
+    """(layers, data blob, logits blob) of the user's student NetParameter ``user``: its
+    layers minus data/Input layers, losses, accuracies and a final Softmax; the blob its
+    data layer (or net input) gives; the blob its loss or accuracy reads."""
+    user_logits = _logits_of(user)
+    inputs = [l for l in user.layer if l.type in set(DATA_LAYER_TYPES) | {"Input"}]
+    user_data = inputs[0].top[0] if inputs else (user.input[0] if user.input else "data")
+    body = [l for l in user.layer if l.type not in SKIP
+            and not (l.type == "Softmax" and l.bottom and l.bottom[0] == user_logits)]
+    if not body:
+        raise CaffeError(f"{path}: no layers besides data, loss and accuracy")
+    return body, user_data, user_logits
+
+
 def splice_student(student_prototxt, student_path, ts_path):
     """Put the user's student net into the rendered teacher-student net.
 
@@ -25,15 +43,9 @@ def splice_student(student_prototxt, student_path, ts_path):
     user = read_net(student_prototxt)
     template = read_net(student_path)
     ts = read_net(ts_path)
-    skip = set(DATA_LAYER_TYPES) | {"Input", "Accuracy", "SoftmaxWithLoss"}
-    template_body = {l.name for l in template.layer if l.type not in skip}
-    template_logits, user_logits = _logits_of(template), _logits_of(user)
-    inputs = [l for l in user.layer if l.type in set(DATA_LAYER_TYPES) | {"Input"}]
-    user_data = inputs[0].top[0] if inputs else (user.input[0] if user.input else "data")
-    body = [l for l in user.layer if l.type not in skip
-            and not (l.type == "Softmax" and l.bottom and l.bottom[0] == user_logits)]
-    if not body:
-        raise CaffeError(f"{student_prototxt}: no layers besides data, loss and accuracy")
+    template_body = {l.name for l in template.layer if l.type not in SKIP}
+    template_logits = _logits_of(template)
+    body, user_data, user_logits = student_body(user, student_prototxt)
     out = type(ts)()
     out.CopyFrom(ts)
     out.name = f"{user.name or 'student'}_ts"
