@@ -41,6 +41,43 @@ def graph_ends_in_softmax(path, output_name):
     return False
 
 
+# onnxruntime's input type names -> the numpy dtype the transformed batch is cast to.
+INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64,
+                "tensor(float16)": np.float16, "tensor(uint8)": np.uint8,
+                "tensor(int8)": np.int8, "tensor(uint16)": np.uint16,
+                "tensor(int16)": np.int16, "tensor(int32)": np.int32,
+                "tensor(int64)": np.int64}
+
+
+def input_dtype(path, name, onnx_type):
+    """The numpy dtype of a teacher input of onnxruntime type ``onnx_type``; a clear error
+    for one that cannot hold an image (strings, booleans)."""
+    if onnx_type not in INPUT_DTYPES:
+        raise TeacherError(f"teacher {path}: input '{name}' is of type {onnx_type}; a teacher "
+                           f"must take numbers (float, double, float16 or integer pixels)")
+    return np.dtype(INPUT_DTYPES[onnx_type])
+
+
+def cast_input(batch, dtype, path, name):
+    """The transformed ``batch`` (float32) as the graph's input ``dtype``. Integer inputs
+    (uint8 pixels, as TensorFlow and TFLite image models take them) need whole values in
+    the type's range: anything else is a transform that does not fit the model, refused
+    rather than rounded."""
+    if dtype == batch.dtype:
+        return batch
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        whole = np.all(batch == np.rint(batch))
+        inside = batch.size == 0 or (batch.min() >= info.min and batch.max() <= info.max)
+        if not (whole and inside):
+            raise TeacherError(
+                f"teacher {path} takes input '{name}' as {dtype.name} pixels, but the "
+                f"teacher's transform gives values in [{batch.min():g}, {batch.max():g}]"
+                f"{'' if whole else ', not whole numbers'}; give it the raw pixels (no "
+                f"scale or mean in --teacher-params)")
+    return batch.astype(dtype)
+
+
 def _dims(shape):
     dims = [str(d) if isinstance(d, int) else "N" if i == 0 else "?" for i, d in enumerate(shape)]
     return "[" + ", ".join(dims) + "]"
@@ -75,7 +112,9 @@ class OnnxModel:
         if self.output_name not in [o.name for o in outputs_meta]:
             raise TeacherError(f"teacher {onnx} has no output '{self.output_name}' "
                                f"(outputs: {[o.name for o in outputs_meta]})")
-        self.input_shape = next(i.shape for i in inputs if i.name == self.input_name)
+        meta = next(i for i in inputs if i.name == self.input_name)
+        self.input_shape = meta.shape
+        self.input_dtype = input_dtype(onnx, self.input_name, meta.type)
         batch_dim = self.input_shape[0] if self.input_shape else None
         self.fixed_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
         self.transform = InputTransform(onnx, self.input_shape, **transform)
@@ -124,7 +163,10 @@ class OnnxModel:
     def _session_run(self, teacher_input):
         self.runs += 1
         try:
-            out = self.session.run([self.output_name], {self.input_name: teacher_input})[0]
+            fed = cast_input(teacher_input, self.input_dtype, self.path, self.input_name)
+            out = self.session.run([self.output_name], {self.input_name: fed})[0]
+        except TeacherError:
+            raise
         except Exception as e:
             raise TeacherError(f"teacher {self.path} failed on input of shape "
                                f"{fmt_shape(teacher_input.shape)}: {e}") from None
