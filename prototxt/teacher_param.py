@@ -44,6 +44,8 @@ MODEL_KEYS = {
            "resize and crop (LeNet-5's 32x32 input is MNIST with \"pad\": 2)",
     "fill": "the border's value (one or one per channel) in the units after 'unscale' "
             "(tscaffe distill takes it in raw pixels); default 0",
+    "feeds": "{name: value}: constant values for the graph's other inputs (a TensorFlow "
+             "export's keep_prob or is_training), each cast to its input's type and shape",
     "threads": "onnxruntime intra-op threads (default: onnxruntime's choice)",
     "outputs": "what the graph outputs: \"logits\", \"probabilities\" (their log is used: "
                "softmax of it gives the probabilities back) or \"auto\" (default: "

@@ -1,6 +1,10 @@
-"""Teachers whose graph input is not float32: uint8 pixels (TensorFlow / TFLite image
-models), float64 (skl2onnx's double models), float16. The transformed batch is cast to the
-input's type; integer inputs take whole values in range only (solver.teacher.model)."""
+"""Teachers whose graph is not "one float32 image input, one scores output"
+(solver.teacher.model):
+- an input of another type: uint8 pixels (TensorFlow / TFLite image models), float64
+  (skl2onnx's double models), float16; the transformed batch is cast to the input's type,
+  integer inputs taking whole values in range only;
+- other inputs besides the image (a TensorFlow export's keep_prob): constant ``feeds``;
+- skl2onnx's classifier outputs: an int64 label and ZipMap's {class: probability} maps."""
 import copy
 
 import numpy as np
@@ -80,3 +84,82 @@ def test_distill_with_a_uint8_teacher(client, mnist, tmp_path, capsys):
                "-o", str(tmp_path / "run")])
     assert rc == 0
     assert "agreement=" in capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def with_keep_prob(client, tmp_path):
+    """The client teacher with a second input: its logits times keep_prob (a scalar)."""
+    model = copy.deepcopy(onnx.load(client))
+    graph = model.graph
+    graph.input.append(helper.make_tensor_value_info("keep_prob", TensorProto.FLOAT, []))
+    graph.node.append(helper.make_node("Mul", [graph.output[0].name, "keep_prob"], ["scaled"]))
+    graph.output[0].name = "scaled"
+    onnx.checker.check_model(model)
+    path = tmp_path / "client_keep_prob.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def with_zipmap(client, tmp_path):
+    """The client teacher as skl2onnx writes a classifier: outputs label (int64 argmax) and
+    probabilities as ZipMap's list of {class: p} maps."""
+    model = copy.deepcopy(onnx.load(client))
+    graph = model.graph
+    logits = graph.output[0].name
+    graph.node.append(helper.make_node("Softmax", [logits], ["p"], axis=1))
+    graph.node.append(helper.make_node("ArgMax", ["p"], ["label"], axis=1, keepdims=0))
+    graph.node.append(helper.make_node("ZipMap", ["p"], ["probabilities"], domain="ai.onnx.ml",
+                                       classlabels_int64s=list(range(10))))
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]))
+    graph.output.append(helper.make_value_info("probabilities", helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64,
+                                   helper.make_tensor_type_proto(TensorProto.FLOAT, [])))))
+    model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 1))
+    path = tmp_path / "client_zipmap.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def test_a_second_input_gets_its_constant_feed(client, tmp_path):
+    path = with_keep_prob(client, tmp_path)
+    x = pixels()
+    teacher = OnnxModel(path, feeds={"keep_prob": 0.5})
+    np.testing.assert_allclose(teacher.logits(x), 0.5 * reference_logits(client, x), rtol=1e-6)
+    other = OnnxModel(path, feeds={"keep_prob": 1.0})
+    assert other.transform_key != teacher.transform_key   # the cache tells them apart
+
+
+@pytest.mark.parametrize("feeds, message", [
+    (None, "has other inputs besides its image input 'data': keep_prob [] tensor(float); "
+           "give their values with --teacher-params '{\"feeds\": {\"keep_prob\": VALUE}}'"),
+    ({"keep_prb": 1.0}, "feeds names 'keep_prb' (did you mean 'keep_prob'?), not among its "
+                        "other inputs (keep_prob)"),
+    ({"keep_prob": [1.0, 2.0]}, "feeds 'keep_prob' has shape [2], the input wants []"),
+])
+def test_a_second_input_without_a_fitting_feed_is_a_clear_error(client, tmp_path, feeds,
+                                                                 message):
+    with pytest.raises(TeacherError) as e:
+        OnnxModel(with_keep_prob(client, tmp_path), feeds=feeds)
+    assert message in str(e.value)
+
+
+def test_feeds_are_checked_with_the_flag(tmp_path):
+    from caffe_compat.errors import CaffeError
+    from solver.teacher.user_params import check_user_params
+
+    assert check_user_params('{"feeds": {"keep_prob": 1}}') == {"feeds": {"keep_prob": 1}}
+    with pytest.raises(CaffeError, match="--teacher-params: 'feeds' must be an object"):
+        check_user_params('{"feeds": {"keep_prob": "one"}}')
+
+
+def test_skl2onnx_style_outputs_pick_the_zipmap_probabilities(client, tmp_path):
+    x = pixels()
+    teacher = OnnxModel(with_zipmap(client, tmp_path))
+    assert teacher.output_name == "probabilities" and teacher.outputs == "probabilities"
+    want = reference_logits(client, x).astype(np.float64)
+    want = want - want.max(axis=1, keepdims=True)
+    want = want - np.log(np.exp(want).sum(axis=1, keepdims=True))    # log-softmax
+    got = teacher.logits(x)
+    assert got.shape == (6, 10)
+    np.testing.assert_allclose(np.exp(got), np.exp(want), atol=1e-6)
+    assert (got.argmax(axis=1) == want.argmax(axis=1)).all()

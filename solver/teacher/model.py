@@ -1,4 +1,5 @@
 """One ONNX teacher model in an onnxruntime session, behind its input transform."""
+import difflib
 import json
 import os
 
@@ -78,6 +79,57 @@ def cast_input(batch, dtype, path, name):
     return batch.astype(dtype)
 
 
+# Output types that can hold scores (logits or probabilities).
+SCORE_TYPES = ("tensor(float)", "tensor(double)", "tensor(float16)")
+
+
+def is_zipmap(meta):
+    """An output of skl2onnx's ZipMap: one {class: probability} map per sample."""
+    return meta.type.startswith("seq(map(") and meta.type.endswith("tensor(float)))")
+
+
+def zipmap_rows(maps):
+    """ZipMap's list of {class: probability} maps as an (N, classes) array, the classes in
+    their sorted order (skl2onnx's classes_ order)."""
+    if not maps:
+        return np.zeros((0, 0), np.float32)
+    keys = sorted(maps[0])
+    return np.array([[m[k] for k in keys] for m in maps], dtype=np.float32)
+
+
+def constant_feeds(path, image_input, inputs, feeds):
+    """{name: array} for the graph's inputs other than ``image_input``, from the user's
+    ``feeds`` ({name: value}), each cast to its input's type and shape. A graph input left
+    without a value, or a value for no input, is a clear error."""
+    feeds = dict(feeds or {})
+    others = [i for i in inputs if i.name != image_input]
+    names = [i.name for i in others]
+    for name in sorted(set(feeds) - set(names)):
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise TeacherError(f"teacher {path}: feeds names '{name}'{hint}, not among its other "
+                           f"inputs ({', '.join(names) or 'none'})")
+    missing = [i for i in others if i.name not in feeds]
+    if missing:
+        listing = ", ".join(f"{i.name} {_dims(i.shape)} {i.type}" for i in missing)
+        example = ", ".join(f'"{i.name}": VALUE' for i in missing)
+        raise TeacherError(f"teacher {path} has other inputs besides its image input "
+                           f"'{image_input}': {listing}; give their values with "
+                           f"--teacher-params '{{\"feeds\": {{{example}}}}}' (e.g. a "
+                           f"keep_prob of 1.0, an is_training of 0)")
+    out = {}
+    for meta in others:
+        value = np.asarray(feeds[meta.name], dtype=input_dtype(path, meta.name, meta.type))
+        shape = [d if isinstance(d, int) else 1 for d in meta.shape]
+        if value.size == 1:
+            value = np.full(shape, value.reshape(()), value.dtype)
+        if list(value.shape) != shape:
+            raise TeacherError(f"teacher {path}: feeds '{meta.name}' has shape "
+                               f"{list(value.shape)}, the input wants {_dims(meta.shape)}")
+        out[meta.name] = value
+    return out
+
+
 def _dims(shape):
     dims = [str(d) if isinstance(d, int) else "N" if i == 0 else "?" for i, d in enumerate(shape)]
     return "[" + ", ".join(dims) + "]"
@@ -88,7 +140,7 @@ class OnnxModel:
     (``self.transform``, see solver.teacher.transform)."""
 
     def __init__(self, onnx, input=None, output=None, threads=None, outputs="auto",
-                 num_classes=None, **transform):
+                 num_classes=None, feeds=None, **transform):
         import onnxruntime as ort
 
         if not onnx or not os.path.isfile(onnx):
@@ -115,25 +167,33 @@ class OnnxModel:
         meta = next(i for i in inputs if i.name == self.input_name)
         self.input_shape = meta.shape
         self.input_dtype = input_dtype(onnx, self.input_name, meta.type)
+        self.feeds = constant_feeds(onnx, self.input_name, inputs, feeds)
         batch_dim = self.input_shape[0] if self.input_shape else None
         self.fixed_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
         self.transform = InputTransform(onnx, self.input_shape, **transform)
         if outputs not in OUTPUT_KINDS:
             raise TeacherError(f"outputs must be one of {', '.join(OUTPUT_KINDS)}, got {outputs!r}")
+        self.zipmap = is_zipmap(next(o for o in outputs_meta if o.name == self.output_name))
         if outputs == "auto":
-            outputs = ("probabilities" if graph_ends_in_softmax(onnx, self.output_name)
-                       else "logits")
+            outputs = ("probabilities" if self.zipmap
+                       or graph_ends_in_softmax(onnx, self.output_name) else "logits")
         self.outputs = outputs
         self.runs = 0            # onnxruntime calls (tests and benchmarks count them)
         self.samples_run = 0
         self.transform_key = json.dumps(
-            self.transform.key_parts() + [self.outputs, self.output_name], sort_keys=True)
+            self.transform.key_parts() + [self.outputs, self.output_name]
+            + ([{k: v.tolist() for k, v in self.feeds.items()}] if self.feeds else []),
+            sort_keys=True)
 
     def _pick_output(self, outputs, num_classes):
         """The graph's output when none is named: the only one, or the only one whose last
         dimension is the class count; otherwise a clear error listing them."""
         if len(outputs) == 1:
             return outputs[0].name
+        # Integer outputs are predicted labels (skl2onnx's "label"), never the logits.
+        scores = [o for o in outputs if o.type in SCORE_TYPES or is_zipmap(o)]
+        if len(scores) == 1:
+            return scores[0].name
         listing = ", ".join(f"{o.name} {_dims(o.shape)}" for o in outputs)
         if num_classes is not None:
             fits = [o for o in outputs if o.shape and o.shape[-1] == int(num_classes)]
@@ -164,7 +224,10 @@ class OnnxModel:
         self.runs += 1
         try:
             fed = cast_input(teacher_input, self.input_dtype, self.path, self.input_name)
-            out = self.session.run([self.output_name], {self.input_name: fed})[0]
+            out = self.session.run([self.output_name],
+                                   {self.input_name: fed, **self.feeds})[0]
+            if self.zipmap:
+                out = zipmap_rows(out)
         except TeacherError:
             raise
         except Exception as e:

@@ -61,6 +61,10 @@ def check_user_params(value, flag="--teacher-params"):
                                    and value["threads"] >= 1):
         raise CaffeError(f"{flag}: 'threads' must be a positive integer, got "
                          f"{value['threads']!r}")
+    if "feeds" in value and not (isinstance(value["feeds"], dict) and all(
+            isinstance(v, (int, float, list)) for v in value["feeds"].values())):
+        raise CaffeError(f"{flag}: 'feeds' must be an object of input name: number (or list "
+                         f"of numbers), got {value['feeds']!r}")
     for key in ("unscale", "scale"):
         if key in value and not isinstance(value[key], (int, float, list)):
             raise CaffeError(f"{flag}: '{key}' must be a number or a list of numbers, got "
