@@ -4,7 +4,9 @@
   (skl2onnx's double models), float16; the transformed batch is cast to the input's type,
   integer inputs taking whole values in range only;
 - other inputs besides the image (a TensorFlow export's keep_prob): constant ``feeds``;
-- skl2onnx's classifier outputs: an int64 label and ZipMap's {class: probability} maps."""
+- skl2onnx's classifier outputs: an int64 label and ZipMap's {class: probability} maps;
+- a batch size fixed inside a graph whose input says N (a PyTorch export's x.view(1, -1)):
+  it runs one sample at a time."""
 import copy
 
 import numpy as np
@@ -163,3 +165,38 @@ def test_skl2onnx_style_outputs_pick_the_zipmap_probabilities(client, tmp_path):
     assert got.shape == (6, 10)
     np.testing.assert_allclose(np.exp(got), np.exp(want), atol=1e-6)
     assert (got.argmax(axis=1) == want.argmax(axis=1)).all()
+
+
+def with_batch_fixed_inside(client, tmp_path):
+    """The client teacher with its Flatten replaced by Reshape to [1, -1]: the input still
+    says [N, 1, 28, 28], but only one sample at a time goes through."""
+    from onnx import numpy_helper
+
+    model = copy.deepcopy(onnx.load(client))
+    graph = model.graph
+    i, node = next((i, n) for i, n in enumerate(graph.node) if n.op_type == "Flatten")
+    graph.initializer.append(numpy_helper.from_array(np.array([1, -1], np.int64), "one_row"))
+    graph.node.remove(node)
+    graph.node.insert(i, helper.make_node("Reshape", [node.input[0], "one_row"], [node.output[0]]))
+    path = tmp_path / "client_batch_inside.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def test_a_batch_fixed_inside_the_graph_runs_one_sample_at_a_time(client, tmp_path, capfd):
+    path = with_batch_fixed_inside(client, tmp_path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception):   # the graph itself refuses a batch
+        session.run(None, {"data": pixels(2)})
+    x = pixels()
+    teacher = OnnxModel(path)
+    capfd.readouterr()
+    got = teacher.logits(x)
+    np.testing.assert_allclose(got, reference_logits(client, x), rtol=1e-5, atol=1e-5)
+    assert teacher.fixed_batch == 1
+    err = capfd.readouterr().err
+    assert "fails on a batch of 6 but runs on one sample" in err
+    assert "onnxruntime" not in err   # its own error print is silenced: one line, ours
+    again = OnnxModel(path)   # a later instance in the process starts one at a time
+    again.logits(x)
+    assert again.runs == 6

@@ -42,6 +42,9 @@ def graph_ends_in_softmax(path, output_name):
     return False
 
 
+# (model sha256, input name) of the graphs found to run one sample at a time in this
+# process (OnnxModel._fall_back_to_one), so each later instance starts there.
+_ONE_AT_A_TIME = set()
 # onnxruntime's input type names -> the numpy dtype the transformed batch is cast to.
 INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64,
                 "tensor(float16)": np.float16, "tensor(uint8)": np.uint8,
@@ -148,6 +151,7 @@ class OnnxModel:
         self.path = onnx
         self.model_sha256 = file_sha256(onnx)
         opts = ort.SessionOptions()
+        opts.log_severity_level = 4   # its errors reach the user as TeacherErrors, once
         if threads:
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
@@ -170,6 +174,8 @@ class OnnxModel:
         self.feeds = constant_feeds(onnx, self.input_name, inputs, feeds)
         batch_dim = self.input_shape[0] if self.input_shape else None
         self.fixed_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
+        if (self.model_sha256, self.input_name) in _ONE_AT_A_TIME:   # found by an earlier run
+            self.fixed_batch = 1
         self.transform = InputTransform(onnx, self.input_shape, **transform)
         if outputs not in OUTPUT_KINDS:
             raise TeacherError(f"outputs must be one of {', '.join(OUTPUT_KINDS)}, got {outputs!r}")
@@ -241,7 +247,13 @@ class OnnxModel:
         n = teacher_input.shape[0]
         self.samples_run += n
         k = self.fixed_batch
-        if k is None or k == n:
+        if k is None and n > 1:
+            try:
+                out = self._session_run(teacher_input)
+            except TeacherError as batch_error:
+                self._fall_back_to_one(teacher_input, batch_error)
+                return self.run(teacher_input)
+        elif k is None or k == n:
             out = self._session_run(teacher_input)
         else:
             parts = []
@@ -256,6 +268,24 @@ class OnnxModel:
         if self.outputs == "probabilities":
             out = np.log(np.maximum(out, np.float32(PROB_FLOOR)))
         return out
+
+    def _fall_back_to_one(self, teacher_input, batch_error):
+        """A graph whose batch dimension is declared free but is fixed inside (a PyTorch
+        export's ``x.view(1, -1)``) fails on a batch and runs on one sample: from then on
+        it runs one sample at a time, and the log says why. Failing on one sample too, the
+        batch's error stands."""
+        from solver import log
+
+        try:
+            self._session_run(teacher_input[:1])
+        except TeacherError:
+            raise batch_error from None
+        self.samples_run -= teacher_input.shape[0]
+        self.fixed_batch = 1
+        _ONE_AT_A_TIME.add((self.model_sha256, self.input_name))
+        log.info(log.TEACHER_CACHE, f"Teacher {self.path} fails on a batch of "
+                 f"{teacher_input.shape[0]} but runs on one sample (a batch size fixed inside "
+                 f"the graph): it runs one sample at a time")
 
     def logits(self, data, batch_size=None):
         """Logits for a student data blob; large inputs go through in batches."""
