@@ -33,6 +33,9 @@ MODEL_KEYS = {
     "std": "divides after the mean instead of 'scale' (one value or one per channel): a "
            "torchvision Normalize(m, s) teacher on [0, 1] input is {\"mean\": [255 m], "
            "\"std\": [255 s]}; a [0, 1] teacher is {\"scale\": 0.00392156862745098}",
+    "channels": "n: a one-channel blob repeated to n channels, first (a grayscale image "
+                "for a teacher trained on Grayscale(num_output_channels=3) or x.repeat(1, 3, "
+                "1, 1)); a per-channel mean/std then has n values",
     "channel_order": "\"BGR\" (default: the blob's own order, Caffe's) or \"RGB\" (reverse)",
     "layout": "\"NCHW\" (Caffe's), \"NHWC\" (transposed last: TensorFlow/Keras), \"flat\" "
               "([N, C*H*W], NCHW order flattened: an MLP) or \"auto\" (default: flat when the "

@@ -115,9 +115,40 @@ def test_shape_error_names_the_transform_that_fits(tmp_path, blob, shape, fix):
 
 def test_shape_error_when_nothing_fits(tmp_path, blob):
     _, x = blob
-    path = _linear_teacher(tmp_path / "rgb.onnx", ["N", 3, 28, 28])
+    path = _linear_teacher(tmp_path / "two.onnx", ["N", 2, 28, 28])
     with pytest.raises(TeacherError, match="no transform makes it fit"):
         OnnxModel(path, unscale=256.0).check_input(x.shape[1:])
+    gray = _linear_teacher(tmp_path / "gray.onnx", ["N", 1, 28, 28])
+    with pytest.raises(TeacherError, match="nothing reduces the data's channels"):
+        OnnxModel(gray).check_input((3, 28, 28))
+
+
+def test_shape_error_names_channels_for_a_three_channel_teacher_on_gray_data(tmp_path, blob):
+    _, x = blob
+    path = _linear_teacher(tmp_path / "rgb.onnx", ["N", 3, 28, 28])
+    with pytest.raises(TeacherError) as e:
+        OnnxModel(path, unscale=256.0).check_input(x.shape[1:])
+    assert str(e.value).endswith("this would make it fit: --teacher-params '{\"channels\": 3}'")
+    path = _linear_teacher(tmp_path / "rgb32.onnx", ["N", 3, 32, 32])
+    with pytest.raises(TeacherError, match=r"'\{\"channels\": 3, \"pad\": 2\}'"):
+        OnnxModel(path, unscale=256.0).check_input(x.shape[1:])
+
+
+def test_channels_repeat_gray_before_a_three_value_normalisation(tmp_path, blob):
+    """torchvision Grayscale(3) + ToTensor + Normalize(ImageNet's mean and std), in raw
+    pixels: the reference repeats the raw image with np.repeat and normalises by hand."""
+    raw, x = blob
+    mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+    path = _linear_teacher(tmp_path / "rgb.onnx", ["N", 3, 28, 28])
+    t = OnnxModel(path, unscale=256.0, channels=3, mean=mean, std=std)
+    t.check_input(x.shape[1:])
+    rgb = np.repeat(raw, 3, axis=1)
+    want = (rgb - np.array(mean, np.float32).reshape(1, 3, 1, 1)) / np.array(
+        std, np.float32).reshape(1, 3, 1, 1)
+    np.testing.assert_allclose(t.logits(x), _reference(path, want), rtol=1e-4, atol=1e-4)
+    with pytest.raises(TeacherError, match="'channels' 3 repeats a one-channel image; the data "
+                                           "has 2 channels"):
+        t.transform(np.zeros((1, 2, 28, 28), np.float32))
 
 
 @pytest.mark.parametrize("params, message", [
@@ -130,6 +161,8 @@ def test_shape_error_when_nothing_fits(tmp_path, blob):
     ('{"mean": "x"}', "--teacher-params: 'mean' must be a number"),
     ('{"logit_scale": 2}', "it is set by --logit-scale"),
     ('{"outputs": "softmax"}', "--teacher-params: 'outputs' must be one of"),
+    ('{"channels": "3"}', "--teacher-params: 'channels' must be a positive integer"),
+    ('{"channels": 0}', "--teacher-params: 'channels' must be a positive integer"),
     ('[1, 2]', "--teacher-params must be a JSON object"),
     ('{"std": 1', "--teacher-params is not valid JSON"),
 ])

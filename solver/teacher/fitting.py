@@ -4,8 +4,8 @@
 dimensions) and data of ``c`` channels and ``h`` x ``w`` pixels after the teacher's current
 transform, the --teacher-params settings that would make it fit, as JSON object text, the
 most likely first (padding before cropping before resizing: a client who trained on a
-larger canvas usually padded); empty when none would (e.g. 3 channels from 1-channel
-data). ``describe(ways, h, w)`` says it in one clause.
+larger canvas usually padded), with ``channels`` for a three-channel teacher on
+one-channel data; empty when none would (e.g. 1 channel from 3-channel data). ``describe(ways, h, w)`` says it in one clause.
 """
 import math
 
@@ -33,7 +33,8 @@ def describe(ways, h, w):
     """The error's clause for ``suggest``'s answer."""
     if not ways:
         return ("; no transform makes it fit (resize, crop and pad change the size, layout "
-                "the order; the channel count stays the data's)")
+                "the order; channels repeats a one-channel image, nothing reduces the data's "
+                "channels)")
     text = "; this would make it fit: --teacher-params " + " or ".join(
         "'{" + way + "}'" for way in ways)
     if (h, w) == (28, 28) and any('"pad": 2' in way for way in ways):
@@ -62,12 +63,16 @@ def suggest(want, c, h, w, layout="auto"):
     if len(dims) != 4:
         return out
     for order, (wc, wh, ww) in (("NCHW", dims[1:]), ("NHWC", (dims[3], dims[1], dims[2]))):
+        repeat = []
         if wc is not None and wc != c:
-            continue
+            if (c, wc) != (1, 3):
+                continue
+            repeat = ['"channels": 3']   # a grayscale image repeated (Grayscale(3))
         ways = _spatial(wh or h, ww or w, h, w)
         set_layout = layout not in ("auto", order)
         for way in ways:
-            parts = ([f'"layout": "{order}"'] if set_layout else []) + ([way] if way else [])
+            parts = (repeat + ([f'"layout": "{order}"'] if set_layout else [])
+                     + ([way] if way else []))
             if parts:
                 out.append(", ".join(parts))
     seen = []

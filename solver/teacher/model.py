@@ -216,7 +216,7 @@ class OnnxModel:
         got = probe.shape
         fixed = [d if isinstance(d, int) else None for d in want]
         if len(fixed) != len(got) or any(f is not None and f != g for f, g in zip(fixed[1:], got[1:])):
-            c = sample_shape[0]
+            c = self.transform.channels or sample_shape[0]
             h, w = self.transform.spatial_shape(*sample_shape[1:])
             fix = describe(suggest(want, c, h, w, self.transform.layout), h, w)
             raise TeacherError(

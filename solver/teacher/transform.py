@@ -1,6 +1,7 @@
 """A teacher's input transform: the student's data blob (N, C, H, W) -> the teacher's input.
 
-In order: ``unscale`` (undo the student's own scale), ``mean`` subtracted, ``scale`` (or
+In order: ``unscale`` (undo the student's own scale), ``channels`` (a one-channel blob
+repeated to that many), ``mean`` subtracted, ``scale`` (or
 1 / ``std``) multiplied, channels reversed for ``channel_order`` RGB, bilinear ``resize``,
 centre ``crop``, ``pad`` (with ``fill``, a value in the units after ``unscale``: raw pixels
 for a student without a mean), then NHWC or flat when the ``layout`` (or, for ``auto``,
@@ -23,6 +24,9 @@ channels last (TensorFlow/Keras NHWC)  ``{"layout": "NHWC"}`` (auto-detected fro
 a flat ``[N, C*H*W]`` input (an MLP)   ``{"layout": "flat"}`` (auto-detected from a rank-2
                                        input whose width is C*H*W); NCHW order flattened
 RGB-trained on Caffe's BGR data        ``{"channel_order": "RGB"}``
+grayscale repeated to 3 channels       ``{"channels": 3}`` (then a 3-value ``mean``/``std``,
+(torchvision ``Grayscale(3)``,         e.g. ImageNet's, applies per channel)
+``x.repeat(1, 3, 1, 1)``)
 =====================================  ==================================================
 """
 import json
@@ -106,10 +110,15 @@ class InputTransform:
 
     def __init__(self, path, input_shape, unscale=1.0, mean=None, scale=1.0, std=None,
                  channel_order="BGR", layout="auto", resize=None, crop=None, pad=None,
-                 fill=0.0):
+                 fill=0.0, channels=None):
         self.path = path
         self.input_shape = input_shape
         self.unscale = float(unscale)
+        if channels is not None and not (isinstance(channels, int)
+                                         and not isinstance(channels, bool) and channels >= 1):
+            raise TeacherError(f"teacher {path}: 'channels' must be a positive integer (the "
+                               f"teacher's channel count), got {channels!r}")
+        self.channels = channels
         self.mean = per_channel(mean, "mean", path)
         if std is not None:
             if scale != 1.0:
@@ -139,6 +148,8 @@ class InputTransform:
                  self.scale.tolist(), self.channel_order, self.resize, self.crop, self.layout]
         if self.pad:   # only when set: the keys of caches made before padding existed hold
             parts.append(["pad", list(self.pad), self.fill.tolist()])
+        if self.channels:   # likewise
+            parts.append(["channels", self.channels])
         return parts
 
     def key(self):
@@ -174,9 +185,14 @@ class InputTransform:
 
     def __call__(self, x):
         x = np.asarray(x, dtype=np.float32)
-        c = x.shape[1]
         if self.unscale != 1.0:
             x = x * np.float32(self.unscale)
+        if self.channels and x.shape[1] != self.channels:
+            if x.shape[1] != 1:
+                raise TeacherError(f"teacher {self.path}: 'channels' {self.channels} repeats a "
+                                   f"one-channel image; the data has {x.shape[1]} channels")
+            x = np.repeat(x, self.channels, axis=1)
+        c = x.shape[1]
         channel_shape = (1, -1) + (1,) * (x.ndim - 2)
         for name, values in (("mean", self.mean), ("scale", self.scale)):
             if values is not None and values.size not in (1, c):
