@@ -19,6 +19,46 @@ def file_sha256(path, chunk=1 << 20):
     return h.hexdigest()
 
 
+def external_data_files(path):
+    """The files holding an ONNX model's external tensors (``onnx.save(...,
+    save_as_external_data=True)``; large PyTorch exports), sorted: paths relative to the
+    model's folder, as the model names them."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception:
+        return []   # not a model onnx can read: onnxruntime's load says why
+    tensors = list(model.graph.initializer)
+    for node in model.graph.node:
+        tensors += [a.t for a in node.attribute if a.HasField("t")]
+    found = set()
+    for tensor in tensors:
+        if uses_external_data(tensor):
+            location = next((e.value for e in tensor.external_data if e.key == "location"), None)
+            if location:
+                found.add(location)
+    return sorted(found)
+
+
+def model_sha256(path):
+    """The hash that names a teacher model in its logit cache's key: the .onnx file's bytes,
+    and, for a model with external data, each data file's name and bytes too (new weights
+    in the data file beside an unchanged graph must not reuse the old logits)."""
+    digest = file_sha256(path)
+    external = external_data_files(path)
+    if not external:
+        return digest   # the key of every model without external data, as before
+    h = hashlib.sha256(digest.encode())
+    folder = os.path.dirname(os.path.abspath(path))
+    for name in external:
+        h.update(name.encode())
+        full = os.path.join(folder, name)
+        h.update(file_sha256(full).encode() if os.path.isfile(full) else b"missing")
+    return h.hexdigest()
+
+
 def _dataset_files(path):
     """The files that make a dataset: ``path`` itself, or every file under the folder (LMDB
     lock files and hidden entries such as the teacher cache left out), sorted."""

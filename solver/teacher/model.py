@@ -9,7 +9,7 @@ from caffe_compat.errors import fmt_shape
 
 from .errors import TeacherError
 from .fitting import describe, suggest
-from .hashing import file_sha256
+from .hashing import model_sha256
 from .transform import InputTransform
 
 OUTPUT_KINDS = ("auto", "logits", "probabilities")
@@ -149,7 +149,7 @@ class OnnxModel:
         if not onnx or not os.path.isfile(onnx):
             raise TeacherError(f"teacher model not found: {onnx!r}")
         self.path = onnx
-        self.model_sha256 = file_sha256(onnx)
+        self.model_sha256 = model_sha256(onnx)
         opts = ort.SessionOptions()
         opts.log_severity_level = 4   # its errors reach the user as TeacherErrors, once
         if threads:
