@@ -107,8 +107,9 @@ def add_arguments(p):
                         f"rising above 1.5x its start is used (the log says why)")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"training batch (default {d['batch_size']})")
-    p.add_argument("--teacher-params", default=None,
-                   help="JSON: the teacher's own input transform relative to raw pixels, "
+    p.add_argument("--teacher-params", default=None, action="append",
+                   help="JSON: the teacher's own input transform relative to raw pixels "
+                        "(once for every teacher, or once per --teacher, in their order), "
                         "checked before anything runs (mean, scale or std, resize, crop, pad "
                         "with fill, channel_order, layout NCHW/NHWC/flat, outputs "
                         "logits/probabilities, threads). torchvision Normalize(m, s): "
@@ -149,9 +150,9 @@ def run(args):
     from caffe_compat.errors import CaffeError
     from solver.distill import distill, summary_line
 
-    from solver.teacher.user_params import check_user_params
+    from solver.teacher.user_params import check_teacher_params
 
-    teacher_params = check_user_params(args.teacher_params)
+    teacher_params = check_teacher_params(args.teacher_params, len(args.teacher))
     subset = None
     if args.subset:
         try:

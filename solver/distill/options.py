@@ -182,9 +182,10 @@ class DistillOptions:
             raise CaffeError(f"--student {self.student!r}: known student architectures: "
                              f"{', '.join(STUDENTS)}")
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        from solver.teacher.user_params import check_user_params
+        from solver.teacher.user_params import check_teacher_params
 
-        values["teacher_params"] = check_user_params(self.teacher_params)
+        values["teacher_params"] = check_teacher_params(self.teacher_params,
+                                                        len(self.teachers))
         for key, cast in (("iterations", int), ("base_lr", float), ("batch_size", int),
                           ("soft_weight", float)):
             values[key] = DEFAULTS[key] if values[key] is None else cast(values[key])
@@ -200,8 +201,10 @@ class DistillOptions:
                              "given as a prototxt (--student-prototxt) takes none")
         check_student_opts(self.student, self.student_opts)
         if self.teacher_output:
-            values["teacher_params"] = dict(values["teacher_params"] or {},
-                                            output=self.teacher_output)
+            given = values["teacher_params"]
+            values["teacher_params"] = (
+                [dict(p, output=self.teacher_output) for p in given]
+                if isinstance(given, list) else dict(given or {}, output=self.teacher_output))
         cap = values["iterations"]
         values["test_interval"] = self.test_interval or max(
             min(DEFAULTS["test_interval"], cap // 5), 1)

@@ -13,11 +13,29 @@ from solver.teacher.probe import TeacherPlan, probe_teacher
 def teacher_config(teachers, dataset, teacher_params=None, blend="prob", cache=True):
     """The ONNXTeacher param_str for ``teachers`` given the student's data transform.
 
-    ``teacher_params`` are the teacher's own transform relative to raw pixels (``mean``,
+    ``teacher_params`` are the teacher's own transform relative to raw pixels (one mapping
+    for every teacher, or a list of them, one per teacher) (``mean``,
     ``scale``, ``resize``, ``crop``, ``pad`` with ``fill``, ``channel_order``, ``layout``). The student's blob is
     (raw - m_s) * s_s, so the teacher's input (raw - m_t) * s_t is
     (blob * (1 / s_s) - (m_t - m_s)) * s_t: unscale = 1 / s_s, mean = m_t - m_s.
     """
+    per_teacher = (teacher_params if isinstance(teacher_params, list)
+                   else [teacher_params] * len(teachers))
+    specs = [dict({"onnx": os.path.abspath(t)}, **_teacher_transform(dataset, params))
+             for t, params in zip(teachers, per_teacher)]
+    cfg = specs[0] if len(specs) == 1 else {"teachers": specs, "blend": blend}
+    if dataset.num_classes is not None:
+        cfg["num_classes"] = dataset.num_classes
+    if cache:
+        cfg["data"] = dataset.root
+    else:
+        cfg["cache"] = False
+    return cfg
+
+
+def _teacher_transform(dataset, teacher_params):
+    """One teacher's param_str keys from its transform relative to raw pixels (see
+    ``teacher_config``)."""
     extra = dict(teacher_params or {})
     s_scale = dataset.transform.get("scale", 1.0)
     s_mean = np.asarray(dataset.transform.get("mean_value", [0.0]), np.float64)
@@ -30,15 +48,7 @@ def teacher_config(teachers, dataset, teacher_params=None, blend="prob", cache=T
         fill = np.asarray(extra.pop("fill"), np.float64).reshape(-1) - s_mean
         one["fill"] = [float(v) for v in fill]
     one.update(extra)
-    specs = [dict({"onnx": os.path.abspath(t)}, **one) for t in teachers]
-    cfg = specs[0] if len(specs) == 1 else {"teachers": specs, "blend": blend}
-    if dataset.num_classes is not None:
-        cfg["num_classes"] = dataset.num_classes
-    if cache:
-        cfg["data"] = dataset.root
-    else:
-        cfg["cache"] = False
-    return cfg
+    return one
 
 
 @dataclass

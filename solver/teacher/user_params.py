@@ -1,7 +1,8 @@
 """The user's ``--teacher-params`` checked before anything runs, in the user's words.
 
 ``check_user_params(value, flag)`` takes the flag's JSON text (or the mapping already
-parsed) and returns the mapping, or raises a CaffeError naming the flag and the key: an
+parsed) and returns the mapping (``check_teacher_params``: one for every teacher, or one
+per teacher), or raises a CaffeError naming the flag and the key: an
 unknown key (with the closest known one), a key another flag sets, a value of the wrong
 kind. The transform's own checks (solver.teacher.transform) judge the values, so the flag
 and the layer never disagree on what is valid.
@@ -78,3 +79,20 @@ def check_user_params(value, flag="--teacher-params"):
         text = text[len(prefix):] if text.startswith(prefix) else text
         raise CaffeError(f"{flag}: {text}") from None
     return value
+
+
+def check_teacher_params(values, teachers, flag="--teacher-params"):
+    """The teachers' transforms from ``values``: None, one value (JSON text or a mapping)
+    for every teacher, or a list of them, one per teacher in the --teacher order. Returns
+    None, a mapping (one for all) or a list of mappings (one per teacher), each checked by
+    ``check_user_params`` and named by its position when there are several."""
+    if values is None or isinstance(values, (str, dict)):
+        return check_user_params(values, flag)
+    values = list(values)
+    if len(values) == 1:
+        return check_user_params(values[0], flag)
+    if len(values) != teachers:
+        raise CaffeError(f"{flag} given {len(values)} times for {teachers} --teacher "
+                         f"model{'s' if teachers != 1 else ''}: give it once (for every "
+                         f"teacher) or once per teacher, in the --teacher order")
+    return [check_user_params(v, f"{flag} #{i + 1}") or {} for i, v in enumerate(values)]
