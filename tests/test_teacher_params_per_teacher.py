@@ -67,3 +67,22 @@ def test_distill_takes_one_params_per_teacher(client, mnist, tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "agreement=" in out.strip().splitlines()[-1]
+
+
+def test_label_command_takes_one_params_per_teacher():
+    import argparse
+
+    from solver.commands import label
+
+    parser = argparse.ArgumentParser()
+    label.add_arguments(parser)
+    args = parser.parse_args(["--teacher", "a.onnx", "--teacher", "b.onnx", "--data", "db",
+                              "--teacher-params", '{"mean": 10}',
+                              "--teacher-params", '{"layout": "NHWC"}'])
+    specs = label.teacher_params(args)["teachers"]
+    assert [(s["onnx"], s.get("mean"), s.get("layout")) for s in specs] == [
+        ("a.onnx", 10, None), ("b.onnx", None, "NHWC")]
+    assert all(s["unscale"] == 256.0 for s in specs)
+    args = parser.parse_args(["--teacher", "a.onnx", "--teacher", "b.onnx", "--data", "db",
+                              "--teacher-params", '{"mean": 10}'])
+    assert [s.get("mean") for s in label.teacher_params(args)["teachers"]] == [10, 10]

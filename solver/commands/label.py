@@ -22,8 +22,9 @@ def add_arguments(p):
                    help="the student's transform_param mean_value (repeatable)")
     p.add_argument("--unscale", type=float, default=None,
                    help="teacher param 'unscale' (default: 1/scale)")
-    p.add_argument("--teacher-params", default="{}",
-                   help="more teacher param_str keys as JSON (mean, scale, resize, crop, ...)")
+    p.add_argument("--teacher-params", default=None, action="append",
+                   help="more teacher param_str keys as JSON (mean, scale, resize, crop, ...): "
+                        "once for every teacher, or once per --teacher in their order")
     p.add_argument("--blend", choices=["prob", "logit"], default="prob")
     p.add_argument("--batch", type=int, default=256, help="onnxruntime batch (default 256)")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
@@ -38,12 +39,13 @@ def add_arguments(p):
 
 
 def teacher_params(args):
-    from solver.teacher.user_params import check_user_params
+    from solver.teacher.user_params import check_teacher_params
 
-    extra = check_user_params(args.teacher_params) or {}
+    given = check_teacher_params(args.teacher_params, len(args.teacher))
+    extras = given if isinstance(given, list) else [given or {}] * len(args.teacher)
     unscale = args.unscale if args.unscale is not None else 1.0 / args.scale
     specs = []
-    for path in args.teacher:
+    for path, extra in zip(args.teacher, extras):
         spec = {"onnx": path, "unscale": unscale, **extra}
         if args.threads:
             spec["threads"] = args.threads
