@@ -139,16 +139,17 @@ def convert_mnist(images_path, labels_path, db_path):
 
 
 def convert_cifar10(input_dir, output_dir):
-    """CIFAR-10 binary batches -> OUTPUT/cifar10_train_lmdb and cifar10_test_lmdb."""
-    folder = datasets.cifar10_folder(input_dir)
+    """CIFAR-10 batches (binary or python version) -> OUTPUT/cifar10_train_lmdb and
+    cifar10_test_lmdb."""
+    train_files, test_file = datasets.cifar10_batches(input_dir)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     datum = _datum()
     datum.channels, datum.height, datum.width = 3, datasets.CIFAR_SIZE, datasets.CIFAR_SIZE
     counts = {}
-    splits = [("train", datasets.CIFAR_TRAIN_FILES), ("test", [datasets.CIFAR_TEST_FILE])]
+    splits = [("train", train_files), ("test", [test_file])]
     for split, files in splits:
-        parts = [datasets.read_cifar10_bin(folder / f) for f in files]
+        parts = [datasets.read_cifar10_batch(f) for f in files]
         total = sum(len(p[1]) for p in parts)
         log.info("Writing %s data", "Training" if split == "train" else "Testing")
         with LMDBWriter(out / f"cifar10_{split}_lmdb") as db, \

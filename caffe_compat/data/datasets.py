@@ -133,21 +133,43 @@ CIFAR_TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
 CIFAR_TEST_FILE = "test_batch.bin"
 
 
-def cifar10_folder(folder):
-    """The folder that holds the .bin batches (``folder`` or its cifar-10-batches-bin)."""
+def cifar10_batches(folder):
+    """(train batch paths, test batch path) of the CIFAR-10 batches in ``folder`` (or its
+    cifar-10-batches-bin / cifar-10-batches-py): the binary version's .bin files (Caffe's
+    get_cifar10.sh) or the python version's pickles (torchvision's download)."""
+    from .cifar_python import CIFAR_PY_TEST_FILE, CIFAR_PY_TRAIN_FILES
+
     folder = Path(folder)
-    for cand in (folder, folder / "cifar-10-batches-bin"):
-        if (cand / CIFAR_TEST_FILE).exists() or (cand / CIFAR_TRAIN_FILES[0]).exists():
-            return cand
-    raise FormatError(f"'{folder}': no CIFAR-10 binary batches (expected data_batch_1.bin ... "
-                      "data_batch_5.bin and test_batch.bin, from cifar-10-binary.tar.gz)")
+    for cand in (folder, folder / "cifar-10-batches-bin", folder / "cifar-10-batches-py"):
+        for train, test in ((CIFAR_TRAIN_FILES, CIFAR_TEST_FILE),
+                            (CIFAR_PY_TRAIN_FILES, CIFAR_PY_TEST_FILE)):
+            if (cand / test).exists() or (cand / train[0]).exists():
+                return [cand / f for f in train], cand / test
+    raise FormatError(f"'{folder}': no CIFAR-10 batches (expected data_batch_1.bin ... "
+                      "data_batch_5.bin and test_batch.bin from cifar-10-binary.tar.gz, or "
+                      "data_batch_1 ... data_batch_5 and test_batch from "
+                      "cifar-10-python.tar.gz)")
+
+
+def cifar10_folder(folder):
+    """The folder that holds the CIFAR-10 batches (``folder`` or the tarball's subfolder)."""
+    return cifar10_batches(folder)[1].parent
+
+
+def read_cifar10_batch(path):
+    """One CIFAR-10 batch of either version -> (uint8 (N, 3, 32, 32), int32 labels)."""
+    from .cifar_python import read_cifar10_python
+
+    if Path(path).suffix in (".bin", ".gz"):
+        return read_cifar10_bin(path)
+    return read_cifar10_python(path)
 
 
 def load_cifar10_dir(folder):
-    """CIFAR-10 from its binary batches: 5 train files and the test file."""
-    folder = cifar10_folder(folder)
-    parts = [read_cifar10_bin(folder / f) for f in CIFAR_TRAIN_FILES]
-    test_x, test_y = read_cifar10_bin(folder / CIFAR_TEST_FILE)
+    """CIFAR-10 from its batches (either version): 5 train files and the test file."""
+    train, test = cifar10_batches(folder)
+    parts = [read_cifar10_batch(f) for f in train]
+    test_x, test_y = read_cifar10_batch(test)
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             test_x, test_y)
 

@@ -25,7 +25,7 @@ def add_arguments(parser):
     m.add_argument("images")
     m.add_argument("labels")
     m.add_argument("db")
-    c = sub.add_parser("cifar10", help="CIFAR-10 binary batches -> cifar10_{train,test}_lmdb")
+    c = sub.add_parser("cifar10", help="CIFAR-10 batches (binary or python version) -> cifar10_{train,test}_lmdb")
     c.add_argument("input_dir")
     c.add_argument("output_dir")
     i = sub.add_parser("imageset", help="a list file of 'path label' lines -> LMDB")

@@ -4,7 +4,7 @@
 def add_arguments(p):
     p.add_argument("experiment", choices=["mnist", "cifar10", "vgg16"],
                    help="mnist: LeNet on the embedded digits (or --data); cifar10: the CIFAR-10 "
-                        "nets (needs --data with the CIFAR-10 binary batches); vgg16: the "
+                        "nets (needs --data with the CIFAR-10 batches, binary or python version); vgg16: the "
                         "VGG-16 student of 2017 (its recipe vs tscaffe's), no labels, from "
                         "--teacher or a LeNet teacher trained here")
     p.add_argument("--data", default=None,
