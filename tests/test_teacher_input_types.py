@@ -1,5 +1,5 @@
 """Teachers whose graph is not "one float32 image input, one scores output"
-(solver.teacher.model):
+(solver.teacher.graph_io, solver.teacher.model):
 - an input of another type: uint8 pixels (TensorFlow / TFLite image models), float64
   (skl2onnx's double models), float16; the transformed batch is cast to the input's type,
   integer inputs taking whole values in range only;
