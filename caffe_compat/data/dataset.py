@@ -5,10 +5,13 @@
 1. an LMDB pair: ``TRAIN_LMDB,TEST_LMDB``, or a folder holding an LMDB whose name has
    ``train`` and one whose name has ``test`` or ``val`` (used in place; with ``subset``,
    the first records are copied);
-2. CIFAR-10 binary batches (``data_batch_1.bin`` ... ``test_batch.bin``, in the folder or
-   its ``cifar-10-batches-bin``);
-3. MNIST / Fashion-MNIST IDX files;
-4. ``None``: the embedded MNIST digits (datasets.load_default_mnist).
+2. CIFAR-10 batches, binary (``data_batch_1.bin`` ... ``test_batch.bin``) or python
+   version (``data_batch_1`` ... ``test_batch``), in the folder or its
+   ``cifar-10-batches-bin`` / ``cifar-10-batches-py``;
+3. an image folder: ``train/`` and ``test/`` (or ``val/``) with one subfolder of images per
+   class (image_folder.py);
+4. MNIST / Fashion-MNIST IDX files;
+5. ``None``: the embedded MNIST digits (datasets.load_default_mnist).
 
 Everything but an LMDB pair used in place is converted into LMDBs of Datum (what Caffe's
 Data layer reads) under ``<workdir>/data/<source>-<subset>/``: the folder is named by the
@@ -210,6 +213,10 @@ def _load_arrays(path, kind, subset):
         return tx, ty, vx, vy
     if kind == "cifar10":
         arrays = datasets.load_cifar10_dir(path)
+    elif kind == "images":
+        from .image_folder import load_image_folder
+
+        arrays = load_image_folder(path)
     elif kind == "idx":
         arrays = datasets.load_mnist_dir(path)
     else:
@@ -222,19 +229,26 @@ def _load_arrays(path, kind, subset):
 
 
 def detect(path):
-    """The kind of the dataset at ``path``: lmdb, cifar10, idx or embedded (see the module)."""
+    """The kind of the dataset at ``path``: lmdb, cifar10, images, idx or embedded (see the
+    module)."""
     if path is None:
         return "embedded"
     if lmdb_pair(path):
         return "lmdb"
     if not os.path.isdir(path):
         raise CaffeError(f"--data {path!r}: no such folder (expected MNIST/Fashion-MNIST IDX "
-                         "files, CIFAR-10 binary batches or two LMDB folders)")
+                         "files, CIFAR-10 batches, an image folder with train/ and test/ "
+                         "class subfolders, or two LMDB folders)")
     try:
         datasets.cifar10_folder(path)
         return "cifar10"
     except FormatError:
-        return "idx"
+        pass
+    from .image_folder import image_folder_splits
+
+    if image_folder_splits(path) is not None:
+        return "images"
+    return "idx"
 
 
 def open_dataset(path, workdir, subset=None):

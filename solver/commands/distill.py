@@ -40,7 +40,9 @@ def add_arguments(p):
                         f"{d['warmup']})")
     p.add_argument("--data", default=None,
                    help="folder of MNIST-format IDX files (train-*/t10k-*, gzipped or not), "
-                        "CIFAR-10 batches (binary or python version), or two LMDBs (TRAIN,TEST or a folder holding "
+                        "CIFAR-10 batches (binary or python version), an image folder "
+                        "(train/ and test/ or val/, a subfolder per class), or two LMDBs "
+                        "(TRAIN,TEST or a folder holding "
                         "*train*/ and *test*/ LMDBs); default: the embedded MNIST digits")
     p.add_argument("--no-labels", action="store_true",
                    help="train from the teacher alone (labels are only used to report accuracy)")
