@@ -85,3 +85,15 @@ def test_distill_on_mnist_digits_saved_as_pngs(tmp_path, client, mnist):
     # the client teacher reads the PNGs' pixels as it reads MNIST's: it agrees with their
     # labels (class folder names 0-9 sort as the digits do)
     assert rep["teacher_profile"]["label_agreement"] > 0.9
+
+
+def test_a_folder_of_no_known_layout_lists_every_layout(tmp_path):
+    (tmp_path / "pictures").mkdir()
+    Image.fromarray(np.zeros((4, 4), np.uint8), "L").save(tmp_path / "pictures" / "a.png")
+    with pytest.raises(CaffeError) as e:
+        detect(str(tmp_path))
+    text = str(e.value)
+    assert text.startswith(f"--data {str(tmp_path)!r}: none of the layouts tscaffe reads")
+    for layout in ("train-images-idx3-ubyte", "data_batch_1.bin", "an image folder (train/ "
+                   "and test/ or val/", "two LMDB folders"):
+        assert layout in text

@@ -10,6 +10,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from caffe_compat.errors import CaffeError
+
 
 def centroid_teacher(path, images, labels, classes):
     """A nearest-centroid teacher on raw pixels: logits_k = x.c_k - |c_k|^2 / 2 (x, c in
@@ -122,7 +124,8 @@ def test_detection_order_and_named_folders(tmp_path):
     cifar.mkdir()
     (cifar / "test_batch.bin").write_bytes(bytes(3073))
     assert D.detect(str(cifar)) == "cifar10"
-    assert D.detect(str(tmp_path)) == "idx"   # neither: the IDX reader names the files
+    with pytest.raises(CaffeError, match="none of the layouts tscaffe reads"):
+        D.detect(str(tmp_path))   # neither: every layout is named
     a = D.conversion_folder(str(tmp_path), None, (640, 320))
     b = D.conversion_folder(str(tmp_path), None, (1280, 320))
     c = D.conversion_folder(str(tmp_path), str(cifar), (640, 320))

@@ -248,6 +248,17 @@ def detect(path):
 
     if image_folder_splits(path) is not None:
         return "images"
+    try:
+        datasets.find_idx(path, "train-images-idx3-ubyte")
+    except FormatError:
+        raise CaffeError(f"--data {path!r}: none of the layouts tscaffe reads is there: MNIST "
+                         "/ Fashion-MNIST IDX files (train-images-idx3-ubyte, "
+                         "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+                         "t10k-labels-idx1-ubyte, gzipped or not), CIFAR-10 batches "
+                         "(data_batch_1.bin ... test_batch.bin, or the python version's "
+                         "data_batch_1 ... test_batch), an image folder (train/ and test/ or "
+                         "val/, a subfolder of images per class), or two LMDB folders "
+                         "(TRAIN,TEST, or a folder holding *train* and *test* LMDBs)") from None
     return "idx"
 
 

@@ -97,6 +97,12 @@ def read_idx_pair(images_path, labels_path):
     return images, labels
 
 
+def find_idx(folder, stem):
+    """The path of IDX file ``stem`` in ``folder`` (gzipped or not, either dash or dot
+    spelling); a FormatError naming the four files when it is not there."""
+    return _find(folder, stem)
+
+
 def _find(folder, stem):
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"),
                  stem.replace("-idx", ".idx") + ".gz"):
