@@ -98,12 +98,8 @@ def read_idx_pair(images_path, labels_path):
 
 
 def find_idx(folder, stem):
-    """The path of IDX file ``stem`` in ``folder`` (gzipped or not, either dash or dot
-    spelling); a FormatError naming the four files when it is not there."""
-    return _find(folder, stem)
-
-
-def _find(folder, stem):
+    """The path of IDX file ``stem`` in ``folder`` (gzipped or not, dash or dot spelling); a
+    FormatError naming the four files when it is not there."""
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"),
                  stem.replace("-idx", ".idx") + ".gz"):
         p = Path(folder) / name
@@ -118,10 +114,10 @@ def load_mnist_dir(folder):
     """MNIST or Fashion-MNIST from a folder holding the four standard IDX files."""
     if not Path(folder).is_dir():
         raise FormatError(f"data folder not found: '{folder}'")
-    tr = read_idx_pair(_find(folder, "train-images-idx3-ubyte"),
-                       _find(folder, "train-labels-idx1-ubyte"))
-    te = read_idx_pair(_find(folder, "t10k-images-idx3-ubyte"),
-                       _find(folder, "t10k-labels-idx1-ubyte"))
+    tr = read_idx_pair(find_idx(folder, "train-images-idx3-ubyte"),
+                       find_idx(folder, "train-labels-idx1-ubyte"))
+    te = read_idx_pair(find_idx(folder, "t10k-images-idx3-ubyte"),
+                       find_idx(folder, "t10k-labels-idx1-ubyte"))
     return tr[0], tr[1], te[0], te[1]
 
 

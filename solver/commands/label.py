@@ -39,10 +39,10 @@ def add_arguments(p):
 
 
 def teacher_params(args):
-    from solver.teacher.user_params import check_teacher_params
+    from solver.teacher.user_params import check_teacher_params, per_teacher
 
-    given = check_teacher_params(args.teacher_params, len(args.teacher))
-    extras = given if isinstance(given, list) else [given or {}] * len(args.teacher)
+    extras = per_teacher(check_teacher_params(args.teacher_params, len(args.teacher)),
+                         len(args.teacher))
     unscale = args.unscale if args.unscale is not None else 1.0 / args.scale
     specs = []
     for path, extra in zip(args.teacher, extras):

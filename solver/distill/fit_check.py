@@ -12,12 +12,7 @@ width against the data's classes.
 """
 from caffe_compat.errors import CaffeError
 
-
-def student_tag(student):
-    """The suffix of the student's layer names. The deep students keep Caffe's own names
-    (conv1_1 ... fc8: a model-zoo caffemodel loads into them by name); the ONNX teacher has
-    no layers to clash with."""
-    return "" if student in ("vgg16", "alexnet") else "_s"
+from .nets import student_tag
 
 
 def student_param(student, sample_shape, student_opts, num_classes):

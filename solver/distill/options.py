@@ -182,7 +182,7 @@ class DistillOptions:
             raise CaffeError(f"--student {self.student!r}: known student architectures: "
                              f"{', '.join(STUDENTS)}")
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        from solver.teacher.user_params import check_teacher_params
+        from solver.teacher.user_params import check_teacher_params, per_teacher
 
         values["teacher_params"] = check_teacher_params(self.teacher_params,
                                                         len(self.teachers))
@@ -201,10 +201,9 @@ class DistillOptions:
                              "given as a prototxt (--student-prototxt) takes none")
         check_student_opts(self.student, self.student_opts)
         if self.teacher_output:
-            given = values["teacher_params"]
-            values["teacher_params"] = (
-                [dict(p, output=self.teacher_output) for p in given]
-                if isinstance(given, list) else dict(given or {}, output=self.teacher_output))
+            values["teacher_params"] = [
+                dict(p, output=self.teacher_output)
+                for p in per_teacher(values["teacher_params"], len(self.teachers))]
         cap = values["iterations"]
         values["test_interval"] = self.test_interval or max(
             min(DEFAULTS["test_interval"], cap // 5), 1)

@@ -8,6 +8,7 @@ import numpy as np
 from solver import log as glog
 from solver.teacher import profile as TP
 from solver.teacher.probe import TeacherPlan, probe_teacher
+from solver.teacher.user_params import per_teacher
 
 
 def teacher_config(teachers, dataset, teacher_params=None, blend="prob", cache=True):
@@ -19,10 +20,8 @@ def teacher_config(teachers, dataset, teacher_params=None, blend="prob", cache=T
     (raw - m_s) * s_s, so the teacher's input (raw - m_t) * s_t is
     (blob * (1 / s_s) - (m_t - m_s)) * s_t: unscale = 1 / s_s, mean = m_t - m_s.
     """
-    per_teacher = (teacher_params if isinstance(teacher_params, list)
-                   else [teacher_params] * len(teachers))
     specs = [dict({"onnx": os.path.abspath(t)}, **_teacher_transform(dataset, params))
-             for t, params in zip(teachers, per_teacher)]
+             for t, params in zip(teachers, per_teacher(teacher_params, len(teachers)))]
     cfg = specs[0] if len(specs) == 1 else {"teachers": specs, "blend": blend}
     if dataset.num_classes is not None:
         cfg["num_classes"] = dataset.num_classes

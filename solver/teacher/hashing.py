@@ -19,17 +19,27 @@ def file_sha256(path, chunk=1 << 20):
     return h.hexdigest()
 
 
-def external_data_files(path):
-    """The files holding an ONNX model's external tensors (``onnx.save(...,
-    save_as_external_data=True)``; large PyTorch exports), sorted: paths relative to the
-    model's folder, as the model names them."""
+def read_graph(path):
+    """The ONNX model at ``path`` without its external tensors' bytes (what the hash and the
+    output kind read), or None when onnx cannot read it (onnxruntime's load says why)."""
     import onnx
-    from onnx.external_data_helper import uses_external_data
 
     try:
-        model = onnx.load(path, load_external_data=False)
+        return onnx.load(path, load_external_data=False)
     except Exception:
-        return []   # not a model onnx can read: onnxruntime's load says why
+        return None
+
+
+def external_data_files(path, model=None):
+    """The files holding an ONNX model's external tensors (``onnx.save(...,
+    save_as_external_data=True)``; large PyTorch exports), sorted: paths relative to the
+    model's folder, as the model names them. ``model``: the model ``read_graph`` gave, when
+    the caller has it."""
+    from onnx.external_data_helper import uses_external_data
+
+    model = read_graph(path) if model is None else model
+    if model is None:
+        return []
     tensors = list(model.graph.initializer)
     for node in model.graph.node:
         tensors += [a.t for a in node.attribute if a.HasField("t")]
@@ -42,12 +52,13 @@ def external_data_files(path):
     return sorted(found)
 
 
-def model_sha256(path):
+def model_sha256(path, model=None):
     """The hash that names a teacher model in its logit cache's key: the .onnx file's bytes,
     and, for a model with external data, each data file's name and bytes too (new weights
-    in the data file beside an unchanged graph must not reuse the old logits)."""
+    in the data file beside an unchanged graph must not reuse the old logits). ``model``:
+    the model ``read_graph`` gave, when the caller has it."""
     digest = file_sha256(path)
-    external = external_data_files(path)
+    external = external_data_files(path, model)
     if not external:
         return digest   # the key of every model without external data, as before
     h = hashlib.sha256(digest.encode())

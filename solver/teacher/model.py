@@ -12,7 +12,7 @@ from .errors import TeacherError
 from .fitting import describe, suggest
 from .graph_io import (cast_input, constant_feeds, dims_text, input_dtype, is_zipmap,
                        SCORE_TYPES, zipmap_rows)
-from .hashing import model_sha256
+from .hashing import model_sha256, read_graph
 from .transform import InputTransform
 
 OUTPUT_KINDS = ("auto", "logits", "probabilities")
@@ -23,14 +23,12 @@ PROB_FLOOR = 1e-30
 _SHAPE_OPS = ("Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast")
 
 
-def graph_ends_in_softmax(path, output_name):
-    """Whether ``output_name`` is made by a Softmax (through shape-only ops): probabilities."""
-    import onnx
-
-    try:
-        graph = onnx.load(path, load_external_data=False).graph
-    except Exception:
+def graph_ends_in_softmax(model, output_name):
+    """Whether ``output_name`` of ``model`` (hashing.read_graph's; None: unreadable) is made
+    by a Softmax (through shape-only ops): probabilities."""
+    if model is None:
         return False
+    graph = model.graph
     producer = {o: n for n in graph.node for o in n.output}
     name = output_name
     for _ in range(16):
@@ -61,7 +59,8 @@ class OnnxModel:
         if not onnx or not os.path.isfile(onnx):
             raise TeacherError(f"teacher model not found: {onnx!r}")
         self.path = onnx
-        self.model_sha256 = model_sha256(onnx)
+        proto = read_graph(onnx)  # read once: the hash and the output kind look at it
+        self.model_sha256 = model_sha256(onnx, proto)
         opts = ort.SessionOptions()
         opts.log_severity_level = 4   # its errors reach the user as TeacherErrors, once
         if threads:
@@ -94,7 +93,7 @@ class OnnxModel:
         self.zipmap = is_zipmap(next(o for o in outputs_meta if o.name == self.output_name))
         if outputs == "auto":
             outputs = ("probabilities" if self.zipmap
-                       or graph_ends_in_softmax(onnx, self.output_name) else "logits")
+                       or graph_ends_in_softmax(proto, self.output_name) else "logits")
         self.outputs = outputs
         self.runs = 0            # onnxruntime calls (tests and benchmarks count them)
         self.samples_run = 0

@@ -96,3 +96,11 @@ def check_teacher_params(values, teachers, flag="--teacher-params"):
                          f"model{'s' if teachers != 1 else ''}: give it once (for every "
                          f"teacher) or once per teacher, in the --teacher order")
     return [check_user_params(v, f"{flag} #{i + 1}") or {} for i, v in enumerate(values)]
+
+
+def per_teacher(params, teachers):
+    """``check_teacher_params``' answer as one mapping per teacher: a list as it is, one
+    mapping (or None) repeated for every teacher."""
+    if isinstance(params, list):
+        return params
+    return [params or {}] * teachers
