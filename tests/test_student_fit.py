@@ -228,3 +228,19 @@ def test_a_missing_users_student_is_refused_before_the_teacher(tmp_path, client,
         distill([client], "lenet", mnist, str(out), labels=False, subset=(256, 100),
                 student_prototxt=str(tmp_path / "nope.prototxt"))
     assert not (out / "distill.log").exists()
+
+
+def test_the_2017_student_lenet_prototxt_is_refused_naming_its_logits(tmp_path, client, mnist):
+    """The README's case: the 2017 repository's student (100 outputs for MNIST's 10
+    classes), refused before the teacher runs, naming ip_s2."""
+    from conftest import ORIGINAL, need
+    from solver.distill import distill
+
+    path = str(need(ORIGINAL / "mnist" / "student_lenet.prototxt"))
+    out = tmp_path / "out"
+    with pytest.raises(CaffeError) as e:
+        distill([client], "lenet", mnist, str(out), labels=False, subset=(256, 100),
+                student_prototxt=path)
+    assert "its logits 'ip_s2' have 100 outputs (shape (1, 100)), but the data has 10 " \
+           "classes; set the last layer's num_output to 10" in str(e.value)
+    assert not (out / "distill.log").exists()
