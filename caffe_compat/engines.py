@@ -46,6 +46,13 @@ def timing_calls():
     return _timing_calls
 
 
+def count_timing_call():
+    """One more call timed to choose a kernel (a Pick's, or caffe_compat.parallel's choice
+    to split a pass or not): see ``timing_calls``."""
+    global _timing_calls
+    _timing_calls += 1
+
+
 def _from_environment():
     value = os.environ.get("TSCAFFE_ENGINE", "").strip().upper()
     if value in ("", "DEFAULT"):
@@ -157,10 +164,9 @@ class Pick:
         return self.chosen or self.names[self.calls % len(self.names)]
 
     def record(self, name, seconds):
-        global _timing_calls
         if self.chosen is not None or name not in self.times:   # decided, or narrowed since
             return
-        _timing_calls += 1
+        count_timing_call()
         if self.calls >= len(self.names):
             self.times[name].append(seconds)
         self.calls += 1
@@ -179,7 +185,7 @@ class Pick:
 def describe(layer):
     """What computes ``layer``: None for a layer with no engine choice; ``"CAFFE"``; or the
     fast engine's picks at the shape and thread count it ran last, e.g. ``"DEFAULT: forward
-    ort, backward mixed"``."""
+    ort, backward mixed, data gradient flipped"``."""
     if not hasattr(layer, "engine"):
         return None
     fast = getattr(layer, "fast", None)
@@ -188,7 +194,12 @@ def describe(layer):
     if not hasattr(fast, "choices"):  # one fast kernel, no candidates to time
         return f"DEFAULT: {type(fast).__name__}"
     picks = []
-    for key, pick in fast.choices.get(fast.last_key, {}).items():
-        what = "forward" if key == "fwd" else "backward" if any(key[1]) else "backward (parameters only)"
+    choice = fast.choices.get(fast.last_key, {})
+    in_use = getattr(fast, "in_use", None)
+    for key, pick in choice.items():
+        if in_use is not None and not in_use(choice, key):
+            continue
+        what = ("forward" if key == "fwd" else "data gradient" if key == "dx" else
+                "backward" if any(key[1]) else "backward (parameters only)")
         picks.append(f"{what} {pick.chosen or 'still timing'}")
     return "DEFAULT: " + (", ".join(picks) if picks else "not run yet")

@@ -21,6 +21,7 @@ SENTINEL = 7.0
 def threads(request, monkeypatch):
     if request.param > 1:
         monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+        monkeypatch.setattr(parallel, "FORCE_SPLIT", True)
     parallel.set_num_threads(request.param)
     yield request.param
     parallel.set_num_threads(parallel._from_environment())

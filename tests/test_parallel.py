@@ -25,6 +25,7 @@ SPLIT_LAYERS = [c for c in case_names("layers")
 @pytest.fixture
 def split_everything(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "FORCE_SPLIT", True)
     parallel.set_num_threads(3)
     used = set()
     real = parallel.over_batch
@@ -106,6 +107,7 @@ def test_thread_count_follows_the_blas_setting():
 
 def test_slices_cover_the_batch_once_and_errors_surface(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "FORCE_SPLIT", True)
     parallel.set_num_threads(4)
     try:
         hits = np.zeros(10, int)

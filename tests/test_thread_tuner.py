@@ -281,6 +281,7 @@ def test_results_do_not_change_when_the_count_changes_each_iteration(tmp_path, m
     """The batch slices give the same bits at 1, 3 and 2 threads (OpenBLAS held at one
     thread here: its own results may depend on its count, see caffe_compat.blas_threads)."""
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "FORCE_SPLIT", True)
     sets = []
     monkeypatch.setattr(blas_threads, "set", lambda n: sets.append(n) or True)
     try:
