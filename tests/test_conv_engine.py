@@ -14,18 +14,20 @@ from caffe_compat.layer_types import _conv_fast
 from grid_support import assert_close, f64, run_layer, threads, uniform  # noqa: F401
 from test_grid_convolution import GRID, check_against_the_loops, conv_reference, conv_text
 
-# (forward, backward) pinned; a candidate a layer does not have falls back to mixed or caffe
-# (depthwise layers: to their own kernels).
-CANDIDATES = [("ort", "ort"), ("ort", "mixed"), ("ort", "caffe"), ("caffe", "ort"),
-              ("ort", "gemm"), ("caffe", "gemm"), ("colgemm", "gemm"), ("colgemm", "caffe"),
-              ("depthwise", "depthwise")]
+# (forward, backward, data gradient) pinned; a candidate a layer does not have falls back to
+# mixed or caffe (depthwise layers: to their own kernels), a flipped data gradient to
+# ConvTranspose where the stride is not 1.
+CANDIDATES = [("ort", "ort", "flipped"), ("ort", "ort", "transpose"), ("ort", "mixed", "flipped"),
+              ("ort", "mixed", "transpose"), ("ort", "caffe", "flipped"), ("caffe", "ort", "flipped"),
+              ("ort", "gemm", "transpose"), ("caffe", "gemm", "flipped"), ("colgemm", "gemm", "flipped"),
+              ("colgemm", "caffe", "transpose"), ("depthwise", "depthwise", "flipped")]
 
 
 @pytest.fixture
 def pinned(request, monkeypatch):
-    fwd, bwd = request.param
+    fwd, bwd, dx = request.param
     monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
-    monkeypatch.setattr(_conv_fast, "FORCE", {"fwd": fwd, "bwd": bwd})
+    monkeypatch.setattr(_conv_fast, "FORCE", {"fwd": fwd, "bwd": bwd, "dx": dx})
     return request.param
 
 
@@ -193,4 +195,7 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
             assert lines[name] == "CAFFE"
         else:
             back = r"backward( \(parameters only\))? (caffe|mixed|ort|gemm)"
-            assert re.fullmatch(rf"DEFAULT: forward (caffe|ort|colgemm)(, {back})+", lines[name]), lines[name]
+            dx = r"(, data gradient (flipped|transpose))?"
+            assert re.fullmatch(rf"DEFAULT: forward (caffe|ort|colgemm)(, {back})+{dx}", lines[name]), lines[name]
+            if "data gradient" in lines[name]:
+                assert re.search("backward (ort|gemm|mixed)", lines[name]), "shown only when it is used"
