@@ -1,7 +1,6 @@
 """Clip: Caffe's numbers (inputs exactly at min and max pass the gradient), numeric
 gradients, the required fields, ONNX."""
 import numpy as np
-import pytest
 
 from gradcheck import check_gradient, layer_from_text, setup_layer
 from layer_case import compare_recorded

@@ -3,8 +3,6 @@ data (class count, channel mean, sample counts) and a conversion is named by its
 subset, so a stale one is never reused. The tests through ``distill`` failed on the code
 before this module (every LMDB pair had 10 classes, every 3-channel LMDB CIFAR-10's mean,
 OUT/data/ was reused whatever its subset, the report said 4,000 / 1,000 with --subset)."""
-import json
-
 import numpy as np
 import onnx
 import pytest
@@ -112,7 +110,6 @@ def test_another_subset_never_reuses_a_stale_conversion(tmp_path):
 
 def test_detection_order_and_named_folders(tmp_path):
     from caffe_compat.data import dataset as D
-    from caffe_compat.data.convert import write_datum_lmdb
     from caffe_compat.data.datasets import load_default_mnist
 
     assert D.detect(None) == "embedded"
@@ -137,7 +134,6 @@ def test_detection_order_and_named_folders(tmp_path):
 
 
 def test_changed_source_converts_again(tmp_path):
-    import gzip
     import os
     import struct
 

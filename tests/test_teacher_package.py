@@ -4,10 +4,7 @@ dataset once and its nets' layers, given the cache file, never hash it."""
 import copy
 import json
 
-import numpy as np
 import pytest
-
-from conftest import need
 
 
 def test_one_table_of_param_str_keys(tmp_path):
