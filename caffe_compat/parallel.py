@@ -4,7 +4,8 @@ numpy releases the GIL inside its copy and ufunc loops, so the memory-bound pass
 dominate a numpy iteration (im2col, col2im, pooling, activations) run on every core when
 the batch is cut into slices, while the GEMMs use OpenBLAS's own threads. Every element is
 computed by the same operations as in one piece, so the split changes no result;
-reductions are never split.
+reductions are never split. A slice costs tens of microseconds to hand over, so each call
+site is split only where its first calls measured the split faster (``_Site``).
 
 The thread count is **pinned** when ``TSCAFFE_NUM_THREADS``, ``OMP_NUM_THREADS`` or
 ``OPENBLAS_NUM_THREADS`` is set: the smallest of them (so ``OPENBLAS_NUM_THREADS=1`` means one
@@ -217,6 +218,9 @@ SITE_ROUNDS = 5
 # True: every call at or above MIN_ELEMENTS is split, unmeasured (tests force the split on
 # to check that the slices change no result).
 FORCE_SPLIT = False
+# A net reshaped to ever new sizes (a deploy net fed images as they come) would add sites
+# without end: past this many, the choices are forgotten and measured again.
+MAX_SITES = 4096
 _sites = {}
 
 
@@ -235,6 +239,8 @@ def over_batch(fn, n, elements):
     key = (fn.__code__, elements, threads)
     site = _sites.get(key)
     if site is None:
+        if len(_sites) >= MAX_SITES:
+            _sites.clear()
         site = _sites[key] = _Site()
     if site.split is None:
         site.run(fn, n, threads)

@@ -82,3 +82,12 @@ def test_small_work_and_one_thread_are_never_split(two_threads, monkeypatch):
     parallel.set_num_threads(1)
     assert not any(split(call(10, 10 ** 6)) for _ in range(8))
     assert parallel._sites == {}, "nothing timed"
+
+
+def test_sites_are_forgotten_past_the_cap(two_threads, monkeypatch):
+    monkeypatch.setattr(parallel, "MAX_SITES", 5)
+    call, fn = make_site(lambda lo, hi: 0.0)
+    for size in range(1000, 1012):
+        call(10, size)
+        assert len(parallel._sites) <= 5
+    assert (fn.__code__, 1011, 2) in parallel._sites, "the newest site is kept"
