@@ -46,13 +46,6 @@ def timing_calls():
     return _timing_calls
 
 
-def count_timing_call():
-    """One more call timed to choose a kernel (a Pick's, or caffe_compat.parallel's choice
-    to split a pass or not): see ``timing_calls``."""
-    global _timing_calls
-    _timing_calls += 1
-
-
 def _from_environment():
     value = os.environ.get("TSCAFFE_ENGINE", "").strip().upper()
     if value in ("", "DEFAULT"):
@@ -164,9 +157,10 @@ class Pick:
         return self.chosen or self.names[self.calls % len(self.names)]
 
     def record(self, name, seconds):
+        global _timing_calls
         if self.chosen is not None or name not in self.times:   # decided, or narrowed since
             return
-        count_timing_call()
+        _timing_calls += 1
         if self.calls >= len(self.names):
             self.times[name].append(seconds)
         self.calls += 1

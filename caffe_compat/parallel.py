@@ -5,7 +5,7 @@ dominate a numpy iteration (im2col, col2im, pooling, activations) run on every c
 the batch is cut into slices, while the GEMMs use OpenBLAS's own threads. Every element is
 computed by the same operations as in one piece, so the split changes no result;
 reductions are never split. A slice costs tens of microseconds to hand over, so each call
-site is split only where its first calls measured the split faster (``_Site``).
+site is split only where its first calls measured the split faster (``_sites``).
 
 The thread count is **pinned** when ``TSCAFFE_NUM_THREADS``, ``OMP_NUM_THREADS`` or
 ``OPENBLAS_NUM_THREADS`` is set: the smallest of them (so ``OPENBLAS_NUM_THREADS=1`` means one
@@ -182,38 +182,13 @@ def _executor(workers):
         return _pool
 
 
-class _Site:
-    """Whether one call site of ``over_batch`` (its function's code, the work's size and the
-    thread count) gains from the split: its first ``2 * SITE_ROUNDS`` calls alternate between
-    the split and one piece, the first of each untimed (a warm-up), and the faster is kept.
-    Handing a slice to another thread costs tens of microseconds (more on a virtual machine
-    than on bare metal), which a pass of a few hundred thousand cheap elements does not win
-    back: the VGG student's ReLU at 64x16x14x14 took 148 us split and 76 us in one piece on
-    2 vCPUs, where cifar10_quick's 100x32x32x32 took 847 against 1,474."""
-
-    __slots__ = ("calls", "times", "split")
-
-    def __init__(self):
-        self.calls = 0
-        self.times = ([], [])  # (one piece, split), seconds
-        self.split = None      # None: still timing
-
-    def run(self, fn, n, threads):
-        split = self.calls % 2 == 0
-        t0 = time.perf_counter()
-        if split:
-            _split(fn, n, threads)
-        else:
-            fn(0, n)
-        seconds = time.perf_counter() - t0
-        engines.count_timing_call()   # the tuner does not judge a count on this iteration
-        if self.calls >= 2:
-            self.times[split].append(seconds)
-        self.calls += 1
-        if self.calls >= 2 * SITE_ROUNDS:
-            self.split = min(self.times[1]) < min(self.times[0])
-
-
+# Each call site of over_batch (its function's code, the work's size and the thread count)
+# is an engines.Pick between the split and one piece: its first 2 * SITE_ROUNDS calls
+# alternate, the first of each untimed, and the faster is kept. Handing a slice to another
+# thread costs tens of microseconds (more on a virtual machine than on bare metal), which a
+# pass of a few hundred thousand cheap elements does not win back: the VGG student's ReLU at
+# 64x16x14x14 took 148 us split and 76 us in one piece on 2 vCPUs, where cifar10_quick's
+# 100x32x32x32 took 847 against 1,474.
 SITE_ROUNDS = 5
 # True: every call at or above MIN_ELEMENTS is split, unmeasured (tests force the split on
 # to check that the slices change no result).
@@ -226,7 +201,7 @@ _sites = {}
 
 def over_batch(fn, n, elements):
     """Calls ``fn(lo, hi)`` on consecutive slices covering ``range(n)``: one slice per
-    thread where that was measured faster at this call site (_Site), else ``fn(0, n)``;
+    thread where that was measured faster at this call site (``_sites``), else ``fn(0, n)``;
     work under ``MIN_ELEMENTS`` is never split. The caller's thread takes the first slice;
     exceptions are raised here."""
     threads = min(_threads or num_threads(), n)
@@ -241,10 +216,10 @@ def over_batch(fn, n, elements):
     if site is None:
         if len(_sites) >= MAX_SITES:
             _sites.clear()
-        site = _sites[key] = _Site()
-    if site.split is None:
-        site.run(fn, n, threads)
-    elif site.split:
+        site = _sites[key] = engines.Pick(("split", "whole"), rounds=SITE_ROUNDS)
+    if site.chosen is None:
+        site.run({"split": lambda: _split(fn, n, threads), "whole": lambda: fn(0, n)})
+    elif site.chosen == "split":
         _split(fn, n, threads)
     else:
         fn(0, n)

@@ -1,5 +1,5 @@
 """Each call site of parallel.over_batch is split only where the split was measured faster
-(parallel._Site): the choice follows the timings, is made per site, size and thread count,
+(parallel._sites, one engines.Pick each): the choice follows the timings, is made per site, size and thread count,
 and every call covers the batch once whichever way it runs."""
 import threading
 import time
@@ -68,11 +68,11 @@ def test_the_choice_is_per_size_and_thread_count(two_threads):
     call, fn = make_site(lambda lo, hi: 0.002 if hi - lo == 10 else 0.015)
     for _ in range(2 * parallel.SITE_ROUNDS):
         call(10, 1000)
-    assert parallel._sites[(fn.__code__, 1000, 2)].split is False
+    assert parallel._sites[(fn.__code__, 1000, 2)].chosen == "whole"
     assert split(call(10, 2000)), "another size is timed afresh (its first call splits)"
     parallel.set_num_threads(3)
     assert split(call(10, 1000)), "another thread count is timed afresh"
-    assert parallel._sites[(fn.__code__, 1000, 3)].split is None
+    assert parallel._sites[(fn.__code__, 1000, 3)].chosen is None
 
 
 def test_small_work_and_one_thread_are_never_split(two_threads, monkeypatch):

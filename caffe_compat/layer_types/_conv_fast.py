@@ -54,10 +54,15 @@ DEPTHWISE_BACKWARD = ("depthwise",)
 # The data gradient's candidates, for the backward candidates that take it from onnxruntime.
 DATA_GRADIENT = ("flipped", "transpose")
 # The onnxruntime operators each candidate calls (the others' are released once picked);
-# "dx" stands for the data gradient's pick (_DX_OPS).
+# "dx" in _BACKWARD_OPS: the candidate takes the data gradient's pick (_DX_OPS).
 _FORWARD_OPS = {"ort": {"fwd"}, "colgemm": {"colgemm"}}
 _BACKWARD_OPS = {"ort": {"dw", "dx"}, "gemm": {"gemm", "dx"}, "mixed": {"dx"}}
-_DX_OPS = {"transpose": {"dx"}, "flipped": {"dxf"}}
+_DX_OPS = {"transpose": {"dxt"}, "flipped": {"dxf"}}
+
+
+def _left(pick):
+    """The candidates a Pick may still run: the one kept, or those still timed."""
+    return [pick.chosen] if pick.chosen else pick.names
 
 
 def applicable(layer, bottom):
@@ -103,7 +108,7 @@ class FastConvolution:
                 ins["b"] = (o,)
             return OrtOp("Conv", ins, {"y": (m, o, oh, ow)}, kernel_shape=[kh, kw],
                          pads=[ph, pw, ph, pw], strides=[sh, sw], dilations=[dh, dw], group=L.group)
-        if kind == "dx":
+        if kind == "dxt":
             full = [sh * (oh - 1) + dh * (kh - 1) + 1 - 2 * ph, sw * (ow - 1) + dw * (kw - 1) + 1 - 2 * pw]
             return OrtOp("ConvTranspose", {"dy": (m, o, oh, ow), "w": wshape}, {"dx": (m, c, h, w)},
                          kernel_shape=[kh, kw], pads=[ph, pw, ph, pw], strides=[sh, sw],
@@ -152,26 +157,23 @@ class FastConvolution:
         """Drops the onnxruntime sessions that no pick made or still timing can call."""
         need = set()
         for choice in self.choices.values():
-            backward, data_gradient = set(), set()
             for key, pick in choice.items():
-                table, into = ((_FORWARD_OPS, need) if key == "fwd" else
-                               (_DX_OPS, data_gradient) if key == "dx" else (_BACKWARD_OPS, backward))
-                for name in ([pick.chosen] if pick.chosen else pick.names):
-                    into |= table.get(name, set())
-            if "dx" in backward:   # a backward candidate left takes the data gradient's pick
-                need |= data_gradient
-            need |= backward - {"dx"}
+                if self.in_use(choice, key):
+                    table = _FORWARD_OPS if key == "fwd" else _DX_OPS if key == "dx" else _BACKWARD_OPS
+                    for name in _left(pick):
+                        need |= table.get(name, set())
         for k in [k for k in self.ops if k[0] not in need]:
             del self.ops[k]
 
     @staticmethod
     def in_use(choice, key):
         """False for the data gradient's pick (``key`` "dx") when every backward pick of the
-        ``choice`` has settled on a candidate that does not take it (engines.describe)."""
+        ``choice`` has settled on a candidate that does not take it (engines.describe, and the
+        sessions kept by _release_unpicked)."""
         if key != "dx":
             return True
         return any("dx" in _BACKWARD_OPS.get(n, ()) for k, p in choice.items() if k not in ("fwd", "dx")
-                   for n in ([p.chosen] if p.chosen else p.names))
+                   for n in _left(p))
 
     def _run(self, pick, calls):
         decided = pick.chosen
@@ -269,7 +271,7 @@ class FastConvolution:
                 dy = t.diff.reshape(m, L.num_output, *L.out_hw)
                 dx = b.diff.reshape(m, c, h, w)
                 if wf is None:
-                    self._op("dx", m, c, h, w)(dy=dy, w=L.blobs[0].data, dx=dx)
+                    self._op("dxt", m, c, h, w)(dy=dy, w=L.blobs[0].data, dx=dx)
                 else:
                     self._op("dxf", m, c, h, w)(dy=dy, wf=wf, dx=dx)
 
