@@ -1,7 +1,8 @@
 """One ONNX operator run by onnxruntime's CPU kernels on numpy arrays, without copies.
 
 ``OrtOp(op_type, inputs, outputs, **attributes)`` builds a one-node graph (inputs and
-outputs as ``{name: shape}``, float32) and runs it on arrays the caller owns: inputs and
+outputs as ``{name: shape}``, float32; ``nodes=[...]`` gives several nodes instead, which may
+use onnxruntime's ``com.microsoft.nchwc`` operators, op_type then only names the graph) and runs it on arrays the caller owns: inputs and
 outputs are bound by address (onnxruntime's I/O binding), so a call allocates nothing and
 writes straight into the output arrays. One session per thread count, made on first use:
 ``intra_op_num_threads`` follows caffe_compat.parallel's count, and idle workers do not
@@ -15,6 +16,7 @@ import numpy as np
 from . import parallel
 
 _OPSET = 17
+NCHWC_DOMAIN = "com.microsoft.nchwc"
 _shared_arena = False
 
 
@@ -34,8 +36,9 @@ def _share_one_arena(ort):
 
 
 class OrtOp:
-    def __init__(self, op_type, inputs, outputs, **attributes):
+    def __init__(self, op_type, inputs, outputs, nodes=None, **attributes):
         self.op_type = op_type
+        self.nodes = nodes
         self.inputs = {k: tuple(int(d) for d in v) for k, v in inputs.items()}
         self.outputs = {k: tuple(int(d) for d in v) for k, v in outputs.items()}
         self.attributes = attributes
@@ -49,12 +52,15 @@ class OrtOp:
             def info(name, shape):
                 return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
 
-            node = helper.make_node(self.op_type, list(self.inputs), list(self.outputs),
-                                    **self.attributes)
-            graph = helper.make_graph([node], self.op_type,
+            nodes = self.nodes or [helper.make_node(self.op_type, list(self.inputs),
+                                                    list(self.outputs), **self.attributes)]
+            graph = helper.make_graph(nodes, self.op_type,
                                       [info(k, v) for k, v in self.inputs.items()],
                                       [info(k, v) for k, v in self.outputs.items()])
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)])
+            opsets = [helper.make_opsetid("", _OPSET)]
+            if any(n.domain == NCHWC_DOMAIN for n in nodes):
+                opsets.append(helper.make_opsetid(NCHWC_DOMAIN, 1))
+            model = helper.make_model(graph, opset_imports=opsets)
             model.ir_version = 8
             self._model = model.SerializeToString()
         return self._model

@@ -20,7 +20,9 @@ from test_grid_convolution import GRID, check_against_the_loops, conv_reference,
 CANDIDATES = [("ort", "ort", "flipped"), ("ort", "ort", "transpose"), ("ort", "mixed", "flipped"),
               ("ort", "mixed", "transpose"), ("ort", "caffe", "flipped"), ("caffe", "ort", "flipped"),
               ("ort", "gemm", "transpose"), ("caffe", "gemm", "flipped"), ("colgemm", "gemm", "flipped"),
-              ("colgemm", "caffe", "transpose"), ("depthwise", "depthwise", "flipped")]
+              ("colgemm", "caffe", "transpose"), ("depthwise", "depthwise", "flipped"),
+              ("nchwc", "ort", "nchwc"), ("nchwc", "gemm", "nchwc"), ("nchwc", "mixed", "flipped"),
+              ("nchwc", "depthwise", "nchwc")]
 
 
 @pytest.fixture
@@ -38,10 +40,25 @@ DEPTHWISE = [
     (1, 512, 14, 14, 512, (3, 3), (1, 1), (1, 1), 1, 512, True),  # conv4_x/dw
     (3, 16, 15, 15, 16, (3, 3), (2, 2), (2, 2), 2, 16, True),     # dilation, odd map
 ]
+# The NCHWc forms (_conv_nchwc.py) where the grid has few channels: channels padded to the
+# block both ways, input channels not a multiple of 4 (no form), a first layer's NCHW input
+# whose data gradient has 3 channels, stride, dilation, 1x1, and depthwise off the block.
+NCHWC = [
+    (2, 20, 12, 12, 50, (5, 5), (1, 1), (0, 0), 1, 1, True),     # LeNet conv2
+    (2, 32, 16, 16, 40, (3, 3), (1, 1), (1, 1), 1, 1, True),     # 40 outputs: padded to the block
+    (3, 64, 9, 9, 32, (3, 3), (2, 2), (1, 1), 1, 1, False),      # stride 2
+    (2, 3, 32, 32, 32, (5, 5), (1, 1), (2, 2), 1, 1, True),      # cifar10 conv1
+    (2, 32, 14, 14, 32, (3, 3), (1, 1), (2, 2), 2, 1, True),     # dilation 2
+    (2, 48, 7, 7, 24, (1, 1), (1, 1), (0, 0), 1, 1, True),       # 1x1
+    (2, 18, 11, 11, 16, (3, 3), (1, 1), (1, 1), 1, 1, True),     # 18 inputs: not a multiple of 4
+    (2, 24, 10, 10, 24, (3, 3), (1, 1), (1, 1), 1, 24, True),    # depthwise, 24 channels
+    (2, 32, 13, 13, 32, (3, 3), (1, 1), (1, 1), 1, 32, True),    # depthwise on the block
+    (2, 32, 13, 13, 32, (3, 3), (1, 1), (1, 1), 1, 2, True),     # two groups: no form
+]
 
 
 @pytest.mark.parametrize("pinned", CANDIDATES, ids=["-".join(c) for c in CANDIDATES], indirect=True)
-@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID + DEPTHWISE)
+@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID + DEPTHWISE + NCHWC)
 def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bias, threads, pinned):
     layer = check_against_the_loops(n, c, h, w, o, k, s, p, d, g, bias, f"fast {pinned} threads {threads}")
     assert layer.fast is not None, "the fast engine ran"
