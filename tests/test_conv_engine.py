@@ -212,7 +212,7 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
             assert lines[name] == "CAFFE"
         else:
             back = r"backward( \(parameters only\))? (caffe|mixed|ort|gemm)"
-            dx = r"(, data gradient (flipped|transpose))?"
-            assert re.fullmatch(rf"DEFAULT: forward (caffe|ort|colgemm)(, {back})+{dx}", lines[name]), lines[name]
+            dx = r"(, data gradient (nchwc|flipped|transpose))?"
+            assert re.fullmatch(rf"DEFAULT: forward (nchwc|caffe|ort|colgemm)(, {back})+{dx}", lines[name]), lines[name]
             if "data gradient" in lines[name]:
                 assert re.search("backward (ort|gemm|mixed)", lines[name]), "shown only when it is used"
