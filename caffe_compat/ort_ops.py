@@ -18,6 +18,34 @@ from . import parallel
 _OPSET = 17
 NCHWC_DOMAIN = "com.microsoft.nchwc"
 _shared_arena = False
+_nchwc_block = None
+
+
+def nchwc_block():
+    """The channel block of MLAS's NCHWc kernels here (16 with AVX-512, 8 with AVX2), found
+    once: ReorderInput pads 4 channels up to one block. 0 where this onnxruntime build or
+    CPU has no NCHWc kernels."""
+    global _nchwc_block
+    if _nchwc_block is None:
+        try:
+            import onnxruntime as ort
+            from onnx import TensorProto, helper
+
+            node = helper.make_node("ReorderInput", ["x"], ["y"], domain=NCHWC_DOMAIN)
+            graph = helper.make_graph([node], "block",
+                                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 1, 1])],
+                                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET),
+                                                            helper.make_opsetid(NCHWC_DOMAIN, 1)])
+            model.ir_version = 8
+            so = ort.SessionOptions()
+            so.log_severity_level = 4
+            sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            b = int(sess.run(None, {"x": np.ones((1, 4, 1, 1), np.float32)})[0].shape[1])
+            _nchwc_block = b if b in (8, 16) else 0
+        except Exception:  # no NCHWc kernels in this build or on this CPU
+            _nchwc_block = 0
+    return _nchwc_block
 
 
 def _share_one_arena(ort):

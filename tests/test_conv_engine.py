@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import caffe_compat.engines as engines
-from caffe_compat.layer_types import _conv_fast
+from caffe_compat.layer_types import _conv_fast, _conv_nchwc
 from grid_support import assert_close, f64, run_layer, threads, uniform  # noqa: F401
 from test_grid_convolution import GRID, check_against_the_loops, conv_reference, conv_text
 
@@ -62,6 +62,23 @@ NCHWC = [
 def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bias, threads, pinned):
     layer = check_against_the_loops(n, c, h, w, o, k, s, p, d, g, bias, f"fast {pinned} threads {threads}")
     assert layer.fast is not None, "the fast engine ran"
+    fwd, bwd, dx = pinned
+    ran = {key: _conv_fast._left(pick) for choice in layer.fast.choices.values() for key, pick in choice.items()}
+    if fwd == "nchwc" and _conv_nchwc.form(c, o, g):  # the direct kernels did run where they can
+        assert ran["fwd"] == ["nchwc"], ran
+    if dx == "nchwc" and bwd in ("ort", "gemm", "mixed") and s == (1, 1) and _conv_nchwc.form(o, c, g) \
+            and not _conv_fast._conv_depthwise.is_depthwise(layer) and not (bwd == "ort" and g > 1):
+        assert ran["dx"] == ["nchwc"], ran
+
+
+def test_without_nchwc_kernels_the_candidate_is_never_offered(monkeypatch):
+    """A CPU or onnxruntime build without NCHWc kernels (block 0): the engine picks among
+    the others and still matches the loops."""
+    monkeypatch.setattr(_conv_nchwc, "block", lambda: 0)
+    monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
+    layer = check_against_the_loops(2, 32, 16, 16, 40, (3, 3), (1, 1), (1, 1), 1, 1, True, "no NCHWc")
+    names = {n for choice in layer.fast.choices.values() for pick in choice.values() for n in pick.names}
+    assert names and "nchwc" not in names
 
 
 def test_two_iterations_accumulate_parameter_gradients_once_each(monkeypatch):

@@ -25,39 +25,11 @@ compute them). ``block()`` is 0 where onnxruntime has no NCHWc kernels (no AVX2,
 CPUs): the candidate is then never offered.
 """
 from ..backend import xp
-from ..ort_ops import NCHWC_DOMAIN, OrtOp
-
-_block = None
-
-
-def _detect():
-    """ReorderInput pads 4 channels up to one block: its output's width is the block."""
-    try:
-        import numpy as np
-        import onnxruntime as ort
-        from onnx import TensorProto, helper
-
-        node = helper.make_node("ReorderInput", ["x"], ["y"], domain=NCHWC_DOMAIN)
-        graph = helper.make_graph([node], "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 1, 1])],
-                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                        helper.make_opsetid(NCHWC_DOMAIN, 1)])
-        model.ir_version = 8
-        so = ort.SessionOptions()
-        so.log_severity_level = 4
-        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        b = int(sess.run(None, {"x": np.ones((1, 4, 1, 1), np.float32)})[0].shape[1])
-        return b if b in (8, 16) else 0
-    except Exception:  # no NCHWc kernels in this build or on this CPU
-        return 0
-
+from ..ort_ops import NCHWC_DOMAIN, OrtOp, nchwc_block
 
 def block():
     """The channel block of MLAS's NCHWc kernels on this machine; 0 when it has none."""
-    global _block
-    if _block is None:
-        _block = _detect()
-    return _block
+    return nchwc_block()
 
 
 def _up(n):
