@@ -17,6 +17,15 @@ from conftest import CAFFE_REF, need
 # nearly 0 in a blob of hundreds (ts_cifar10's convolutions) differs by ~1e-4 in absolute
 # terms on some machines. A wrong layer is off by far more than 1e-5 of the blob's scale.
 RTOL, ATOL, SCALE_ATOL = 1e-4, 1e-5, 1e-5
+# The fast engine's convolutions sum in other orders than Caffe's, so where two values of a
+# MAX window are exactly equal in Caffe (ts_cifar10's conv_s_1 has 2 such windows among
+# 100x32x16x16) the fast engine's rounding may pick the other one, and every gradient below
+# that pool moves by the flipped element's share (conv_s_1's dW: 5.7e-4 of its largest
+# value, with onnxruntime's NCHWc kernels). So on the fast engine the net cases' gradients
+# (diff/, paramdiff/) are held to TIE_ATOL of the blob's largest value, as
+# tests/test_zoo_nets.py holds its nets; forward outputs keep the tolerance above, and the
+# CAFFE engine, Caffe's own order, keeps it everywhere.
+TIE_ATOL = 1e-2
 
 
 def case_names(kind):
@@ -36,13 +45,13 @@ def stored_part(got, want):
     return got
 
 
-def compare(errors, what, got, want):
+def compare(errors, what, got, want, scale_atol=SCALE_ATOL):
     want = np.asarray(want)
     got = stored_part(got, want)
     if got.shape != want.shape:
         errors.append(f"{what}: shape {got.shape}, Caffe {want.shape}")
         return
-    atol = max(ATOL, SCALE_ATOL * float(np.max(np.abs(want)))) if want.size else ATOL
+    atol = max(ATOL, scale_atol * float(np.max(np.abs(want)))) if want.size else ATOL
     bad = ~np.isclose(got, want, rtol=RTOL, atol=atol)
     if bad.any():
         worst = np.unravel_index(np.argmax(np.abs(got - want) - atol - RTOL * np.abs(want)), want.shape)
@@ -98,7 +107,10 @@ def check_dropout_train(net, z, errors):
         errors.append(f"dropout_train: kept fraction {fraction:.3f}, expected about {1 - z['meta/dropout_ratio']:.3f}")
 
 
-def run_case(case_dir):
+def run_case(case_dir, gradient_atol=SCALE_ATOL):
+    """The case's differences from Caffe, as lines; ``gradient_atol``: the absolute floor
+    of diff/ and paramdiff/, in units of the blob's largest value (TIE_ATOL on the fast
+    engine's nets)."""
     z = load(case_dir)
     net = build(case_dir, z["meta/phase"])
     set_inputs(net, z)
@@ -123,9 +135,9 @@ def run_case(case_dir):
         net.backward()
     for prefix in ("indiff/", "diff/"):
         for name, want in keys(z, prefix):
-            compare(errors, f"{prefix}{name}", net.blobs[name].diff, want)
+            compare(errors, f"{prefix}{name}", net.blobs[name].diff, want, gradient_atol)
     for name, want in keys(z, "paramdiff/"):
-        compare(errors, f"paramdiff/{name}", param(net, name).diff, want)
+        compare(errors, f"paramdiff/{name}", param(net, name).diff, want, gradient_atol)
     test_outputs = keys(z, "test/out/")
     if test_outputs:
         test_net = build(case_dir, caffe.TEST)
@@ -142,10 +154,20 @@ def test_layer_case(case):
     assert not errors, f"{case}: differs from Caffe:\n" + "\n".join(errors)
 
 
+@pytest.fixture(params=["CAFFE", "DEFAULT"])
+def engine(request):
+    """Every layer on Caffe's path, or each on its prototxt's (the fast engine here)."""
+    from caffe_compat import engines
+
+    engines.set_engine(request.param)
+    yield request.param
+    engines.set_engine(None)
+
+
 @pytest.mark.parametrize("case", case_names("nets"))
-def test_net_case(case):
-    errors = run_case(need(CAFFE_REF / "nets" / case))
-    assert not errors, f"{case}: differs from Caffe:\n" + "\n".join(errors)
+def test_net_case(case, engine):
+    errors = run_case(need(CAFFE_REF / "nets" / case), SCALE_ATOL if engine == "CAFFE" else TIE_ATOL)
+    assert not errors, f"{case} (engine {engine}): differs from Caffe:\n" + "\n".join(errors)
 
 
 @pytest.mark.parametrize("kind,case", [("layers", c) for c in case_names("layers")]
