@@ -22,7 +22,8 @@ CANDIDATES = [("ort", "ort", "flipped"), ("ort", "ort", "transpose"), ("ort", "m
               ("ort", "gemm", "transpose"), ("caffe", "gemm", "flipped"), ("colgemm", "gemm", "flipped"),
               ("colgemm", "caffe", "transpose"), ("depthwise", "depthwise", "flipped"),
               ("nchwc", "ort", "nchwc"), ("nchwc", "gemm", "nchwc"), ("nchwc", "mixed", "flipped"),
-              ("nchwc", "depthwise", "nchwc")]
+              ("nchwc", "depthwise", "nchwc"), ("depthwise", "dwx", "nchwc"), ("nchwc", "dwx", "flipped"),
+              ("depthwise", "dwx", "transpose")]
 
 
 @pytest.fixture
@@ -66,8 +67,9 @@ def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bi
     ran = {key: _conv_fast._left(pick) for choice in layer.fast.choices.values() for key, pick in choice.items()}
     if fwd == "nchwc" and _conv_nchwc.form(c, o, g):  # the direct kernels did run where they can
         assert ran["fwd"] == ["nchwc"], ran
-    if dx == "nchwc" and bwd in ("ort", "gemm", "mixed") and s == (1, 1) and _conv_nchwc.form(o, c, g) \
-            and not _conv_fast._conv_depthwise.is_depthwise(layer) and not (bwd == "ort" and g > 1):
+    depthwise = _conv_fast._conv_depthwise.is_depthwise(layer)
+    if dx == "nchwc" and s == (1, 1) and _conv_nchwc.form(o, c, g) and (
+            bwd == "dwx" if depthwise else bwd in ("gemm", "mixed") or bwd == "ort" and g == 1):
         assert ran["dx"] == ["nchwc"], ran
 
 

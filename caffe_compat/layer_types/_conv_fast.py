@@ -28,7 +28,9 @@ fastest for each pass:
 
 1x1 stride-1 kernels have no columns: Caffe's products on the pixels, or onnxruntime's.
 Depthwise layers (group = channels = num_output) have their own candidate, by kernel
-offsets (_conv_depthwise.py), in place of Caffe's one GEMM per channel.
+offsets (_conv_depthwise.py), in place of Caffe's one GEMM per channel; in backward, its
+weight gradient either with its own data gradient (``depthwise``) or with the timed data
+gradient above (``dwx``: a depthwise Conv of the flipped kernels, plain or NCHWc).
 
 Every candidate computes the same sums in another order, so results equal Caffe's path to
 float32 rounding. Layers the engine does not pay off on stay on Caffe's path: float64 blobs
@@ -52,13 +54,13 @@ BACKWARD = ("ort", "gemm", "mixed", "caffe")
 POINTWISE_FORWARD = ("nchwc", "ort", "caffe")
 POINTWISE_BACKWARD = ("ort", "mixed", "caffe")
 DEPTHWISE_FORWARD = ("depthwise", "nchwc", "ort")
-DEPTHWISE_BACKWARD = ("depthwise",)
+DEPTHWISE_BACKWARD = ("depthwise", "dwx")
 # The data gradient's candidates, for the backward candidates that take it from onnxruntime.
 DATA_GRADIENT = ("nchwc", "flipped", "transpose")
 # The onnxruntime operators each candidate calls (the others' are released once picked);
 # "dx" in _BACKWARD_OPS: the candidate takes the data gradient's pick (_DX_OPS).
 _FORWARD_OPS = {"ort": {"fwd"}, "colgemm": {"colgemm"}, "nchwc": {"fwdc"}}
-_BACKWARD_OPS = {"ort": {"dw", "dx"}, "gemm": {"gemm", "dx"}, "mixed": {"dx"}}
+_BACKWARD_OPS = {"ort": {"dw", "dx"}, "gemm": {"gemm", "dx"}, "mixed": {"dx"}, "dwx": {"dx"}}
 _DX_OPS = {"transpose": {"dxt"}, "flipped": {"dxf"}, "nchwc": {"dxc"}}
 
 
@@ -358,6 +360,9 @@ class FastConvolution:
         L = self.layer
         if name == "depthwise":
             _conv_depthwise.backward(L, top, propagate_down, bottom)
+        elif name == "dwx":
+            _conv_depthwise.backward(L, top, [False] * len(bottom), bottom)
+            self._ort_dx(top, propagate_down, bottom)
         elif name == "caffe":
             self._columns(bottom)
             L._backward_caffe(top, propagate_down, bottom)
@@ -375,7 +380,7 @@ class FastConvolution:
     def backward(self, top, propagate_down, bottom):
         pd = tuple(bool(p) for p in propagate_down)
         if _conv_depthwise.is_depthwise(self.layer):
-            names = list(DEPTHWISE_BACKWARD)
+            names = [n for n in DEPTHWISE_BACKWARD if n != "dwx" or any(pd)]
         else:
             candidates = POINTWISE_BACKWARD if self.layer._pointwise() else BACKWARD
             names = [n for n in candidates
