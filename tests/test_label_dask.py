@@ -142,8 +142,9 @@ def test_rerun_after_interruption_labels_only_missing_shards(tmp_path, images, c
                       shard_size=BATCH, on_shard=interrupt, progress=False)
     from solver.teacher import build_ensemble, cache_path_for
 
-    cache_path = cache_path_for(db, build_ensemble(params(client_teacher)))
-    parts = _parts_folder(cache_path, BATCH, len(images[0]))
+    ensemble = build_ensemble(params(client_teacher))
+    cache_path = cache_path_for(db, ensemble)
+    parts = _parts_folder(cache_path, BATCH, len(images[0]), ensemble.key)
     saved = len(os.listdir(parts))
     assert saved == 5 and not os.path.exists(cache_path)
     r = label_on_dask(dask_client, db, params(client_teacher), 0.00390625, None, BATCH,

@@ -112,6 +112,64 @@ def test_cache_second_epoch_runs_no_teacher_and_changed_model_recomputes(tmp_pat
     assert not np.allclose(changed, first[1])
 
 
+def test_new_transform_code_gets_a_new_cache_file(tmp_path, monkeypatch):
+    """A tscaffe whose transform code differs (another code_digest) never reads the logits
+    an older one cached for the same model and data: the file's name changes and the
+    teacher runs again."""
+    import solver.teacher.ensemble as ensemble_module
+    from solver.teacher import forget_open_caches
+
+    rng = np.random.default_rng(3)
+    dataset = rng.uniform(0, 1, (8, 1, 4, 4)).astype(np.float32)
+    data_file = tmp_path / "data.bin"
+    data_file.write_bytes(dataset.tobytes())
+    params = {"onnx": str(tiny_model(tmp_path / "t.onnx", rng.normal(size=(16, 3)))), "data": str(data_file)}
+    layer, bottom, top = make_layer(params, dataset)
+    forward(layer, bottom, top, dataset)
+    layer.close()
+    old = cache_path_for(str(data_file), layer.teacher.ensemble)
+    forget_open_caches()
+    monkeypatch.setattr(ensemble_module, "_code_digest", "another-version")
+    layer2, b2, t2 = make_layer(params, dataset)
+    base = layer2.teacher.ensemble.runs
+    forward(layer2, b2, t2, dataset)
+    assert layer2.teacher.ensemble.runs == base + 1, "the new code labels the data itself"
+    assert cache_path_for(str(data_file), layer2.teacher.ensemble) != old
+
+
+def test_a_named_cache_file_of_another_teacher_is_refused(tmp_path):
+    """``cache_file`` names the file, so nothing in the name tells teachers apart: the file
+    records its teacher's key, and another teacher (or an older file that records none)
+    gets a clear error instead of the stale logits."""
+    from solver.teacher import forget_open_caches
+
+    rng = np.random.default_rng(4)
+    dataset = rng.uniform(0, 1, (8, 1, 4, 4)).astype(np.float32)
+    cache = tmp_path / "logits.npz"
+    first = tiny_model(tmp_path / "a.onnx", rng.normal(size=(16, 3)))
+    layer, bottom, top = make_layer({"onnx": str(first), "cache_file": str(cache)}, dataset)
+    want = forward(layer, bottom, top, dataset)
+    layer.close()
+    with np.load(cache) as z:
+        assert str(z["teacher"]) == layer.teacher.ensemble.key
+    forget_open_caches()
+    # The same teacher reads it back without running.
+    again, b, t = make_layer({"onnx": str(first), "cache_file": str(cache)}, dataset)
+    base = again.teacher.ensemble.runs
+    np.testing.assert_array_equal(forward(again, b, t, dataset), want)
+    assert again.teacher.ensemble.runs == base
+    forget_open_caches()
+    second = tiny_model(tmp_path / "b.onnx", rng.normal(size=(16, 3)))
+    with pytest.raises(CaffeError, match="holds another teacher's logits.*delete it or give another cache_file"):
+        make_layer({"onnx": str(second), "cache_file": str(cache)}, dataset)
+    forget_open_caches()
+    with np.load(cache) as z:  # as an older tscaffe wrote it: no teacher key
+        np.savez(cache, keys=z["keys"], logits=z["logits"])
+    with pytest.raises(CaffeError, match="does not record which teacher"):
+        make_layer({"onnx": str(first), "cache_file": str(cache)}, dataset)
+    forget_open_caches()
+
+
 def test_no_cache_runs_every_time(model):
     path, _, _ = model
     data = np.ones((4, 1, 4, 4), np.float32)

@@ -49,7 +49,7 @@ def cached_teacher(params, sample_shape=None, ensemble=None, announce=True):
     elif path is None:
         cache = LogitCache(None)
     else:
-        cache = open_cache(path)
+        cache = open_cache(path, ensemble.key)
     teacher = CachedTeacher(ensemble, cache, width)
     teacher.cache_path, teacher.cache_why = path, why
     return teacher

@@ -3,8 +3,10 @@ and ``CachedTeacher``, an ensemble behind it.
 
 The cache maps a sample's bytes (the student's data blob for that sample) to the teacher's
 logits, so it is correct for any data order and any batch size; its file is named by the
-model's bytes and the transform (solver.teacher.placement), so a changed ONNX file never
-reuses stale logits.
+teacher's key (the model's bytes, the transform and the code applying it: ensemble.py) and
+the dataset (solver.teacher.placement), and it records that key, so neither a changed ONNX
+file nor another tscaffe ever reuses stale logits: a file given by name (``cache_file``)
+that holds another key is refused with a clear error.
 """
 import hashlib
 import io
@@ -26,13 +28,17 @@ def sample_keys(data):
 class LogitCache:
     """Teacher logits memoised per sample, optionally backed by an .npz file.
 
-    The file holds ``keys`` (M, 16) uint8 digests of the samples and ``logits`` (M, C);
-    it is written atomically (temp file + rename), so an interrupted run never leaves a
-    broken cache behind.
+    The file holds ``keys`` (M, 16) uint8 digests of the samples, ``logits`` (M, C) and
+    ``teacher``, the key of the teacher that computed them (``teacher``: TeacherEnsemble.key;
+    None: not checked, not recorded); it is written atomically (temp file + rename), so an
+    interrupted run never leaves a broken cache behind.
     """
 
-    def __init__(self, path=None):
+    def __init__(self, path=None, teacher=None):
         self.path = path
+        self.teacher = teacher
+        self.loaded = False  # read from a file: ``stored`` is the key that file records
+        self.stored = None
         self.index = {}
         self.rows = []
         self.dirty = 0
@@ -40,10 +46,31 @@ class LogitCache:
             try:
                 with np.load(path) as z:
                     keys, logits = z["keys"], z["logits"]
+                    stored = str(z["teacher"]) if "teacher" in z.files else None
             except Exception as e:
                 raise TeacherError(f"logit cache {path} is unreadable ({e}); delete it") from None
+            self.loaded, self.stored = True, stored
+            self.check(teacher)
             self.rows = list(logits)
             self.index = {bytes(k): i for i, k in enumerate(keys)}
+
+    def check(self, teacher):
+        """Refuse a file written for another teacher key than ``teacher`` (None: no check)."""
+        if teacher is None:
+            return
+        if not self.loaded:
+            self.teacher = teacher
+            return
+        if self.stored is None:
+            raise TeacherError(f"logit cache {self.path} does not record which teacher and which tscaffe "
+                               "computed its logits (an older tscaffe wrote it), so they cannot be trusted "
+                               "for this teacher; delete it and the teacher labels the data again")
+        if self.stored != teacher:
+            raise TeacherError(f"logit cache {self.path} holds another teacher's logits (written for teacher "
+                               f"key {self.stored[:16]}, this teacher's is {teacher[:16]}: the ONNX file, its input "
+                               "transform or output, or the tscaffe computing them differ); delete it or "
+                               "give another cache_file")
+        self.teacher = teacher
 
     def __len__(self):
         return len(self.rows)
@@ -69,7 +96,8 @@ class LogitCache:
         logits = np.stack(self.rows)[order]
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         buf = io.BytesIO()
-        np.savez(buf, keys=keys, logits=logits)
+        extra = {"teacher": np.array(self.teacher)} if self.teacher else {}
+        np.savez(buf, keys=keys, logits=logits, **extra)
         atomic_write_bytes(self.path, buf.getvalue())
         self.dirty = 0
 
@@ -77,14 +105,21 @@ class LogitCache:
 _OPEN_CACHES = {}
 
 
-def open_cache(path):
+def open_cache(path, teacher=None):
     """One LogitCache per file in a process, so the TRAIN and TEST nets' teacher layers
-    share entries and never overwrite each other's saves."""
+    share entries and never overwrite each other's saves; ``teacher``: the key its logits
+    must have been computed under (LogitCache.check)."""
     if path is None:
-        return LogitCache(None)
+        return LogitCache(None, teacher)
     key = os.path.abspath(path)
     if key not in _OPEN_CACHES:
-        _OPEN_CACHES[key] = LogitCache(key)
+        _OPEN_CACHES[key] = LogitCache(key, teacher)
+    else:
+        cache = _OPEN_CACHES[key]
+        if teacher is not None and cache.teacher not in (None, teacher):
+            raise TeacherError(f"logit cache {path} is open for another teacher in this process "
+                               f"(key {cache.teacher}, this one {teacher}); give each teacher its own cache_file")
+        cache.check(teacher)
     return _OPEN_CACHES[key]
 
 

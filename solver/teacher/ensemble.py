@@ -2,6 +2,7 @@
 and ``build_ensemble``, the teachers of a param_str mapping."""
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -12,17 +13,34 @@ from .errors import TeacherError
 from .model import OnnxModel
 
 BLENDS = ("prob", "logit")
+# The source that turns a sample into the logits a cache keeps: the input transform, the
+# graph's feeds and output handling, the blend. Its digest is part of every teacher key, so a
+# tscaffe whose transform computes anything differently never reads an older one's logits.
+_CODE_FILES = ("transform.py", "graph_io.py", "model.py", "ensemble.py")
+_code_digest = None
+
+
+def code_digest():
+    """A digest of the files of _CODE_FILES (16 hex digits), read once per process."""
+    global _code_digest
+    if _code_digest is None:
+        h = hashlib.sha256()
+        for name in _CODE_FILES:
+            h.update(name.encode() + b"\0" + Path(__file__).with_name(name).read_bytes())
+        _code_digest = h.hexdigest()[:16]
+    return _code_digest
 
 
 class TeacherEnsemble:
-    """One or several teachers combined; ``key`` hashes the models and their transforms."""
+    """One or several teachers combined; ``key`` hashes the models, their transforms and the
+    code that applies them (code_digest)."""
 
     def __init__(self, teachers, blend="prob"):
         if blend not in BLENDS:
             raise TeacherError(f"blend must be 'prob' or 'logit', got {blend!r}")
         self.teachers = teachers
         self.blend = blend
-        key = [blend] + [[t.model_sha256, t.transform_key] for t in teachers]
+        key = [code_digest(), blend] + [[t.model_sha256, t.transform_key] for t in teachers]
         self.key = hashlib.sha256(json.dumps(key).encode()).hexdigest()
 
     @property

@@ -131,8 +131,10 @@ def connect(scheduler):
         raise CaffeError(f"--scheduler {scheduler!r}: cannot reach the Dask scheduler ({e})") from None
 
 
-def _parts_folder(cache_path, shard_size, records):
-    return f"{cache_path}.parts-s{shard_size}-n{records}"
+def _parts_folder(cache_path, shard_size, records, teacher):
+    """Where the shards of a labelling run wait (named by the teacher's key as well: a file
+    given as ``cache_file`` does not say which teacher filled it)."""
+    return f"{cache_path}.parts-s{shard_size}-n{records}-t{teacher[:16]}"
 
 
 def _save_part(path, keys, logits):
@@ -178,7 +180,7 @@ def label_on_dask(client, db, params, scale, mean_values, batch=256, shard_size=
                 return {"cache": cache_path, "records": n, "shards": len(starts),
                         "shards_run": 0, "workers": len(client.scheduler_info()["workers"]),
                         "seconds": 0.0, "img_per_s": 0.0, "by_worker": {}}
-    parts = _parts_folder(cache_path, shard_size, n)
+    parts = _parts_folder(cache_path, shard_size, n, teacher.ensemble.key)
     os.makedirs(parts, exist_ok=True)
     have = {int(name[6:12]) for name in os.listdir(parts)
             if name.startswith("shard-") and name.endswith(".npz")}
