@@ -150,6 +150,11 @@ class Pick:
         self.calls = 0
         self.chosen = keep_names[0] if len(keep_names) == 1 else None
 
+    def settled(self):
+        """True when the next call runs the kept candidate (decided, not about to time the
+        candidates a borrowed kernel stood in for)."""
+        return self.chosen is not None and not (self.provisional and not _exploring)
+
     def next(self):
         if self.provisional and not _exploring:   # the borrowed kernel's count is kept: time
             self.names, self.provisional = self.provisional, None
