@@ -24,7 +24,9 @@ fastest for each pass:
   ``dX[n, c, y, x] = sum_{o,p,q} dYpad[n, o, y + p*d, x + q*d] * W[o, c, k-1-p, k-1-q]``
   with ``dYpad`` padded by ``d*(k-1) - pad``. MLAS runs Conv in cache-sized blocks on every
   thread, where its ConvTranspose is a GEMM and one col2im on a single thread: at two
-  threads the flipped Conv takes half the time on the VGG student's layers.
+  threads the flipped Conv takes half the time on the VGG student's layers. This pick is
+  made first (its candidates run inside ``mixed``, whose time is then not recorded), and
+  only then are the backward candidates timed, each with the data gradient it will keep.
 
 1x1 stride-1 kernels have no columns: Caffe's products on the pixels, or onnxruntime's.
 Depthwise layers (group = channels = num_output) have their own candidate, by kernel
