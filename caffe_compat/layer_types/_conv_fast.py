@@ -17,16 +17,11 @@ fastest for each pass:
   itself a convolution, of the input (channels as the batch) by the output gradient
   (images as the channels), with stride and dilation exchanged:
   ``dW[o, c, p, q] = sum_{n,i,j} dY[n, o, i, j] * Xpad[n, c, i*s + p*d, j*s + q*d]``.
-- the data gradient of those three (a pass of its own, timed the same way): onnxruntime's
-  ``ConvTranspose`` (``transpose``), or, at stride 1, a plain ``Conv`` of the output
-  gradient by the flipped, transposed weights (``flipped``, or ``nchwc``: the same Conv by
-  the direct kernels):
-  ``dX[n, c, y, x] = sum_{o,p,q} dYpad[n, o, y + p*d, x + q*d] * W[o, c, k-1-p, k-1-q]``
-  with ``dYpad`` padded by ``d*(k-1) - pad``. MLAS runs Conv in cache-sized blocks on every
-  thread, where its ConvTranspose is a GEMM and one col2im on a single thread: at two
-  threads the flipped Conv takes half the time on the VGG student's layers. This pick is
-  made first (its candidates run inside ``mixed``, whose time is then not recorded), and
-  only then are the backward candidates timed, each with the data gradient it will keep.
+- the data gradient of those three, a pass of its own, timed the same way
+  (_conv_data_gradient.py: ConvTranspose, or a Conv of the flipped weights, plain or by
+  the direct kernels). This pick is made first (its candidates run inside ``mixed``, whose
+  time is then not recorded), and only then are the backward candidates timed, each with
+  the data gradient it will keep.
 
 1x1 stride-1 kernels have no columns: Caffe's products on the pixels, or onnxruntime's.
 Depthwise layers (group = channels = num_output) have their own candidate, by kernel
@@ -43,7 +38,7 @@ costs more than it saves).
 from ..backend import xp
 from .. import engines, parallel
 from ..ort_ops import OrtOp
-from . import _conv_depthwise, _conv_nchwc
+from . import _conv_data_gradient, _conv_depthwise, _conv_nchwc
 
 MIN_FLOPS = 2e6
 # Tests pin a candidate per pass instead of timing ({"fwd": "ort", "bwd": "mixed"}, say).
@@ -57,13 +52,11 @@ POINTWISE_FORWARD = ("nchwc", "ort", "caffe")
 POINTWISE_BACKWARD = ("ort", "mixed", "caffe")
 DEPTHWISE_FORWARD = ("depthwise", "nchwc", "ort")
 DEPTHWISE_BACKWARD = ("depthwise", "dwx")
-# The data gradient's candidates, for the backward candidates that take it from onnxruntime.
-DATA_GRADIENT = ("nchwc", "flipped", "transpose")
 # The onnxruntime operators each candidate calls (the others' are released once picked);
 # "dx" in _BACKWARD_OPS: the candidate takes the data gradient's pick (_DX_OPS).
 _FORWARD_OPS = {"ort": {"fwd"}, "colgemm": {"colgemm"}, "nchwc": {"fwdc"}}
 _BACKWARD_OPS = {"ort": {"dw", "dx"}, "gemm": {"gemm", "dx"}, "mixed": {"dx"}, "dwx": {"dx"}}
-_DX_OPS = {"transpose": {"dxt"}, "flipped": {"dxf"}, "nchwc": {"dxc"}}
+_DX_OPS = _conv_data_gradient.OPS
 
 
 def _left(pick):
@@ -111,28 +104,14 @@ class FastConvolution:
         if kind == "fwdc":
             return _conv_nchwc.build(self._nchwc_form(), (m, c, h, w), (m, o, oh, ow), L.group, (kh, kw),
                                      (ph, pw), (sh, sw), (dh, dw), L.bias_term)
-        if kind == "dxc":
-            qh, qw = dh * (kh - 1) - ph, dw * (kw - 1) - pw
-            return _conv_nchwc.build(self._nchwc_form(flipped=True), (m, o, oh, ow), (m, c, h, w), L.group,
-                                     (kh, kw), (qh, qw), (1, 1), (dh, dw), False)
+        if kind in _conv_data_gradient.KINDS:
+            return _conv_data_gradient.build(kind, L, m, c, h, w)
         if kind == "fwd":
             ins = {"x": (m, c, h, w), "w": wshape}
             if L.bias_term:
                 ins["b"] = (o,)
             return OrtOp("Conv", ins, {"y": (m, o, oh, ow)}, kernel_shape=[kh, kw],
                          pads=[ph, pw, ph, pw], strides=[sh, sw], dilations=[dh, dw], group=L.group)
-        if kind == "dxt":
-            full = [sh * (oh - 1) + dh * (kh - 1) + 1 - 2 * ph, sw * (ow - 1) + dw * (kw - 1) + 1 - 2 * pw]
-            return OrtOp("ConvTranspose", {"dy": (m, o, oh, ow), "w": wshape}, {"dx": (m, c, h, w)},
-                         kernel_shape=[kh, kw], pads=[ph, pw, ph, pw], strides=[sh, sw],
-                         dilations=[dh, dw], group=L.group,
-                         output_padding=[h - full[0], w - full[1]])
-        if kind == "dxf":
-            # The output gradient convolved with the flipped weights, (C, O/G, kh, kw).
-            qh, qw = dh * (kh - 1) - ph, dw * (kw - 1) - pw
-            return OrtOp("Conv", {"dy": (m, o, oh, ow), "wf": (c, o // L.group, kh, kw)},
-                         {"dx": (m, c, h, w)}, kernel_shape=[kh, kw], pads=[qh, qw, qh, qw],
-                         dilations=[dh, dw], group=L.group)
         if kind == "colgemm":
             # One group's output from Caffe's columns: (O/G, K/G) x (K/G, N).
             n = m * oh * ow
@@ -166,12 +145,11 @@ class FastConvolution:
                 args["b"] = L.blobs[1].data
             op(**args)
 
-    def _nchwc_form(self, flipped=False):
-        """The NCHWc form of the forward convolution, or of the data gradient's (channels
-        exchanged); None where the direct kernels do not take it."""
+    def _nchwc_form(self):
+        """The NCHWc form of the forward convolution; None where the direct kernels do not
+        take it."""
         L = self.layer
-        c, o = L.blobs[0].data.shape[1] * L.group, L.num_output
-        return _conv_nchwc.form(o, c, L.group) if flipped else _conv_nchwc.form(c, o, L.group)
+        return _conv_nchwc.form(L.blobs[0].data.shape[1] * L.group, L.num_output, L.group)
 
     def _nchwc_forward(self, bottom, top):
         L = self.layer
@@ -269,53 +247,17 @@ class FastConvolution:
                 L._im2col(b.data.reshape(m, c, h, w), i)
             self.cols_ready = True
 
-    def _flips(self):
-        """True when the data gradient can be a plain Conv (stride 1, the padding it needs
-        not negative)."""
-        L = self.layer
-        return (tuple(L.stride) == (1, 1) and L.dilation[0] * (L.kernel[0] - 1) >= L.pad[0]
-                and L.dilation[1] * (L.kernel[1] - 1) >= L.pad[1])
-
-    def _flipped_weights(self):
-        """The weights as the data gradient's Conv takes them: for each group, input and
-        output channels exchanged and the kernel turned by 180 degrees."""
-        L = self.layer
-        w = L.blobs[0].data
-        o, cg, kh, kw = w.shape
-        G = L.group
-        wf = L.ws.get("fast_wf", (cg * G, o // G, kh, kw), xp.float32)
-        wf.reshape(G, cg, o // G, kh, kw)[...] = \
-            w.reshape(G, o // G, cg, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-        return wf
-
     def _dx_pick(self, bottom):
-        names = [n for n in DATA_GRADIENT if n == "transpose" or self._flips()]
-        if self._nchwc_form(flipped=True) is None:
-            names = [n for n in names if n != "nchwc"]
+        names = _conv_data_gradient.candidates(self.layer)
         return self._choice(bottom, "dx", names), names
 
     def _ort_dx(self, top, propagate_down, bottom):
+        """The data gradient of the backward candidates that take its pick."""
         if not any(propagate_down):
             return
         pick, names = self._dx_pick(bottom)
-        self._run(pick, {n: (lambda n=n: self._dx(n, top, propagate_down, bottom)) for n in names})
-
-    def _dx(self, name, top, propagate_down, bottom):
-        L = self.layer
-        wf = None if name == "transpose" else self._flipped_weights()
-        if name == "nchwc":
-            wf = _conv_nchwc.weights(L.ws, "nchwc_wf", wf, self._nchwc_form(flipped=True), L.group)
-        for i, (b, t) in enumerate(zip(bottom, top)):
-            if propagate_down[i]:
-                m, c, h, w = L._dims(b)
-                dy = t.diff.reshape(m, L.num_output, *L.out_hw)
-                dx = b.diff.reshape(m, c, h, w)
-                if name == "transpose":
-                    self._op("dxt", m, c, h, w)(dy=dy, w=L.blobs[0].data, dx=dx)
-                elif name == "nchwc":
-                    self._op("dxc", m, c, h, w)(x=dy, w=wf, y=dx)
-                else:
-                    self._op("dxf", m, c, h, w)(dy=dy, wf=wf, dx=dx)
+        self._run(pick, {n: (lambda n=n: _conv_data_gradient.run(self, n, top, propagate_down, bottom))
+                         for n in names})
 
     def _ort_dw(self, top, bottom):
         L = self.layer
