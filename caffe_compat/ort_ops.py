@@ -1,10 +1,11 @@
 """One ONNX operator run by onnxruntime's CPU kernels on numpy arrays, without copies.
 
 ``OrtOp(op_type, inputs, outputs, **attributes)`` builds a one-node graph (inputs and
-outputs as ``{name: shape}``, float32; ``nodes=[...]`` gives several nodes instead, which may
-use onnxruntime's ``com.microsoft.nchwc`` operators, op_type then only names the graph) and runs it on arrays the caller owns: inputs and
-outputs are bound by address (onnxruntime's I/O binding), so a call allocates nothing and
-writes straight into the output arrays. One session per thread count, made on first use:
+outputs as ``{name: shape}``, float32; ``nodes=[...]`` gives several nodes instead, which
+may use onnxruntime's ``com.microsoft.nchwc`` operators, op_type then only names the graph)
+and runs it on arrays the caller owns: inputs and outputs are bound by address
+(onnxruntime's I/O binding), so a call allocates nothing and writes straight into the
+output arrays. One session per thread count, made on first use:
 ``intra_op_num_threads`` follows caffe_compat.parallel's count, and idle workers do not
 spin (a spinning pool would take the cores that the next numpy pass needs, and slows
 everything down on a busy machine).
@@ -29,23 +30,37 @@ def nchwc_block():
     if _nchwc_block is None:
         try:
             import onnxruntime as ort
-            from onnx import TensorProto, helper
+
+            from onnx import helper
 
             node = helper.make_node("ReorderInput", ["x"], ["y"], domain=NCHWC_DOMAIN)
-            graph = helper.make_graph([node], "block",
-                                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 1, 1])],
-                                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET),
-                                                            helper.make_opsetid(NCHWC_DOMAIN, 1)])
-            model.ir_version = 8
             so = ort.SessionOptions()
             so.log_severity_level = 4
-            sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            sess = ort.InferenceSession(model_bytes([node], "block", {"x": (1, 4, 1, 1)}, {"y": None}), so,
+                                        providers=["CPUExecutionProvider"])
             b = int(sess.run(None, {"x": np.ones((1, 4, 1, 1), np.float32)})[0].shape[1])
             _nchwc_block = b if b in (8, 16) else 0
         except Exception:  # no NCHWc kernels in this build or on this CPU
             _nchwc_block = 0
     return _nchwc_block
+
+
+def model_bytes(nodes, name, inputs, outputs):
+    """A serialised float32 model of ``nodes`` with graph inputs and outputs ``{name: shape}``
+    (a shape of None: not declared), importing the NCHWc domain where a node uses it."""
+    from onnx import TensorProto, helper
+
+    def info(k, shape):
+        return helper.make_tensor_value_info(k, TensorProto.FLOAT, None if shape is None else list(shape))
+
+    graph = helper.make_graph(nodes, name, [info(k, v) for k, v in inputs.items()],
+                              [info(k, v) for k, v in outputs.items()])
+    opsets = [helper.make_opsetid("", _OPSET)]
+    if any(n.domain == NCHWC_DOMAIN for n in nodes):
+        opsets.append(helper.make_opsetid(NCHWC_DOMAIN, 1))
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    return model.SerializeToString()
 
 
 def _share_one_arena(ort):
@@ -75,22 +90,11 @@ class OrtOp:
 
     def _model_bytes(self):
         if self._model is None:
-            from onnx import TensorProto, helper
-
-            def info(name, shape):
-                return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+            from onnx import helper
 
             nodes = self.nodes or [helper.make_node(self.op_type, list(self.inputs),
                                                     list(self.outputs), **self.attributes)]
-            graph = helper.make_graph(nodes, self.op_type,
-                                      [info(k, v) for k, v in self.inputs.items()],
-                                      [info(k, v) for k, v in self.outputs.items()])
-            opsets = [helper.make_opsetid("", _OPSET)]
-            if any(n.domain == NCHWC_DOMAIN for n in nodes):
-                opsets.append(helper.make_opsetid(NCHWC_DOMAIN, 1))
-            model = helper.make_model(graph, opset_imports=opsets)
-            model.ir_version = 8
-            self._model = model.SerializeToString()
+            self._model = model_bytes(nodes, self.op_type, self.inputs, self.outputs)
         return self._model
 
     def _session(self):

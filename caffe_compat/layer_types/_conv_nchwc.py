@@ -27,9 +27,8 @@ CPUs): the candidate is then never offered.
 from ..backend import xp
 from ..ort_ops import NCHWC_DOMAIN, OrtOp, nchwc_block
 
-def block():
-    """The channel block of MLAS's NCHWc kernels on this machine; 0 when it has none."""
-    return nchwc_block()
+# The channel block of MLAS's NCHWc kernels on this machine; 0 when it has none.
+block = nchwc_block
 
 
 def _up(n):

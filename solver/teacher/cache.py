@@ -25,6 +25,9 @@ def sample_keys(data):
     return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat]
 
 
+UNRECORDED = ""  # LogitCache.teacher of a file that does not say which teacher wrote it
+
+
 class LogitCache:
     """Teacher logits memoised per sample, optionally backed by an .npz file.
 
@@ -36,9 +39,9 @@ class LogitCache:
 
     def __init__(self, path=None, teacher=None):
         self.path = path
-        self.teacher = teacher
-        self.loaded = False  # read from a file: ``stored`` is the key that file records
-        self.stored = None
+        # The key its logits were computed under: None until known, UNRECORDED for a file
+        # an older tscaffe wrote.
+        self.teacher = None
         self.index = {}
         self.rows = []
         self.dirty = 0
@@ -46,31 +49,30 @@ class LogitCache:
             try:
                 with np.load(path) as z:
                     keys, logits = z["keys"], z["logits"]
-                    stored = str(z["teacher"]) if "teacher" in z.files else None
+                    self.teacher = str(z["teacher"]) if "teacher" in z.files else UNRECORDED
             except Exception as e:
                 raise TeacherError(f"logit cache {path} is unreadable ({e}); delete it") from None
-            self.loaded, self.stored = True, stored
-            self.check(teacher)
             self.rows = list(logits)
             self.index = {bytes(k): i for i, k in enumerate(keys)}
+        self.check(teacher)
 
     def check(self, teacher):
-        """Refuse a file written for another teacher key than ``teacher`` (None: no check)."""
+        """Refuse logits computed under another teacher key than ``teacher`` (None: no
+        check): a file's, or those of another teacher sharing the cache in this process."""
         if teacher is None:
             return
-        if not self.loaded:
+        if self.teacher is None:
             self.teacher = teacher
             return
-        if self.stored is None:
+        if self.teacher == UNRECORDED:
             raise TeacherError(f"logit cache {self.path} does not record which teacher and which tscaffe "
                                "computed its logits (an older tscaffe wrote it), so they cannot be trusted "
                                "for this teacher; delete it and the teacher labels the data again")
-        if self.stored != teacher:
+        if self.teacher != teacher:
             raise TeacherError(f"logit cache {self.path} holds another teacher's logits (written for teacher "
-                               f"key {self.stored[:16]}, this teacher's is {teacher[:16]}: the ONNX file, its input "
+                               f"key {self.teacher[:16]}, this teacher's is {teacher[:16]}: the ONNX file, its input "
                                "transform or output, or the tscaffe computing them differ); delete it or "
                                "give another cache_file")
-        self.teacher = teacher
 
     def __len__(self):
         return len(self.rows)
@@ -96,7 +98,7 @@ class LogitCache:
         logits = np.stack(self.rows)[order]
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         buf = io.BytesIO()
-        extra = {"teacher": np.array(self.teacher)} if self.teacher else {}
+        extra = {"teacher": np.array(self.teacher)} if self.teacher not in (None, UNRECORDED) else {}
         np.savez(buf, keys=keys, logits=logits, **extra)
         atomic_write_bytes(self.path, buf.getvalue())
         self.dirty = 0
@@ -115,11 +117,7 @@ def open_cache(path, teacher=None):
     if key not in _OPEN_CACHES:
         _OPEN_CACHES[key] = LogitCache(key, teacher)
     else:
-        cache = _OPEN_CACHES[key]
-        if teacher is not None and cache.teacher not in (None, teacher):
-            raise TeacherError(f"logit cache {path} is open for another teacher in this process "
-                               f"(key {cache.teacher}, this one {teacher}); give each teacher its own cache_file")
-        cache.check(teacher)
+        _OPEN_CACHES[key].check(teacher)
     return _OPEN_CACHES[key]
 
 

@@ -2,7 +2,7 @@
 and ``build_ensemble``, the teachers of a param_str mapping."""
 import hashlib
 import json
-from pathlib import Path
+import os
 
 import numpy as np
 
@@ -10,6 +10,7 @@ from caffe_compat.layer_types.distillation import log_softmax
 from prototxt.teacher_param import MODEL_KEYS
 
 from .errors import TeacherError
+from .hashing import file_sha256
 from .model import OnnxModel
 
 BLENDS = ("prob", "logit")
@@ -24,10 +25,9 @@ def code_digest():
     """A digest of the files of _CODE_FILES (16 hex digits), read once per process."""
     global _code_digest
     if _code_digest is None:
-        h = hashlib.sha256()
-        for name in _CODE_FILES:
-            h.update(name.encode() + b"\0" + Path(__file__).with_name(name).read_bytes())
-        _code_digest = h.hexdigest()[:16]
+        here = os.path.dirname(os.path.abspath(__file__))
+        parts = [[name, file_sha256(os.path.join(here, name))] for name in _CODE_FILES]
+        _code_digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
     return _code_digest
 
 
