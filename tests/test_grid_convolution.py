@@ -60,6 +60,10 @@ GRID = [
     (1, 4, 17, 17, 4, (1, 7), (1, 1), (0, 3), 1, 1, True),      # Inception-v3 1x7
     (1, 4, 17, 17, 4, (7, 1), (1, 1), (3, 0), 1, 1, True),      # Inception-v3 7x1
     (3, 3, 13, 12, 5, (5, 5), (4, 4), (2, 2), 1, 1, True),      # stride 4, batch 3
+    # Weight gradients of 100k weights per group and more (computed as (O, K)).
+    (1, 512, 7, 7, 512, (3, 3), (1, 1), (1, 1), 1, 1, True),    # ResNet-50 res5 3x3
+    (1, 1024, 14, 14, 2048, (1, 1), (2, 2), (0, 0), 1, 1, False),  # res5a_branch1
+    (2, 256, 9, 9, 256, (3, 3), (1, 1), (1, 1), 1, 2, True),    # two groups of 147k
 ]
 
 

@@ -39,6 +39,7 @@ from ..backend import xp
 from .. import engines, parallel
 from ..ort_ops import OrtOp
 from . import _conv_data_gradient, _conv_depthwise, _conv_nchwc
+from ._conv_columns import DW_ROWS_MIN
 
 MIN_FLOPS = 2e6
 # Tests pin a candidate per pass instead of timing ({"fwd": "ort", "bwd": "mixed"}, say).
@@ -123,6 +124,8 @@ class FastConvolution:
             n = m * oh * ow
             kg = c // L.group * kh * kw
             og = o // L.group
+            if og * kg >= DW_ROWS_MIN:
+                return OrtOp("Gemm", {"dy": (og, n), "col": (kg, n)}, {"dw": (og, kg)}, transB=1)
             return OrtOp("Gemm", {"col": (kg, n), "dy": (og, n)}, {"dwt": (kg, og)}, transB=1)
         # "dw": the weight gradient as a convolution (one group).
         eh = (h + 2 * ph - (sh * (oh - 1) + 1)) // dh + 1
@@ -294,12 +297,17 @@ class FastConvolution:
             col = L.ws.get(f"col{i}", (c * L.kernel[0] * L.kernel[1], m * p), xp.float32)
             dy = t.diff.reshape(m, o, p)
             dy2 = L._dy_matrix(dy)
-            dwt = L.ws.get("fast_gemm_dwt", (kg, og), xp.float32)
             op = self._op("gemm", m, c, h, w)
             wd = L.blobs[0].diff.reshape(o, kg)
+            rows = og * kg >= DW_ROWS_MIN  # (O, K), as it is added
+            dwt = L.ws.get("fast_gemm_dwt", (og, kg) if rows else (kg, og), xp.float32)
             for g in range(G):
-                op(col=col[g * kg:(g + 1) * kg], dy=dy2[g * og:(g + 1) * og], dwt=dwt)
-                wd[g * og:(g + 1) * og] += dwt.T
+                if rows:
+                    op(col=col[g * kg:(g + 1) * kg], dy=dy2[g * og:(g + 1) * og], dw=dwt)
+                    wd[g * og:(g + 1) * og] += dwt
+                else:
+                    op(col=col[g * kg:(g + 1) * kg], dy=dy2[g * og:(g + 1) * og], dwt=dwt)
+                    wd[g * og:(g + 1) * og] += dwt.T
             if L.bias_term:
                 L._bias_gradient_per_image(dy)
 
