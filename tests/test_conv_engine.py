@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import caffe_compat.engines as engines
-from caffe_compat.layer_types import _conv_fast, _conv_nchwc
+from caffe_compat.layer_types import _conv_fast, _conv_nchwc, _conv_tiled
 from grid_support import assert_close, f64, run_layer, threads, uniform  # noqa: F401
 from test_grid_convolution import GRID, check_against_the_loops, conv_reference, conv_text
 
@@ -23,7 +23,8 @@ CANDIDATES = [("ort", "ort", "flipped"), ("ort", "ort", "transpose"), ("ort", "m
               ("colgemm", "caffe", "transpose"), ("depthwise", "depthwise", "flipped"),
               ("nchwc", "ort", "nchwc"), ("nchwc", "gemm", "nchwc"), ("nchwc", "mixed", "flipped"),
               ("nchwc", "depthwise", "nchwc"), ("depthwise", "dwx", "nchwc"), ("nchwc", "dwx", "flipped"),
-              ("depthwise", "dwx", "transpose")]
+              ("depthwise", "dwx", "transpose"), ("ort", "tiled", "flipped"), ("nchwc", "tiled", "nchwc"),
+              ("caffe", "tiled", "transpose")]
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def pinned(request, monkeypatch):
     fwd, bwd, dx = request.param
     monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
     monkeypatch.setattr(_conv_fast, "FORCE", {"fwd": fwd, "bwd": bwd, "dx": dx})
+    monkeypatch.setattr(_conv_tiled, "CHUNK_BYTES", 1)  # "tiled": one image per chunk
     return request.param
 
 
@@ -56,10 +58,16 @@ NCHWC = [
     (2, 32, 13, 13, 32, (3, 3), (1, 1), (1, 1), 1, 32, True),    # depthwise on the block
     (2, 32, 13, 13, 32, (3, 3), (1, 1), (1, 1), 1, 2, True),     # two groups: no form
 ]
+# The weight gradient in chunks of images (_conv_tiled.py) at a real batch, with columns
+# laid out image by image and (short rows) batch innermost.
+TILED = [
+    (100, 32, 16, 16, 32, (5, 5), (1, 1), (2, 2), 1, 1, True),   # cifar10_quick conv2
+    (16, 16, 7, 7, 32, (3, 3), (1, 1), (1, 1), 1, 2, False),     # short rows, two groups
+]
 
 
 @pytest.mark.parametrize("pinned", CANDIDATES, ids=["-".join(c) for c in CANDIDATES], indirect=True)
-@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID + DEPTHWISE + NCHWC)
+@pytest.mark.parametrize("n,c,h,w,o,k,s,p,d,g,bias", GRID + DEPTHWISE + NCHWC + TILED)
 def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bias, threads, pinned):
     layer = check_against_the_loops(n, c, h, w, o, k, s, p, d, g, bias, f"fast {pinned} threads {threads}")
     assert layer.fast is not None, "the fast engine ran"
@@ -71,6 +79,8 @@ def test_fast_engine_candidates_match_the_loops(n, c, h, w, o, k, s, p, d, g, bi
     if dx == "nchwc" and s == (1, 1) and _conv_nchwc.form(o, c, g) and (
             bwd == "dwx" if depthwise else bwd in ("gemm", "mixed") or bwd == "ort" and g == 1):
         assert ran["dx"] == ["nchwc"], ran
+    if bwd == "tiled" and n > 1 and not depthwise and not layer._pointwise():
+        assert list(ran[("bwd", (True,))]) == ["tiled"], ran
 
 
 def test_without_nchwc_kernels_the_candidate_is_never_offered(monkeypatch):
@@ -263,3 +273,17 @@ def test_time_command_says_which_engine_computed_each_convolution(forced, capfd,
             assert re.fullmatch(rf"DEFAULT: forward (nchwc|caffe|ort|colgemm)(, {back})+{dx}", lines[name]), lines[name]
             if "data gradient" in lines[name]:
                 assert re.search("backward (ort|gemm|mixed)", lines[name]), "shown only when it is used"
+
+
+def test_tiled_chunks_divide_the_batch_and_fit_the_bytes(monkeypatch):
+    """Chunks are whole divisors of the batch whose columns fit CHUNK_BYTES; a batch whose
+    columns fit in one chunk is not offered the candidate (it would be ``gemm``)."""
+    monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
+    x = uniform((100, 32, 16, 16), 5)
+    layer, _, _, _ = run_layer(conv_text(32, (5, 5), (1, 1), (2, 2), 1, 1, True), [x],
+                               params=[uniform((32, 32, 5, 5), 6), uniform((32,), 7)])
+    per_image = 32 * 25 * 256 * 4  # cifar10_quick conv2's columns of one image: 800 KiB
+    for limit, want in ((4 << 20, 5), (per_image * 30, 25), (per_image - 1, 1), (per_image * 100, 100)):
+        monkeypatch.setattr(_conv_tiled, "CHUNK_BYTES", limit)
+        assert _conv_tiled.images_per_chunk(layer, 100, 32) == want, limit
+        assert _conv_tiled.applicable(layer, 100, 32) == (want < 100)

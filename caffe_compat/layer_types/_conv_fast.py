@@ -12,7 +12,9 @@ fastest for each pass:
 - backward: Caffe's (``caffe``: weight GEMM on the columns, column GEMM + col2im), or the
   data gradient by onnxruntime with Caffe's weight gradient
   (``mixed``), or with the weight GEMM on Caffe's columns run by onnxruntime's ``Gemm``
-  (``gemm``: MLAS is up to 3x faster than OpenBLAS on these long products), or both from
+  (``gemm``: MLAS is up to 3x faster than OpenBLAS on these long products), or that
+  product in chunks of images whose columns stay in the cache (``tiled``,
+  _conv_tiled.py; offered where the batch's columns exceed one chunk), or both from
   onnxruntime (``ort``, one group only): the weight gradient is
   itself a convolution, of the input (channels as the batch) by the output gradient
   (images as the channels), with stride and dilation exchanged:
@@ -38,7 +40,7 @@ costs more than it saves).
 from ..backend import xp
 from .. import engines, parallel
 from ..ort_ops import OrtOp
-from . import _conv_data_gradient, _conv_depthwise, _conv_nchwc
+from . import _conv_data_gradient, _conv_depthwise, _conv_nchwc, _conv_tiled
 from ._conv_columns import DW_ROWS_MIN
 
 MIN_FLOPS = 2e6
@@ -47,7 +49,7 @@ FORCE = {}
 # Candidates in the order they are tried (a single pass runs the first). Depthwise layers
 # (_conv_depthwise.py) skip Caffe's one GEMM per channel, far slower at any size.
 FORWARD = ("nchwc", "ort", "colgemm", "caffe")
-BACKWARD = ("ort", "gemm", "mixed", "caffe")
+BACKWARD = ("ort", "gemm", "tiled", "mixed", "caffe")
 # 1x1 stride-1 kernels have no columns (each image's pixels are its columns).
 POINTWISE_FORWARD = ("nchwc", "ort", "caffe")
 POINTWISE_BACKWARD = ("ort", "mixed", "caffe")
@@ -56,7 +58,8 @@ DEPTHWISE_BACKWARD = ("depthwise", "dwx")
 # The onnxruntime operators each candidate calls (the others' are released once picked);
 # "dx" in _BACKWARD_OPS: the candidate takes the data gradient's pick (_DX_OPS).
 _FORWARD_OPS = {"ort": {"fwd"}, "colgemm": {"colgemm"}, "nchwc": {"fwdc"}}
-_BACKWARD_OPS = {"ort": {"dw", "dx"}, "gemm": {"gemm", "dx"}, "mixed": {"dx"}, "dwx": {"dx"}}
+_BACKWARD_OPS = {"ort": {"dw", "dx"}, "gemm": {"gemm", "dx"}, "tiled": {"tiled", "dx"}, "mixed": {"dx"},
+                 "dwx": {"dx"}}
 _DX_OPS = _conv_data_gradient.OPS
 
 
@@ -113,6 +116,8 @@ class FastConvolution:
                 ins["b"] = (o,)
             return OrtOp("Conv", ins, {"y": (m, o, oh, ow)}, kernel_shape=[kh, kw],
                          pads=[ph, pw, ph, pw], strides=[sh, sw], dilations=[dh, dw], group=L.group)
+        if kind == "tiled":
+            return _conv_tiled.build(L, m, c, h, w)
         if kind == "colgemm":
             # One group's output from Caffe's columns: (O/G, K/G) x (K/G, N).
             n = m * oh * ow
@@ -324,6 +329,9 @@ class FastConvolution:
         elif name == "gemm":
             self._gemm_dw(top, bottom)
             self._ort_dx(top, propagate_down, bottom)
+        elif name == "tiled":
+            _conv_tiled.weight_gradient(self, top, bottom)
+            self._ort_dx(top, propagate_down, bottom)
         elif name == "mixed":
             self._columns(bottom)
             L._backward_caffe(top, [False] * len(bottom), bottom)
@@ -338,8 +346,10 @@ class FastConvolution:
             names = [n for n in DEPTHWISE_BACKWARD if n != "dwx" or any(pd)]
         else:
             candidates = POINTWISE_BACKWARD if self.layer._pointwise() else BACKWARD
+            m, c = self.layer._dims(bottom[0])[:2]
             names = [n for n in candidates
-                     if not (n == "mixed" and not any(pd)) and not (n == "ort" and self.layer.group > 1)]
+                     if not (n == "mixed" and not any(pd)) and not (n == "ort" and self.layer.group > 1)
+                     and not (n == "tiled" and not _conv_tiled.applicable(self.layer, m, c))]
         takes_dx = [n for n in names if "dx" in _BACKWARD_OPS.get(n, ())]
         bwd = self._choice(bottom, ("bwd", pd), names)
         if any(pd) and takes_dx and not bwd.settled() and not self._dx_pick(bottom)[0].settled():
