@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import caffe_compat.engines as engines
-from caffe_compat.layer_types import _conv_fast, _conv_nchwc, _conv_tiled
+from caffe_compat.layer_types import _conv_fast, _conv_nchwc, _conv_weight_gradient
 from grid_support import assert_close, f64, run_layer, threads, uniform  # noqa: F401
 from test_grid_convolution import GRID, check_against_the_loops, conv_reference, conv_text
 
@@ -32,7 +32,7 @@ def pinned(request, monkeypatch):
     fwd, bwd, dx = request.param
     monkeypatch.setattr(_conv_fast, "MIN_FLOPS", 0)
     monkeypatch.setattr(_conv_fast, "FORCE", {"fwd": fwd, "bwd": bwd, "dx": dx})
-    monkeypatch.setattr(_conv_tiled, "CHUNK_BYTES", 1)  # "tiled": one image per chunk
+    monkeypatch.setattr(_conv_weight_gradient, "CHUNK_BYTES", 1)  # "tiled": one image per chunk
     return request.param
 
 
@@ -58,8 +58,8 @@ NCHWC = [
     (2, 32, 13, 13, 32, (3, 3), (1, 1), (1, 1), 1, 32, True),    # depthwise on the block
     (2, 32, 13, 13, 32, (3, 3), (1, 1), (1, 1), 1, 2, True),     # two groups: no form
 ]
-# The weight gradient in chunks of images (_conv_tiled.py) at a real batch, with columns
-# laid out image by image and (short rows) batch innermost.
+# The weight gradient in chunks of images (_conv_weight_gradient.py's "tiled") at a real
+# batch, with columns laid out image by image and (short rows) batch innermost.
 TILED = [
     (100, 32, 16, 16, 32, (5, 5), (1, 1), (2, 2), 1, 1, True),   # cifar10_quick conv2
     (16, 16, 7, 7, 32, (3, 3), (1, 1), (1, 1), 1, 2, False),     # short rows, two groups
@@ -284,6 +284,6 @@ def test_tiled_chunks_divide_the_batch_and_fit_the_bytes(monkeypatch):
                                params=[uniform((32, 32, 5, 5), 6), uniform((32,), 7)])
     per_image = 32 * 25 * 256 * 4  # cifar10_quick conv2's columns of one image: 800 KiB
     for limit, want in ((4 << 20, 5), (per_image * 30, 25), (per_image - 1, 1), (per_image * 100, 100)):
-        monkeypatch.setattr(_conv_tiled, "CHUNK_BYTES", limit)
-        assert _conv_tiled.images_per_chunk(layer, 100, 32) == want, limit
-        assert _conv_tiled.applicable(layer, 100, 32) == (want < 100)
+        monkeypatch.setattr(_conv_weight_gradient, "CHUNK_BYTES", limit)
+        assert _conv_weight_gradient.images_per_chunk(layer, 100, 32) == want, limit
+        assert _conv_weight_gradient.tiled_applicable(layer, 100, 32) == (want < 100)

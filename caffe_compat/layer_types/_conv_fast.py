@@ -10,16 +10,12 @@ fastest for each pass:
   im2col buffer), or MLAS's direct kernels on its channel-blocked layout (``nchwc``,
   _conv_nchwc.py: no columns at all; 1.2-1.7x faster than ``ort`` on VGG's 3x3 layers);
 - backward: Caffe's (``caffe``: weight GEMM on the columns, column GEMM + col2im), or the
-  data gradient by onnxruntime with Caffe's weight gradient
-  (``mixed``), or with the weight GEMM on Caffe's columns run by onnxruntime's ``Gemm``
-  (``gemm``: MLAS is up to 3x faster than OpenBLAS on these long products), or that
-  product in chunks of images whose columns stay in the cache (``tiled``,
-  _conv_tiled.py; offered where the batch's columns exceed one chunk), or both from
-  onnxruntime (``ort``, one group only): the weight gradient is
-  itself a convolution, of the input (channels as the batch) by the output gradient
-  (images as the channels), with stride and dilation exchanged:
-  ``dW[o, c, p, q] = sum_{n,i,j} dY[n, o, i, j] * Xpad[n, c, i*s + p*d, j*s + q*d]``.
-- the data gradient of those three, a pass of its own, timed the same way
+  data gradient by onnxruntime with Caffe's weight gradient (``mixed``), or with the
+  weight GEMM on Caffe's columns run by onnxruntime's ``Gemm`` (``gemm``), or that product
+  in chunks of images whose columns stay in the cache (``tiled``), or both from onnxruntime
+  (``ort``, one group only; the weight gradient as a convolution of the input by the
+  output gradient); the weight gradients of these in _conv_weight_gradient.py.
+- the data gradient of those four, a pass of its own, timed the same way
   (_conv_data_gradient.py: ConvTranspose, or a Conv of the flipped weights, plain or by
   the direct kernels). This pick is made first (its candidates run inside ``mixed``, whose
   time is then not recorded), and only then are the backward candidates timed, each with
@@ -40,8 +36,7 @@ costs more than it saves).
 from ..backend import xp
 from .. import engines, parallel
 from ..ort_ops import OrtOp
-from . import _conv_data_gradient, _conv_depthwise, _conv_nchwc, _conv_tiled
-from ._conv_columns import DW_ROWS_MIN
+from . import _conv_data_gradient, _conv_depthwise, _conv_nchwc, _conv_weight_gradient
 
 MIN_FLOPS = 2e6
 # Tests pin a candidate per pass instead of timing ({"fwd": "ort", "bwd": "mixed"}, say).
@@ -110,36 +105,20 @@ class FastConvolution:
                                      (ph, pw), (sh, sw), (dh, dw), L.bias_term)
         if kind in _conv_data_gradient.KINDS:
             return _conv_data_gradient.build(kind, L, m, c, h, w)
+        if kind in _conv_weight_gradient.KINDS:
+            return _conv_weight_gradient.build(kind, L, m, c, h, w)
         if kind == "fwd":
             ins = {"x": (m, c, h, w), "w": wshape}
             if L.bias_term:
                 ins["b"] = (o,)
             return OrtOp("Conv", ins, {"y": (m, o, oh, ow)}, kernel_shape=[kh, kw],
                          pads=[ph, pw, ph, pw], strides=[sh, sw], dilations=[dh, dw], group=L.group)
-        if kind == "tiled":
-            return _conv_tiled.build(L, m, c, h, w)
         if kind == "colgemm":
             # One group's output from Caffe's columns: (O/G, K/G) x (K/G, N).
             n = m * oh * ow
             kg = c // L.group * kh * kw
             og = o // L.group
             return OrtOp("Gemm", {"w": (og, kg), "col": (kg, n)}, {"y": (og, n)})
-        if kind == "gemm":
-            # One group's weight gradient from Caffe's columns: (K/G, N) x (O/G, N)^T.
-            n = m * oh * ow
-            kg = c // L.group * kh * kw
-            og = o // L.group
-            if og * kg >= DW_ROWS_MIN:
-                return OrtOp("Gemm", {"dy": (og, n), "col": (kg, n)}, {"dw": (og, kg)}, transB=1)
-            return OrtOp("Gemm", {"col": (kg, n), "dy": (og, n)}, {"dwt": (kg, og)}, transB=1)
-        # "dw": the weight gradient as a convolution (one group).
-        eh = (h + 2 * ph - (sh * (oh - 1) + 1)) // dh + 1
-        ew = (w + 2 * pw - (sw * (ow - 1) + 1)) // dw + 1
-        self.dw_extent = (eh, ew)
-        return OrtOp("Conv", {"xt": (c, m, h, w), "dyt": (o, m, oh, ow)}, {"dwt": (c, o, eh, ew)},
-                     kernel_shape=[oh, ow], pads=[ph, pw, ph, pw], strides=[dh, dw],
-                     dilations=[sh, sw])
-
     # -- forward -------------------------------------------------------------------------
     def _ort_forward(self, bottom, top):
         L = self.layer
@@ -267,55 +246,6 @@ class FastConvolution:
         self._run(pick, {n: (lambda n=n: _conv_data_gradient.run(self, n, top, propagate_down, bottom))
                          for n in names})
 
-    def _ort_dw(self, top, bottom):
-        L = self.layer
-        o = L.num_output
-        kh, kw = L.kernel
-        for i, (b, t) in enumerate(zip(bottom, top)):
-            m, c, h, w = L._dims(b)
-            op = self._op("dw", m, c, h, w)
-            xt = L.ws.get(f"fast_xt{i}", (c, m, h, w), xp.float32)
-            dyt = L.ws.get("fast_dyt", (o, m) + L.out_hw, xp.float32)
-            dwt = L.ws.get("fast_dwt", (c, o) + self.dw_extent, xp.float32)
-            x4 = b.data.reshape(m, c, h, w)
-            dy = t.diff.reshape(m, o, *L.out_hw)
-            parallel.over_batch(lambda lo, hi: xt[lo:hi].__setitem__(Ellipsis, x4[:, lo:hi].transpose(1, 0, 2, 3)),
-                                c, x4.size)
-            parallel.over_batch(lambda lo, hi: dyt[lo:hi].__setitem__(Ellipsis, dy[:, lo:hi].transpose(1, 0, 2, 3)),
-                                o, dy.size)
-            op(xt=xt, dyt=dyt, dwt=dwt)
-            L.blobs[0].diff += dwt[:, :, :kh, :kw].transpose(1, 0, 2, 3)
-            if L.bias_term:
-                L._bias_gradient_per_image(t.diff.reshape(m, o, -1))
-
-    def _gemm_dw(self, top, bottom):
-        """The weight gradient on Caffe's columns with onnxruntime's Gemm (MLAS runs these
-        long-K products up to 3x faster than OpenBLAS here)."""
-        L = self.layer
-        self._columns(bottom)
-        o, G = L.num_output, L.group
-        og = o // G
-        p = L.out_hw[0] * L.out_hw[1]
-        for i, (b, t) in enumerate(zip(bottom, top)):
-            m, c, h, w = L._dims(b)
-            kg = c // G * L.kernel[0] * L.kernel[1]
-            col = L.ws.get(f"col{i}", (c * L.kernel[0] * L.kernel[1], m * p), xp.float32)
-            dy = t.diff.reshape(m, o, p)
-            dy2 = L._dy_matrix(dy)
-            op = self._op("gemm", m, c, h, w)
-            wd = L.blobs[0].diff.reshape(o, kg)
-            rows = og * kg >= DW_ROWS_MIN  # (O, K), as it is added
-            dwt = L.ws.get("fast_gemm_dwt", (og, kg) if rows else (kg, og), xp.float32)
-            for g in range(G):
-                if rows:
-                    op(col=col[g * kg:(g + 1) * kg], dy=dy2[g * og:(g + 1) * og], dw=dwt)
-                    wd[g * og:(g + 1) * og] += dwt
-                else:
-                    op(col=col[g * kg:(g + 1) * kg], dy=dy2[g * og:(g + 1) * og], dwt=dwt)
-                    wd[g * og:(g + 1) * og] += dwt.T
-            if L.bias_term:
-                L._bias_gradient_per_image(dy)
-
     def _backward(self, name, top, propagate_down, bottom):
         L = self.layer
         if name == "depthwise":
@@ -326,18 +256,15 @@ class FastConvolution:
         elif name == "caffe":
             self._columns(bottom)
             L._backward_caffe(top, propagate_down, bottom)
-        elif name == "gemm":
-            self._gemm_dw(top, bottom)
-            self._ort_dx(top, propagate_down, bottom)
-        elif name == "tiled":
-            _conv_tiled.weight_gradient(self, top, bottom)
+        elif name in ("gemm", "tiled"):
+            _conv_weight_gradient.run(self, name, top, bottom)
             self._ort_dx(top, propagate_down, bottom)
         elif name == "mixed":
             self._columns(bottom)
             L._backward_caffe(top, [False] * len(bottom), bottom)
             self._ort_dx(top, propagate_down, bottom)
         else:
-            self._ort_dw(top, bottom)
+            _conv_weight_gradient.run(self, "dw", top, bottom)
             self._ort_dx(top, propagate_down, bottom)
 
     def backward(self, top, propagate_down, bottom):
@@ -349,7 +276,7 @@ class FastConvolution:
             m, c = self.layer._dims(bottom[0])[:2]
             names = [n for n in candidates
                      if not (n == "mixed" and not any(pd)) and not (n == "ort" and self.layer.group > 1)
-                     and not (n == "tiled" and not _conv_tiled.applicable(self.layer, m, c))]
+                     and not (n == "tiled" and not _conv_weight_gradient.tiled_applicable(self.layer, m, c))]
         takes_dx = [n for n in names if "dx" in _BACKWARD_OPS.get(n, ())]
         bwd = self._choice(bottom, ("bwd", pd), names)
         if any(pd) and takes_dx and not bwd.settled() and not self._dx_pick(bottom)[0].settled():

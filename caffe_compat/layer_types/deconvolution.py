@@ -95,7 +95,7 @@ class DeconvolutionLayer(ConvolutionLayer):
 
     def backward(self, top, propagate_down, bottom):
         wblob = self.blobs[0]
-        cg, og = self.channels // self.group, self.num_output // self.group
+        cg = self.channels // self.group
         kg = wblob.data[0].size
         w2 = wblob.data.reshape(self.channels, kg)
         wd2 = wblob.diff.reshape(self.channels, kg)
