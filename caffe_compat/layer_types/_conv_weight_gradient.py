@@ -32,20 +32,21 @@ KINDS = ("dw", "gemm", "tiled")
 CHUNK_BYTES = 4 << 20
 
 
+def _column_bytes(layer, c):
+    """One image's float32 columns."""
+    kh, kw = layer.kernel
+    return c * kh * kw * layer.out_hw[0] * layer.out_hw[1] * 4
+
+
 def images_per_chunk(layer, m, c):
     """The most images, dividing ``m``, whose columns fit in CHUNK_BYTES (at least 1)."""
-    kh, kw = layer.kernel
-    per_image = c * kh * kw * layer.out_hw[0] * layer.out_hw[1] * 4
-    best = 1
-    for b in range(1, m + 1):
-        if m % b == 0 and b * per_image <= CHUNK_BYTES:
-            best = b
-    return best
+    most = CHUNK_BYTES // _column_bytes(layer, c)
+    return max([b for b in range(1, min(m, most) + 1) if m % b == 0], default=1)
 
 
 def tiled_applicable(layer, m, c):
     """True when the batch's columns take more than one chunk (else ``tiled`` is ``gemm``)."""
-    return images_per_chunk(layer, m, c) < m
+    return m * _column_bytes(layer, c) > CHUNK_BYTES
 
 
 def _group_dims(layer, c):
@@ -88,7 +89,7 @@ def run(fast, kind, top, bottom):
         _by_products(fast, kind, top, bottom)
     if L.bias_term:
         for t in top:
-            L._bias_gradient_per_image(t.diff.reshape(t.diff.shape[0], L.num_output, -1))
+            L._bias_gradient_per_image(t.diff.reshape(-1, L.num_output, L.out_hw[0] * L.out_hw[1]))
 
 
 def _by_convolution(fast, top, bottom):
@@ -120,7 +121,7 @@ def _by_products(fast, kind, top, bottom):
         op = fast._op(kind, m, c, h, w)
         part = L.ws.get("fast_dw_part", (og, kg) if rows else (kg, og), xp.float32)
         wd3 = L.blobs[0].diff.reshape(G, og, kg)
-        step = images_per_chunk(L, m, c) if kind == "tiled" else m
+        step = op.inputs["col"][1] // p  # the images of the chunk the operator was built for
         # Chunks are summed first, then added to the diff once (as one product would be).
         total = wd3 if step == m else L.ws.get("fast_dw_total", (G, og, kg), xp.float32, zero=True)
         for lo in range(0, m, step):

@@ -29,6 +29,7 @@ from ._conv_columns import DW_ROWS_MIN, ConvColumns
 from ._workspace import Workspace
 from .base import Layer, register
 
+
 def _pair(p, name, h_name, w_name, default, layer):
     """Caffe's rules for a repeated spatial field and its _h/_w forms."""
     repeated = list(getattr(p, name))
